@@ -1,0 +1,89 @@
+"""All configuration, read once from `MONITOR_*` environment variables (and an optional .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """The one settings object; frozen so nothing changes it behind a running service's back."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", env_file=".env", frozen=True, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    """In production, placeholder secrets are refused."""
+
+    # Kafka
+    kafka_bootstrap_servers: CommaList = ("127.0.0.1:9092",)
+    news_topics: CommaList = ("news",)
+    customer_topics: CommaList = ("customer-messages",)
+    group_id: str = "monitor"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    max_poll_records: int = Field(default=512, ge=1)
+    """Upper bound on records fetched per poll; one poll becomes one database transaction."""
+    poll_timeout_ms: int = Field(default=100, ge=1)
+    """How long a poll waits for records: the most a quiet stream adds to a message's latency."""
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+
+    # Postgres
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/monitor"
+
+    # Input limits
+    max_text_chars: int = Field(default=20_000, ge=1)
+    max_message_bytes: int = Field(default=1_048_576, ge=1)
+
+    # Model
+    device: str = "auto"
+    """`auto` takes CUDA when present, else the CPU; or name a torch device."""
+    sentiment_model: Path | None = None
+    """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
+    intent_model: Path | None = None
+    max_batch_tokens: int = Field(default=16_384, ge=64)
+    """Token budget of one model call (padded length x rows)."""
+    max_seq_tokens: int = Field(default=128, ge=8, le=512)
+    """Tokens of a message the model reads; longer texts are scored on their beginning."""
+    data_dir: Path = Path("../shared/data")
+    """Labelled data for `monitor model train|eval` and `monitor bench` (never copied into the repo)."""
+
+    # Alerts and webhooks
+    webhook_url: CommaList = ()
+    webhook_secret: SecretStr | None = None
+    rules_file: Path | None = None
+
+    # HTTP
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    log_level: str = "INFO"
+
+    _split = field_validator(
+        "kafka_bootstrap_servers", "news_topics", "customer_topics", "webhook_url", mode="before"
+    )(_split_commas)
+
+    def stream_of(self, topic: str) -> Literal["news", "customer"]:
+        """Which kind of stream a topic carries."""
+        if topic in self.customer_topics:
+            return "customer"
+        return "news"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self.news_topics + self.customer_topics

@@ -1,0 +1,140 @@
+"""Write one batch of results to Postgres in one transaction, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text as sql
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from monitor.db.schema import DeadLetterRow, ScoredEventRow
+from monitor.errors import StoreUnavailable
+from monitor.records import DeadLetter, ScoredEvent
+
+
+@dataclass
+class WriteBatch:
+    """Rows of one consumed batch, accumulated and then written in one transaction."""
+
+    events: list[ScoredEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.dead_letters)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write actually inserted; replays of already-written records insert nothing."""
+
+    inserted_event_ids: dict[tuple[str, str], int]
+    """(stream, message_id) -> scored_events.id, for rows new in this write."""
+    dead_letters_inserted: int
+
+
+def event_row(event: ScoredEvent) -> dict[str, Any]:
+    m, s = event.message, event.scores
+    return {
+        "stream": m.stream,
+        "message_id": m.message_id,
+        "source_topic": m.topic,
+        "source_partition": m.partition,
+        "source_offset": m.offset,
+        "received_at": event.received_at,
+        "event_time": m.event_time or event.received_at,
+        "text": m.text,
+        "entities": list(event.entities),
+        "sentiment": s.sentiment,
+        "sentiment_score": s.sentiment_score,
+        "sentiment_confidence": s.sentiment_confidence,
+        "intent": s.intent,
+        "intent_confidence": s.intent_confidence,
+        "model_version": event.model_version,
+        "customer_id": m.customer_id,
+        "payload": m.fields,
+    }
+
+
+def dead_letter_row(dead: DeadLetter, received_at: datetime) -> dict[str, Any]:
+    return {
+        "source_topic": dead.topic,
+        "source_partition": dead.partition,
+        "source_offset": dead.offset,
+        "reason": dead.reason,
+        "raw": dead.raw,
+        "received_at": received_at,
+    }
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True for a lost or refused connection (worth retrying), false for a real SQL error."""
+    if isinstance(error, OperationalError | InterfaceError | OSError | ConnectionError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def make_engine(url: str) -> AsyncEngine:
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Store:
+    """The pipeline's only door to Postgres."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        """Insert the batch's rows in one transaction; rows already present are skipped.
+
+        Raises `StoreUnavailable` when Postgres cannot be reached: nothing was committed, and the
+        same batch can be written again.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                return await self._write(conn, batch)
+        except Exception as e:
+            if is_connection_error(e):
+                raise StoreUnavailable(f"Postgres unavailable: {type(e).__name__}") from e
+            raise
+
+    async def _write(self, conn: AsyncConnection, batch: WriteBatch) -> WriteResult:
+        inserted: dict[tuple[str, str], int] = {}
+        if batch.events:
+            stmt = (
+                insert(ScoredEventRow)
+                .on_conflict_do_nothing(index_elements=["stream", "message_id"])
+                .returning(ScoredEventRow.id, ScoredEventRow.stream, ScoredEventRow.message_id)
+            )
+            rows = await conn.execute(stmt, [event_row(e) for e in batch.events])
+            inserted = {(r.stream, r.message_id): r.id for r in rows}
+        dead_count = 0
+        if batch.dead_letters:
+            now = datetime.now(UTC)
+            dstmt = (
+                insert(DeadLetterRow)
+                .on_conflict_do_nothing(
+                    index_elements=["source_topic", "source_partition", "source_offset"]
+                )
+                .returning(DeadLetterRow.id)
+            )
+            dead_count = len(
+                (await conn.execute(dstmt, [dead_letter_row(d, now) for d in batch.dead_letters])).all()
+            )
+        return WriteResult(inserted, dead_count)
+
+    async def ping(self) -> bool:
+        """Whether Postgres answers right now."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sql("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure at all means "not ready"
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+

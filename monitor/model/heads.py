@@ -1,0 +1,66 @@
+"""Classification heads over the shared sentence embedding, saved small enough to ship."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from monitor.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass
+class Head:
+    """A linear classifier with a calibration temperature."""
+
+    labels: tuple[str, ...]
+    weight: torch.Tensor
+    bias: torch.Tensor
+    temperature: float = 1.0
+
+    def probabilities(self, embeddings: torch.Tensor) -> torch.Tensor:
+        logits = embeddings @ self.weight.T + self.bias
+        return torch.softmax(logits / self.temperature, dim=-1)
+
+
+@dataclass
+class Heads:
+    """The sentiment and intent heads and the version every scored row records."""
+
+    version: str
+    sentiment: Head
+    intent: Head
+
+    def save(self, directory: Path = WEIGHTS_DIR) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        meta: dict[str, object] = {"version": self.version}
+        for name, head in (("sentiment", self.sentiment), ("intent", self.intent)):
+            tensors[f"{name}.weight"] = head.weight.contiguous()
+            tensors[f"{name}.bias"] = head.bias.contiguous()
+            meta[name] = {"labels": list(head.labels), "temperature": head.temperature}
+        save_file(tensors, str(directory / "heads.safetensors"))
+        (directory / "heads.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path = WEIGHTS_DIR) -> Heads:
+        try:
+            tensors = load_file(str(directory / "heads.safetensors"))
+            meta = json.loads((directory / "heads.json").read_text())
+        except FileNotFoundError as e:
+            raise ModelError(f"no trained heads in {directory}: run `monitor model train`") from e
+
+        def head(name: str) -> Head:
+            return Head(
+                labels=tuple(meta[name]["labels"]),
+                weight=tensors[f"{name}.weight"].float(),
+                bias=tensors[f"{name}.bias"].float(),
+                temperature=float(meta[name]["temperature"]),
+            )
+
+        return cls(version=str(meta["version"]), sentiment=head("sentiment"), intent=head("intent"))

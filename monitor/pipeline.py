@@ -1,0 +1,207 @@
+"""The consume -> score -> write -> commit loop, as three overlapping stages.
+
+fetch:  poll Kafka (getmany) into batches; pause the partitions while enough batches are in flight,
+        but keep polling, so a slow model or database never outlives max_poll_interval_ms.
+score:  validate and score a batch in a worker thread (the event loop never blocks).
+write:  write the batch's rows in one Postgres transaction, THEN commit its offsets.
+
+Batches pass through the stages in order, so committing each batch's highest offsets after its
+transaction means a committed offset never runs ahead of the rows in Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from monitor.config import Settings
+from monitor.db.store import Store, WriteBatch, WriteResult
+from monitor.errors import StoreUnavailable
+from monitor.kafka import to_source_record
+from monitor.model.scorer import Scorer
+from monitor.processing import process_records
+from monitor.records import SourceRecord
+from monitor.validation import Limits
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCHES_IN_FLIGHT = 3
+WRITE_BACKOFF_S = (0.2, 15.0)
+"""First and longest wait between attempts to write a batch while Postgres is away."""
+
+
+@dataclass
+class Batch:
+    """Records of one poll, and later their rows; `offsets` are what to commit once written."""
+
+    records: list[SourceRecord]
+    received_at: datetime
+    offsets: dict[TopicPartition, int]
+    rows: WriteBatch = field(default_factory=WriteBatch)
+    fetched_at: float = field(default_factory=time.monotonic)
+
+
+class Pipeline:
+    """One replica's consuming service. `run()` until `stop` is set; then drain and return."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: AIOKafkaConsumer,
+        scorer: Scorer,
+        store: Store,
+        *,
+        aliases: Mapping[str, str] | None = None,
+        drain_timeout_s: float = 20.0,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.scorer = scorer
+        self.store = store
+        self.aliases = aliases
+        self.drain_timeout_s = drain_timeout_s
+        self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
+        self.store_healthy = True
+        """False while the last write attempt failed: /readyz reports not ready."""
+        self._to_score: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self._to_write: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self._in_flight = 0
+        self._idle = asyncio.Condition()
+        self._draining = 0
+        self._stopping_since: float | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-model")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._fetch(stop))
+                tasks.create_task(self._score())
+                tasks.create_task(self._write())
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def drain(self) -> None:
+        """Wait until every fetched batch is written and committed (called before a revoke)."""
+        self._draining += 1
+        try:
+            async with self._idle:
+                await self._idle.wait_for(lambda: self._in_flight == 0)
+        finally:
+            self._draining -= 1
+        log.info("drained before rebalance")
+
+    # -- stages ---------------------------------------------------------------------------
+
+    async def _fetch(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                assigned = self.consumer.assignment()
+                if self._in_flight >= MAX_BATCHES_IN_FLIGHT or self._draining:
+                    self.consumer.pause(*assigned)
+                else:
+                    self.consumer.resume(*assigned)
+                polled = await self.consumer.getmany(
+                    timeout_ms=self.settings.poll_timeout_ms,
+                    max_records=self.settings.max_poll_records,
+                )
+                records = [to_source_record(r) for rs in polled.values() for r in rs]
+                if not records:
+                    continue
+                offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
+                self._in_flight += 1
+                self._to_score.put_nowait(Batch(records, datetime.now(UTC), offsets))
+        finally:
+            self._stopping_since = time.monotonic()
+            self._to_score.put_nowait(None)
+
+    async def _score(self) -> None:
+        loop = asyncio.get_running_loop()
+        while (batch := await self._to_score.get()) is not None:
+            started = time.perf_counter()
+            batch.rows = await loop.run_in_executor(
+                self._executor,
+                partial(
+                    process_records,
+                    batch.records,
+                    stream_of=self.settings.stream_of,
+                    scorer=self.scorer,
+                    limits=self.limits,
+                    received_at=batch.received_at,
+                    aliases=self.aliases,
+                ),
+            )
+            log.debug("scored", batch_size=len(batch.records), duration_s=round(time.perf_counter() - started, 4))
+            self._to_write.put_nowait(batch)
+        self._to_write.put_nowait(None)
+
+    async def _write(self) -> None:
+        while (batch := await self._to_write.get()) is not None:
+            try:
+                written = await self._write_with_retry(batch)
+                if written is not None:
+                    await self._commit(batch)
+                    self._log_batch(batch, written)
+            finally:
+                async with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _write_with_retry(self, batch: Batch) -> WriteResult | None:
+        """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
+        delay = WRITE_BACKOFF_S[0]
+        while True:
+            try:
+                result = await self.store.write(batch.rows)
+            except StoreUnavailable as e:
+                self.store_healthy = False
+                if self._stopping_since is not None and (
+                    time.monotonic() - self._stopping_since > self.drain_timeout_s
+                ):
+                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))
+                    return None
+                wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not cryptography
+                log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, WRITE_BACKOFF_S[1])
+            else:
+                self.store_healthy = True
+                return result
+
+    async def _commit(self, batch: Batch) -> None:
+        """Commit the batch's offsets for the partitions this replica still owns."""
+        assigned = self.consumer.assignment()
+        offsets = {tp: offset for tp, offset in batch.offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as e:
+            # The rows are in Postgres; whoever owns these partitions now replays the records
+            # and the natural keys make that replay write nothing.
+            log.warning("offset commit failed; records will be replayed harmlessly", error=repr(e))
+
+    def _log_batch(self, batch: Batch, written: WriteResult) -> None:
+        for tp, next_offset in batch.offsets.items():
+            log.info(
+                "batch committed",
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=next_offset - 1,
+                batch_size=len(batch.records),
+                scored=len(batch.rows.events),
+                inserted=len(written.inserted_event_ids),
+                dead_letters=len(batch.rows.dead_letters),
+                duration_s=round(time.monotonic() - batch.fetched_at, 4),
+            )

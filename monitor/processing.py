@@ -1,0 +1,68 @@
+"""From records to rows: validate, score, find entities. Blocking (the model): run it off the loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import structlog
+
+from monitor.db.store import WriteBatch
+from monitor.entities import extract_entities
+from monitor.masking import mask_text
+from monitor.model.scorer import Scorer
+from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.validation import Limits, validate
+
+log = structlog.get_logger(__name__)
+
+
+def process_records(
+    records: Sequence[SourceRecord],
+    *,
+    stream_of: Callable[[str], Stream],
+    scorer: Scorer,
+    limits: Limits,
+    received_at: datetime,
+    aliases: Mapping[str, str] | None = None,
+) -> WriteBatch:
+    """Every record becomes exactly one scored event or one dead letter."""
+    batch = WriteBatch()
+    messages: list[Message] = []
+    for record in records:
+        outcome = validate(record, stream_of(record.topic), limits)
+        if isinstance(outcome, DeadLetter):
+            batch.dead_letters.append(outcome)
+        else:
+            messages.append(outcome)
+    for message, scores in _score(messages, scorer, batch):
+        batch.events.append(
+            ScoredEvent(
+                message=message,
+                scores=scores,
+                entities=extract_entities(message, aliases),
+                model_version=scorer.model_version,
+                received_at=received_at,
+            )
+        )
+    return batch
+
+
+def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[tuple[Message, Scores]]:
+    """Score in one call; if the model fails on the batch, find and dead-letter the culprits alone."""
+    texts = [m.text for m in messages]
+    wants_intent = [m.stream == "customer" for m in messages]
+    try:
+        return list(zip(messages, scorer.score(texts, wants_intent), strict=True))
+    except Exception:  # noqa: BLE001 - any model failure is retried message by message below
+        log.exception("model failed on a batch; scoring its messages one by one", batch_size=len(messages))
+    scored = []
+    for message, text, intent in zip(messages, texts, wants_intent, strict=True):
+        try:
+            scored.append((message, scorer.score([text], [intent])[0]))
+        except Exception as e:  # noqa: BLE001 - one bad message must not stop the stream
+            reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}")
+            batch.dead_letters.append(
+                DeadLetter(message.topic, message.partition, message.offset, reason, message.text.encode())
+            )
+    return scored

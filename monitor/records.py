@@ -1,0 +1,78 @@
+"""The plain data that flows through the pipeline: frozen, typed, free of any I/O library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Stream = Literal["news", "customer"]
+Sentiment = Literal["negative", "neutral", "positive"]
+SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One Kafka record as it arrived, before anything is decided about it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    """None is a tombstone."""
+    timestamp: datetime | None = None
+    """The broker's or producer's timestamp; the event time when the payload gives none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A valid, masked message ready to be scored."""
+
+    stream: Stream
+    message_id: str
+    """The producer's id, or `topic:partition:offset` when it gave none: the natural key."""
+    topic: str
+    partition: int
+    offset: int
+    text: str
+    """What the model reads, card numbers already masked."""
+    event_time: datetime | None
+    customer_id: str | None = None
+    tickers: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Every other field of the payload, known or not, masked."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that can never be scored, kept for a person to look at."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    raw: bytes | None
+    """The record's bytes with card numbers masked; None for a tombstone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """What the model says about one text."""
+
+    sentiment: Sentiment
+    sentiment_score: float
+    """P(positive) - P(negative), in -1..1."""
+    sentiment_confidence: float
+    intent: str | None = None
+    intent_confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredEvent:
+    """A message with its scores: one row of `scored_events`."""
+
+    message: Message
+    scores: Scores
+    entities: tuple[str, ...]
+    model_version: str
+    received_at: datetime

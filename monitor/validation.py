@@ -1,0 +1,136 @@
+"""Decode and validate Kafka records: each becomes a `Message` or a `DeadLetter`, never an exception."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+
+from monitor.masking import mask_bytes, mask_json, mask_text
+from monitor.records import DeadLetter, Message, SourceRecord, Stream
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input size limits: a message over either is a dead letter, not a truncated score."""
+
+    max_message_bytes: int = 1_048_576
+    max_text_chars: int = 20_000
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: StrictStr | StrictInt | None = None
+
+
+class NewsPayload(_Payload):
+    headline: StrictStr
+    body: StrictStr | None = None
+    source: StrictStr | None = None
+    published_at: datetime | None = None
+    tickers: list[StrictStr] | None = None
+    url: StrictStr | None = None
+
+
+class CustomerPayload(_Payload):
+    text: StrictStr
+    customer_id: StrictStr | StrictInt | None = None
+    channel: StrictStr | None = None
+    sent_at: datetime | None = None
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "value"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def natural_key(payload_id: str | int | None, record: SourceRecord) -> str:
+    """The producer's id where it gave one, else the record's unique place in Kafka."""
+    if payload_id is not None and str(payload_id).strip():
+        return mask_text(str(payload_id).strip())
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def _dead(record: SourceRecord, reason: str) -> DeadLetter:
+    raw = None if record.value is None else mask_bytes(record.value)
+    return DeadLetter(record.topic, record.partition, record.offset, mask_text(reason), raw)
+
+
+def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:
+    """The JSON object in the record, or the reason it has none."""
+    if record.value is None:
+        return "tombstone: the record has a null value, and these streams have no deletes"
+    if len(record.value) > limits.max_message_bytes:
+        return f"message is {len(record.value)} bytes, over the limit of {limits.max_message_bytes}"
+    try:
+        text = record.value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8: byte {e.start} cannot be decoded"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+    if not isinstance(value, dict):
+        return f"JSON value is {type(value).__name__}, not an object"
+    return value
+
+
+def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | DeadLetter:
+    """Turn one record into a scored-to-be `Message`, or a `DeadLetter` saying why not."""
+    decoded = _decode(record, limits)
+    if isinstance(decoded, str):
+        return _dead(record, decoded)
+    try:
+        payload: NewsPayload | CustomerPayload = (
+            NewsPayload.model_validate(decoded)
+            if stream == "news"
+            else CustomerPayload.model_validate(decoded)
+        )
+    except ValidationError as e:
+        return _dead(record, f"wrong schema for a {stream} message: {_describe(e)}")
+
+    if isinstance(payload, NewsPayload):
+        parts = [payload.headline.strip(), (payload.body or "").strip()]
+        text = "\n\n".join(p for p in parts if p)
+        event_time = _utc(payload.published_at)
+        customer_id = None
+        tickers = tuple(t.strip().upper() for t in payload.tickers or () if t.strip())
+        known = {"id", "headline", "body"}
+    else:
+        text = payload.text.strip()
+        event_time = _utc(payload.sent_at)
+        customer_id = None if payload.customer_id is None else mask_text(str(payload.customer_id))
+        tickers = ()
+        known = {"id", "text", "customer_id"}
+
+    if not text:
+        return _dead(record, f"empty text: a {stream} message needs non-blank text to score")
+    if len(text) > limits.max_text_chars:
+        return _dead(record, f"text is {len(text)} characters, over the limit of {limits.max_text_chars}")
+
+    fields = {k: v for k, v in decoded.items() if k not in known}
+    return Message(
+        stream=stream,
+        message_id=natural_key(payload.id, record),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        text=mask_text(text),
+        event_time=event_time or record.timestamp,
+        customer_id=customer_id,
+        tickers=tickers,
+        fields=mask_json(fields),
+    )
