@@ -16,7 +16,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     func,
-    text,
+    text as sql_text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,7 +48,7 @@ class ScoredEventRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text)
-    entities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    entities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=sql_text("'{}'"))
     sentiment: Mapped[str] = mapped_column(Text)
     sentiment_score: Mapped[float] = mapped_column(Double)
     sentiment_confidence: Mapped[float] = mapped_column(Double)
@@ -56,7 +56,7 @@ class ScoredEventRow(Base):
     intent_confidence: Mapped[float | None] = mapped_column(Double)
     model_version: Mapped[str] = mapped_column(Text)
     customer_id: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
 
     __table_args__ = (
         Index("uq_scored_events_stream_message_id", "stream", "message_id", unique=True),

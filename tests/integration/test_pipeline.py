@@ -1,0 +1,102 @@
+"""The vertical slice against the real broker, real Postgres and the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from monitor.config import Settings
+from monitor.service import run_service
+from tests.kafka_helpers import create_topics, produce
+
+pytestmark = pytest.mark.integration
+
+HEADLINES = [
+    "ZTX shares plunge after profit warning and guidance cut",
+    "Quarterly revenue rose 12% to a record, beating expectations",
+    "The company will publish its annual report on March 3",
+    "Operating loss widened as demand collapsed in Europe",
+    "Board approves higher dividend after strong year",
+]
+QUESTIONS = [
+    "My card was stolen this morning, please block it",
+    "How long does a transfer to another country take?",
+    "There is a payment on my statement I do not recognise",
+    "What is the exchange rate for dollars today?",
+]
+
+
+def settings_for(broker: str, database_url: str, news: str, customer: str, **extra: object) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=(broker,),
+        news_topics=(news,),
+        customer_topics=(customer,),
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        database_url=database_url,
+        device="cpu",
+        **extra,
+    )
+
+
+async def wait_for_rows(db: asyncpg.Connection, table: str, expected: int, timeout: float = 120.0) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    count = 0
+    while asyncio.get_running_loop().time() < deadline:
+        count = await db.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - test table names
+        if count >= expected:
+            return int(count)
+        await asyncio.sleep(0.25)
+    return int(count)
+
+
+async def test_consumes_scores_and_stores_both_streams_once(broker, database_url, db, scorer) -> None:
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=3)
+    n_news, n_customer = 200, 80
+    await produce(
+        broker.bootstrap,
+        news,
+        [{"id": f"n{i}", "headline": HEADLINES[i % len(HEADLINES)], "tickers": ["ztx"]} for i in range(n_news)],
+    )
+    await produce(
+        broker.bootstrap,
+        customer,
+        [{"id": f"c{i}", "text": QUESTIONS[i % len(QUESTIONS)], "customer_id": f"cust-{i % 7}"} for i in range(n_customer)],
+    )
+    await produce(broker.bootstrap, news, [b"{not json", {"headline": ""}, None])
+
+    settings = settings_for(broker.bootstrap, database_url, news, customer)
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
+    try:
+        assert await wait_for_rows(db, "scored_events", n_news + n_customer) == n_news + n_customer
+        assert await wait_for_rows(db, "dead_letters", 3) == 3
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 30)
+
+    rows = await db.fetch("SELECT stream, sentiment, intent, entities, model_version FROM scored_events")
+    assert {r["sentiment"] for r in rows} == {"negative", "neutral", "positive"}
+    assert all(r["intent"] for r in rows if r["stream"] == "customer")
+    assert all(r["intent"] is None for r in rows if r["stream"] == "news")
+    assert all(r["entities"] == ["ZTX"] for r in rows if r["stream"] == "news")
+    assert {r["model_version"] for r in rows} == {scorer.model_version}
+    stolen = await db.fetchval("SELECT intent FROM scored_events WHERE message_id = 'c0'")
+    assert stolen == "lost_or_stolen_card"
+    reasons = sorted(r["reason"].split(":")[0] for r in await db.fetch("SELECT reason FROM dead_letters"))
+    assert reasons == ["empty text", "invalid JSON", "tombstone"]
+
+    # Every offset was committed: a second run of the same group reads nothing new.
+    stop2 = asyncio.Event()
+    again = asyncio.create_task(run_service(settings, stop=stop2, scorer=scorer))
+    await produce(broker.bootstrap, news, [{"id": "late-1", "headline": "Shares fall sharply"}])
+    try:
+        assert await wait_for_rows(db, "scored_events", n_news + n_customer + 1) == n_news + n_customer + 1
+    finally:
+        stop2.set()
+        await asyncio.wait_for(again, 30)
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == n_news + n_customer + 1
+    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 3
