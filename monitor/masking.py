@@ -60,7 +60,10 @@ def _mask_run(run: str) -> str:
             start, end = groups[i][0], groups[j][1]
             piece = run[start:end]
             if _is_card(piece.replace(" ", "").replace("-", "")):
-                chars[start:end] = _mask_span(piece)
+                # Overlapping candidates only ever add stars, never restore a digit.
+                for k, char in enumerate(_mask_span(piece)):
+                    if char == MASK_CHAR:
+                        chars[start + k] = MASK_CHAR
     return "".join(chars)
 
 

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import random
+
+from monitor.batching import padded_tokens, plan_batches
+
+
+def test_every_index_once_and_each_batch_within_budget() -> None:
+    rng = random.Random(3)
+    lengths = [rng.randint(1, 128) for _ in range(1_000)]
+    batches = plan_batches(lengths, max_batch_tokens=2_048)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(1_000))
+    for b in batches:
+        assert len(b) * max(lengths[i] for i in b) <= 2_048
+
+
+def test_sorting_cuts_padding_against_arrival_order() -> None:
+    rng = random.Random(4)
+    lengths = [rng.choice([8, 120]) for _ in range(512)]
+    planned = padded_tokens(lengths, plan_batches(lengths, max_batch_tokens=4_096))
+    naive = padded_tokens(lengths, [list(range(i, i + 32)) for i in range(0, 512, 32)])
+    assert planned < naive * 0.6
+    assert planned >= sum(lengths)
+
+
+def test_a_text_longer_than_the_budget_gets_a_batch_of_its_own() -> None:
+    assert plan_batches([10, 500, 10], max_batch_tokens=100) == [[0, 2], [1]]
+
+
+def test_row_cap_and_empty_input() -> None:
+    assert plan_batches([], 100) == []
+    assert [len(b) for b in plan_batches([1] * 10, 1_000, max_rows=4)] == [4, 4, 2]

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import Settings
+
+
+def test_comma_lists_and_stream_mapping_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_NEWS_TOPICS", "news, wires")
+    monkeypatch.setenv("MONITOR_CUSTOMER_TOPICS", "customer-messages")
+    monkeypatch.setenv("MONITOR_KAFKA_BOOTSTRAP_SERVERS", "a:9092,b:9092")
+    s = Settings()
+    assert s.news_topics == ("news", "wires")
+    assert s.kafka_bootstrap_servers == ("a:9092", "b:9092")
+    assert s.topics == ("news", "wires", "customer-messages")
+    assert s.stream_of("wires") == "news"
+    assert s.stream_of("customer-messages") == "customer"
+
+
+def test_defaults_match_the_design() -> None:
+    s = Settings(_env_file=None)
+    assert (s.news_topics, s.customer_topics, s.group_id) == (("news",), ("customer-messages",), "monitor")
+    assert (s.max_text_chars, s.max_message_bytes, s.http_port) == (20_000, 1_048_576, 8080)
