@@ -97,5 +97,57 @@ def model_eval(
             typer.echo(f"{key:>10}: {value}")
 
 
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
+    messages: Annotated[int, typer.Option(help="messages per measurement (default: by device)")] = 0,
+    e2e: Annotated[bool, typer.Option(help="also run the service end to end on embedded servers")] = True,
+) -> None:
+    """Measure model-only and end-to-end throughput, as ratios taken in one run."""
+    import resource
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from monitor.bench import model_only, news_texts
+    from monitor.bench_e2e import end_to_end
+    from monitor.model.scorer import TransformerScorer, load_scorer
+
+    settings = Settings()
+    configure_logging("WARNING")
+    scorer = load_scorer(settings)
+    if not isinstance(scorer, TransformerScorer):
+        raise typer.BadParameter("bench measures the embedded default model; unset the checkpoint overrides")
+    device = scorer.encoder.device
+    n = messages or (2_000 if device.type == "cpu" else 100_000)
+    texts = news_texts(settings.data_dir, n)
+    report: dict[str, object] = {"device": str(torch_device_name(device)), "messages": n}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def progress(step: str) -> None:
+            bar.update(task, description=step)
+
+        report.update(model_only(scorer, scorer.encoder, texts, progress))
+        if e2e:
+            e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
+            report.update(end_to_end(scorer, e2e_texts, paced_seconds=10.0, progress=progress))
+            report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / float(report["batched_msgs_per_s"])  # type: ignore[arg-type]
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}
+    if as_json:
+        typer.echo(json.dumps(rounded))
+    else:
+        for key, value in rounded.items():
+            typer.echo(f"{key:>32}: {value}")
+
+
+def torch_device_name(device: object) -> str:
+    import torch
+
+    if getattr(device, "type", "") == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 if __name__ == "__main__":
     app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 import structlog
 from aiokafka.errors import KafkaConnectionError
@@ -12,12 +13,18 @@ from monitor.config import Settings
 from monitor.db.store import Store, make_engine
 from monitor.kafka import DrainOnRevoke, make_consumer
 from monitor.model.scorer import Scorer, load_scorer
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Batch, Pipeline
 
 log = structlog.get_logger(__name__)
 
 
-async def run_service(settings: Settings, *, stop: asyncio.Event | None = None, scorer: Scorer | None = None) -> None:
+async def run_service(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    scorer: Scorer | None = None,
+    on_committed: Callable[[Batch], None] | None = None,
+) -> None:
     """Consume until SIGTERM/SIGINT (or `stop`); finish and commit the batch in flight; leave the group."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -29,7 +36,7 @@ async def run_service(settings: Settings, *, stop: asyncio.Event | None = None, 
     log.info("model loaded", model_version=scorer.model_version)
     store = Store(make_engine(settings.database_url))
     consumer = make_consumer(settings)
-    pipeline = Pipeline(settings, consumer, scorer, store)
+    pipeline = Pipeline(settings, consumer, scorer, store, on_committed=on_committed)
     try:
         await _start_consumer(consumer, stop)
         if stop.is_set():

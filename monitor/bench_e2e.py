@@ -1,0 +1,130 @@
+"""End-to-end benchmark: Kafka -> model -> Postgres through the real service, on embedded servers.
+
+Two phases on the same service: a backlog drained as fast as possible (throughput), then a paced
+stream at half that rate (latency from the producer's timestamp to the committed row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from monitor.config import Settings
+from monitor.db.migrate import upgrade
+from monitor.embedded import embedded_broker, embedded_postgres
+from monitor.model.scorer import Scorer
+from monitor.pipeline import Batch
+from monitor.service import run_service
+
+
+class _Recorder:
+    """Counts committed records and their produce-to-commit latencies."""
+
+    def __init__(self) -> None:
+        self.committed = 0
+        self.first_fetch: float | None = None
+        self.last_commit = 0.0
+        self.latencies_ms: list[float] = []
+        self.measure_latency = False
+
+    def __call__(self, batch: Batch) -> None:
+        now_mono, now_wall = time.monotonic(), time.time()
+        self.committed += len(batch.records)
+        if self.first_fetch is None:
+            self.first_fetch = batch.fetched_at
+        self.last_commit = now_mono
+        if self.measure_latency:
+            self.latencies_ms.extend(
+                (now_wall - r.timestamp.timestamp()) * 1000 for r in batch.records if r.timestamp
+            )
+
+
+async def _produce(bootstrap: str, topic: str, texts: Sequence[str], rate: float | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if rate else 20)
+    await producer.start()
+    try:
+        started, pending = time.monotonic(), []
+        for i, text in enumerate(texts):
+            if rate is not None:
+                due = started + i / rate
+                if (wait := due - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
+            value = json.dumps({"id": f"b{uuid.uuid4().hex}", "headline": text}).encode()
+            pending.append(await producer.send(topic, value))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def _wait_for(recorder: _Recorder, count: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while recorder.committed < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {recorder.committed} of {count} messages committed in {timeout_s} s")
+        await asyncio.sleep(0.02)
+
+
+async def _run(
+    bootstrap: str, database_url: str, scorer: Scorer, texts: Sequence[str], paced_seconds: float,
+    progress: Callable[[str], None],
+) -> dict[str, float]:
+    topic = f"bench-news-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+    finally:
+        await admin.close()
+    progress("end to end: producing the backlog")
+    await _produce(bootstrap, topic, texts)
+
+    settings = Settings(
+        kafka_bootstrap_servers=(bootstrap,),
+        news_topics=(topic,),
+        customer_topics=(f"{topic}-customers",),
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        database_url=database_url,
+        poll_timeout_ms=20,
+    )
+    recorder, stop = _Recorder(), asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, on_committed=recorder))
+    try:
+        progress("end to end: draining the backlog")
+        await _wait_for(recorder, len(texts), timeout_s=600)
+        assert recorder.first_fetch is not None
+        rate = len(texts) / (recorder.last_commit - recorder.first_fetch)
+
+        progress(f"end to end: paced at half load ({rate / 2:.0f} msgs/s)")
+        paced = list(texts[: max(int(rate / 2 * paced_seconds), 1)])
+        recorder.measure_latency = True
+        await _produce(bootstrap, topic, paced, rate=rate / 2)
+        await _wait_for(recorder, len(texts) + len(paced), timeout_s=120)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(service, 30)
+    lat = sorted(recorder.latencies_ms)
+    return {
+        "e2e_msgs_per_s": rate,
+        "e2e_p50_ms": statistics.median(lat),
+        "e2e_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "e2e_latency_load_msgs_per_s": rate / 2,
+    }
+
+
+def end_to_end(
+    scorer: Scorer, texts: Sequence[str], paced_seconds: float, progress: Callable[[str], None]
+) -> dict[str, float]:
+    """Start an embedded broker and Postgres, run the service against them, and measure."""
+    progress("end to end: starting Tansu and Postgres")
+    with embedded_broker() as broker, embedded_postgres() as database_url:
+        upgrade(database_url)
+        return asyncio.run(_run(broker.bootstrap, database_url, scorer, texts, paced_seconds, progress))

