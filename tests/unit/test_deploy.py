@@ -314,3 +314,15 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+
+def test_operations_guide_documents_every_setting_and_metric() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    missing = {name for name in monitor_settings_names() if f"`{name}`" not in guide}
+    assert not missing, f"docs/operations.md lacks {sorted(missing)}"
+    for family in Metrics().registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        assert f"`{name}`" in guide, name
