@@ -63,14 +63,6 @@ class Broker:
         self.process.wait(10)
 
 
-@pytest.fixture(autouse=True)
-def _free_http_port(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Each test's service listens on its own port, so tests on one machine never clash on 8080."""
-    port = free_port()
-    monkeypatch.setenv("MONITOR_HTTP_PORT", str(port))
-    return port
-
-
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
     b = Broker()
