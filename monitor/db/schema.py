@@ -63,7 +63,10 @@ class ScoredEventRow(Base):
         Index("ix_scored_events_event_time", "event_time"),
         Index("ix_scored_events_entities", "entities", postgresql_using="gin"),
         # For the analyst views (migration 0003): per-hour grouping and today's customer intents.
-        Index("ix_scored_events_hour_utc", sql_text("date_trunc('hour', event_time AT TIME ZONE 'UTC')")),
+        Index(
+            "ix_scored_events_hour_utc",
+            sql_text("date_trunc('hour', event_time AT TIME ZONE 'UTC')"),
+        ),
         Index(
             "ix_scored_events_customer_intent",
             "event_time",

@@ -51,7 +51,7 @@ async def analyst(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 def test_queries_file_has_the_documented_queries() -> None:
     names = set(named_queries())
-    assert {"entity_sentiment_last_24h", "top_intents_today", "most_negative_entities_today"} <= names
+    assert {"entity_sentiment_last_24h", "top_intents_today", "news_mentioning_entity"} <= names
     assert all(sql.upper().startswith("SELECT") for sql in named_queries().values())
 
 
