@@ -93,6 +93,7 @@ async def _run(
         group_id=f"bench-{uuid.uuid4().hex[:6]}",
         database_url=database_url,
         poll_timeout_ms=20,
+        http_port=0,
     )
     recorder, stop = _Recorder(), asyncio.Event()
     service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, on_committed=recorder))

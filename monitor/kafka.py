@@ -61,11 +61,16 @@ def to_source_record(record: ConsumerRecord[bytes, bytes]) -> SourceRecord:
 class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Before partitions are given up, finish and commit the work already fetched from them."""
 
-    def __init__(self, drain: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, drain: Callable[[], Awaitable[None]], on_assigned: Callable[[], None] | None = None
+    ) -> None:
         self._drain = drain
+        self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         await self._drain()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        return None
+        """Called after every join, even with no partitions: the replica is in the group."""
+        if self._on_assigned is not None:
+            self._on_assigned()

@@ -28,6 +28,7 @@ from monitor.config import Settings
 from monitor.db.store import Store, WriteBatch, WriteResult
 from monitor.errors import StoreUnavailable
 from monitor.kafka import to_source_record
+from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer
 from monitor.processing import process_records
 from monitor.records import SourceRecord
@@ -63,6 +64,7 @@ class Pipeline:
         *,
         aliases: Mapping[str, str] | None = None,
         drain_timeout_s: float = 20.0,
+        metrics: Metrics | None = None,
         on_committed: Callable[[Batch], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -76,6 +78,9 @@ class Pipeline:
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
         self.store_healthy = True
         """False while the last write attempt failed: /readyz reports not ready."""
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.consuming = False
+        """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
         self._to_score: asyncio.Queue[Batch | None] = asyncio.Queue()
         self._to_write: asyncio.Queue[Batch | None] = asyncio.Queue()
         self._in_flight = 0
@@ -103,6 +108,11 @@ class Pipeline:
             self._draining -= 1
         log.info("drained before rebalance")
 
+    def joined(self) -> None:
+        """Called when the group assigns partitions (maybe none: more replicas than partitions)."""
+        self.consuming = True
+        self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
+
     # -- stages ---------------------------------------------------------------------------
 
     async def _fetch(self, stop: asyncio.Event) -> None:
@@ -121,9 +131,13 @@ class Pipeline:
                 if not records:
                     continue
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
+                for tp, rs in polled.items():
+                    self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
+                self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
                 self._to_score.put_nowait(Batch(records, datetime.now(UTC), offsets))
         finally:
+            self.consuming = False
             self._stopping_since = time.monotonic()
             self._to_score.put_nowait(None)
 
@@ -143,7 +157,9 @@ class Pipeline:
                     aliases=self.aliases,
                 ),
             )
-            log.debug("scored", batch_size=len(batch.records), duration_s=round(time.perf_counter() - started, 4))
+            duration = time.perf_counter() - started
+            self._observe_scored(batch, duration)
+            log.debug("scored", batch_size=len(batch.records), duration_s=round(duration, 4))
             self._to_write.put_nowait(batch)
         self._to_write.put_nowait(None)
 
@@ -167,10 +183,12 @@ class Pipeline:
         """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
         delay = WRITE_BACKOFF_S[0]
         while True:
+            started = time.perf_counter()
             try:
                 result = await self.store.write(batch.rows)
             except StoreUnavailable as e:
                 self.store_healthy = False
+                self.metrics.db_write_failures.inc()
                 if self._stopping_since is not None and (
                     time.monotonic() - self._stopping_since > self.drain_timeout_s
                 ):
@@ -182,6 +200,7 @@ class Pipeline:
                 delay = min(delay * 2, WRITE_BACKOFF_S[1])
             else:
                 self.store_healthy = True
+                self.metrics.db_write_seconds.observe(time.perf_counter() - started)
                 return result
 
     async def _commit(self, batch: Batch) -> None:
@@ -196,6 +215,24 @@ class Pipeline:
             # The rows are in Postgres; whoever owns these partitions now replays the records
             # and the natural keys make that replay write nothing.
             log.warning("offset commit failed; records will be replayed harmlessly", error=repr(e))
+            return
+        self._observe_committed(batch, offsets)
+
+    def _observe_scored(self, batch: Batch, duration_s: float) -> None:
+        self.metrics.model_seconds.observe(duration_s)
+        for event in batch.rows.events:
+            self.metrics.messages_scored.labels(event.message.topic).inc()
+        for dead in batch.rows.dead_letters:
+            self.metrics.messages_dead_lettered.labels(dead.topic).inc()
+
+    def _observe_committed(self, batch: Batch, offsets: Mapping[TopicPartition, int]) -> None:
+        """Latency of the batch, and lag = high watermark - committed offset, per partition."""
+        self.metrics.batch_latency.observe(time.monotonic() - batch.fetched_at)
+        for tp, committed in offsets.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(highwater - committed, 0)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _log_batch(self, batch: Batch, written: WriteResult) -> None:
         for tp, next_offset in batch.offsets.items():

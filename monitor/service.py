@@ -12,8 +12,10 @@ from aiokafka.errors import KafkaConnectionError
 from monitor.config import Settings
 from monitor.db.store import Store, make_engine
 from monitor.kafka import DrainOnRevoke, make_consumer
+from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.pipeline import Batch, Pipeline
+from monitor.web import HttpServer
 
 log = structlog.get_logger(__name__)
 
@@ -36,18 +38,27 @@ async def run_service(
     log.info("model loaded", model_version=scorer.model_version)
     store = Store(make_engine(settings.database_url))
     consumer = make_consumer(settings)
-    pipeline = Pipeline(settings, consumer, scorer, store, on_committed=on_committed)
+    metrics = Metrics()
+    pipeline = Pipeline(settings, consumer, scorer, store, metrics=metrics, on_committed=on_committed)
+
+    async def ready() -> bool:
+        return pipeline.consuming and pipeline.store_healthy and await store.ping()
+
+    http = HttpServer(metrics, ready, settings.http_port)
     try:
+        await http.start()
         await _start_consumer(consumer, stop)
         if stop.is_set():
             return
-        consumer.subscribe(list(settings.topics), listener=DrainOnRevoke(pipeline.drain))
+        listener = DrainOnRevoke(pipeline.drain, on_assigned=pipeline.joined)
+        consumer.subscribe(list(settings.topics), listener=listener)
         log.info("consuming", topics=list(settings.topics), group_id=settings.group_id)
         await pipeline.run(stop)
     finally:
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
         await consumer.stop()
+        await http.stop()
         await store.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

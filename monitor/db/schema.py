@@ -62,6 +62,17 @@ class ScoredEventRow(Base):
         Index("uq_scored_events_stream_message_id", "stream", "message_id", unique=True),
         Index("ix_scored_events_event_time", "event_time"),
         Index("ix_scored_events_entities", "entities", postgresql_using="gin"),
+        # For the analyst views (migration 0003): per-hour grouping and today's customer intents.
+        Index(
+            "ix_scored_events_hour_utc",
+            sql_text("date_trunc('hour', event_time AT TIME ZONE 'UTC')"),
+        ),
+        Index(
+            "ix_scored_events_customer_intent",
+            "event_time",
+            "intent",
+            postgresql_where=sql_text("stream = 'customer'"),
+        ),
         CheckConstraint("stream IN ('news', 'customer')", name="stream"),
         CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
     )

@@ -1,0 +1,79 @@
+-- Example queries for analysts. Connect as a login role that is a member of monitor_analyst
+-- (read-only). Every statement below is run by tests/integration/test_analyst_sql.py against a
+-- database filled by the real service, so they stay valid as the schema moves.
+-- Times are UTC. Replace the literals ('ZTX', 'cust-1', …) with your own.
+
+-- name: entity_sentiment_last_24h
+-- Hourly sentiment of one entity over the last day (the view groups by entity, UTC hour, stream).
+SELECT hour_utc, stream, events, negative, neutral, positive,
+       round(avg_sentiment_score::numeric, 3) AS avg_score
+FROM entity_sentiment_hourly
+WHERE entity = 'ZTX'
+  AND hour_utc >= date_trunc('hour', now() AT TIME ZONE 'UTC') - interval '24 hours'
+ORDER BY hour_utc, stream;
+
+-- name: most_negative_entities_today
+-- Entities in the news with the most negative items since midnight UTC.
+SELECT entity, sum(events) AS items, sum(negative) AS negative,
+       round((sum(negative)::numeric / sum(events)), 3) AS negative_share
+FROM entity_sentiment_hourly
+WHERE stream = 'news'
+  AND hour_utc >= date_trunc('day', now() AT TIME ZONE 'UTC')
+GROUP BY entity
+ORDER BY negative DESC, items DESC
+LIMIT 20;
+
+-- name: top_intents_today
+-- What customers are asking about today.
+SELECT rank, intent, messages, customers, round(avg_intent_confidence::numeric, 3) AS confidence
+FROM top_intents_today
+LIMIT 10;
+
+-- name: fraud_like_messages_last_hour
+-- Customer messages whose intent suggests fraud, newest first (the fraud_intent rule's watch list).
+SELECT event_time, customer_id, intent, round(intent_confidence::numeric, 3) AS confidence, text
+FROM scored_events
+WHERE stream = 'customer'
+  AND event_time >= now() - interval '1 hour'
+  AND intent IN ('compromised_card', 'lost_or_stolen_card', 'card_payment_not_recognised',
+                 'cash_withdrawal_not_recognised', 'direct_debit_payment_not_recognised')
+ORDER BY event_time DESC
+LIMIT 100;
+
+-- name: news_mentioning_entity
+-- The latest news about one entity; `entities @>` uses the GIN index on entities.
+SELECT event_time, sentiment, round(sentiment_score::numeric, 3) AS score, text
+FROM scored_events
+WHERE stream = 'news' AND entities @> ARRAY['ZTX']
+ORDER BY event_time DESC
+LIMIT 50;
+
+-- name: throughput_per_hour
+-- Messages scored per hour and stream (by arrival time), for the last day.
+SELECT date_trunc('hour', received_at) AS hour, stream, count(*) AS messages
+FROM scored_events
+WHERE received_at >= now() - interval '24 hours'
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- name: dead_letters_by_reason_today
+-- Why records could not be scored (the reason's first clause), per topic.
+SELECT source_topic, split_part(reason, ':', 1) AS reason, count(*) AS records,
+       min(received_at) AS first_seen, max(received_at) AS last_seen
+FROM dead_letters
+WHERE received_at >= date_trunc('day', now())
+GROUP BY 1, 2
+ORDER BY records DESC;
+
+-- name: model_versions_in_use
+-- Which model versions scored what, to compare before and after a model upgrade.
+SELECT model_version, stream, count(*) AS messages, min(received_at) AS first_used,
+       max(received_at) AS last_used
+FROM scored_events
+GROUP BY 1, 2
+ORDER BY last_used DESC;
+
+-- Open alerts with their evidence (view `open_alerts_with_evidence`, added once the alerts
+-- migration is merged; not run by the test until then):
+--   SELECT id, rule, severity, entity, first_seen, last_seen, event_count, event_time, text
+--   FROM open_alerts_with_evidence ORDER BY last_seen DESC, id;

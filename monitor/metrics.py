@@ -1,0 +1,79 @@
+"""Prometheus metrics, owned by one `Metrics` object per service (no module-global registry).
+
+Every metric lives in the `CollectorRegistry` the object creates, so two services in one process
+(the tests run several) never share counters, and nothing registers itself at import time.
+The pipeline observes consumption, scoring, writing and lag; the alert engine and the webhook
+dispatcher observe `alerts_raised` and `webhook_deliveries`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 512, 1024, 2048)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed", "disabled")
+"""Values of `monitor_webhook_deliveries_total{outcome}`: 2xx; 429/5xx/network error that will be
+retried; given up after the last retry; 410 that disabled the endpoint."""
+
+
+class Metrics:
+    """The service's metrics, each one documented by its help text.
+
+    Label sets are small and bounded: topics and partitions come from configuration and the
+    broker, rules from the rules file, outcomes from `WEBHOOK_OUTCOMES`.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_consumed = Counter(
+            "monitor_messages_consumed", "Records fetched from Kafka.", ["topic"], registry=r
+        )
+        self.messages_scored = Counter(
+            "monitor_messages_scored", "Records scored by the model (written or already present).",
+            ["topic"], registry=r,
+        )
+        self.messages_dead_lettered = Counter(
+            "monitor_messages_dead_lettered", "Records that became dead letters.", ["topic"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "monitor_batch_size", "Records per consumed batch (one poll, one transaction).",
+            buckets=BATCH_SIZE_BUCKETS, registry=r,
+        )
+        self.batch_latency = Histogram(
+            "monitor_batch_latency_seconds", "From fetching a batch to committing its offsets.",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.model_seconds = Histogram(
+            "monitor_model_seconds", "Validating and scoring one batch (tokenizer and model).",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.db_write_seconds = Histogram(
+            "monitor_db_write_seconds", "One successful Postgres transaction writing a batch.",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.db_write_failures = Counter(
+            "monitor_db_write_failures", "Batch writes that failed: Postgres was unreachable.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "monitor_consumer_lag",
+            "Records behind the partition's high watermark after this replica's last commit.",
+            ["topic", "partition"], registry=r,
+        )
+        self.alerts_raised = Counter(
+            "monitor_alerts_raised", "Alerts opened (not repeats folded into an open alert).",
+            ["rule", "severity"], registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "monitor_webhook_deliveries", "Webhook delivery attempts, by outcome.",
+            ["outcome"], registry=r,
+        )
+        self.ready = Gauge("monitor_ready", "1 while /readyz answers 200.", registry=r)
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
