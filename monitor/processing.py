@@ -54,7 +54,7 @@ def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[t
     wants_intent = [m.stream == "customer" for m in messages]
     try:
         return list(zip(messages, scorer.score(texts, wants_intent), strict=True))
-    except Exception:  # noqa: BLE001 - any model failure is retried message by message below
+    except Exception:
         log.exception("model failed on a batch; scoring its messages one by one", batch_size=len(messages))
     scored = []
     for message, text, intent in zip(messages, texts, wants_intent, strict=True):

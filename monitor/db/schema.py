@@ -16,6 +16,8 @@ from sqlalchemy import (
     MetaData,
     Text,
     func,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB

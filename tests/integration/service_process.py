@@ -20,7 +20,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         with self.log_file.open("ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
 

@@ -45,7 +45,7 @@ async def wait_for_rows(db: asyncpg.Connection, table: str, expected: int, timeo
     deadline = asyncio.get_running_loop().time() + timeout
     count = 0
     while asyncio.get_running_loop().time() < deadline:
-        count = await db.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - test table names
+        count = await db.fetchval(f"SELECT count(*) FROM {table}")
         if count >= expected:
             return int(count)
         await asyncio.sleep(0.25)
