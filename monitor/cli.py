@@ -39,6 +39,19 @@ def run() -> None:
 
 
 @app.command()
+def alerts(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per alert")] = False,
+) -> None:
+    """List open (firing) alerts, most recently seen first."""
+    from monitor.alerts.cli import show_open_alerts
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    for line in asyncio.run(show_open_alerts(settings.database_url, as_json=as_json)):
+        typer.echo(line)
+
+
+@app.command()
 def score(
     text: str,
     stream: Annotated[str, typer.Option(help="news or customer (customer adds intent)")] = "news",

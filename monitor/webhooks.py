@@ -119,6 +119,9 @@ class WebhookClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
         await self._client.aclose()
 
     async def post(self, url: str, msg_id: str, body: str) -> Attempt:
