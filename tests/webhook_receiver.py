@@ -24,7 +24,7 @@ class Delivery:
 
 @dataclass
 class Receiver:
-    """Answers `respond(seconds since start)`; keeps every request with its verification result."""
+    """Answers `respond(seconds since the first request)`; keeps every request, verified or not."""
 
     secrets: list[str]
     respond: Callable[[float], tuple[int, dict[str, str]]] = lambda _t: (204, {})
@@ -32,7 +32,7 @@ class Receiver:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self.started = time.monotonic()
+        self.first_request_at: float | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,7 +47,9 @@ class Receiver:
                         verified.append(i)
                     except Exception:  # noqa: BLE001 - not verified by this secret
                         continue
-                status, extra = receiver.respond(time.monotonic() - receiver.started)
+                if receiver.first_request_at is None:
+                    receiver.first_request_at = time.monotonic()
+                status, extra = receiver.respond(time.monotonic() - receiver.first_request_at)
                 receiver.requests.append(Delivery(headers, json.loads(raw), status, verified))
                 self.send_response(status)
                 for key, value in extra.items():
