@@ -47,7 +47,7 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, jitter: float) -> fl
     `jitter` in [0, 1) picks a point in the upper half of the step, so replicas retrying the same
     receiver spread out without any wait collapsing to zero.
     """
-    step = min(max_s, initial_s * 2 ** max(0, attempt - 1))
+    step: float = min(max_s, initial_s * 2.0 ** max(0, attempt - 1))
     return step * (0.5 + jitter / 2)
 
 
