@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,8 +12,9 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
+from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy, resolve_periodically
 from monitor.alerts.outbox import Outbox
+from monitor.alerts.store import AlertStore
 from monitor.db.store import Store
 from monitor.webhooks import Signer, WebhookClient
 from tests.alert_helpers import alert_store, batch, customer_event, rules
@@ -228,5 +230,62 @@ async def test_gives_up_after_the_configured_time(
             and row["finished_at"] is not None
         )
         assert await db.fetchval("SELECT count(*) FROM alert_deliveries") == row["attempts"]
+    finally:
+        await store.close()
+
+
+async def test_resolution_is_delivered_too(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver([SECRET])
+    receivers.append(receiver)
+    config = rules("rules:\n  fraud_intent:\n    resolve_after: 0.5s\n")
+    store = alert_store(database_url, config, (receiver.url,))
+    alerts = AlertStore(config, (receiver.url,))
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], FAST) as running:
+            resolver = asyncio.create_task(
+                resolve_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop)
+            )
+            await until(lambda: len(receiver.delivered) == 2)
+        await resolver
+        first, second = (d.body for d in receiver.delivered)
+        assert (first["type"], first["status"]) == ("alert.firing", "firing")
+        assert (second["type"], second["status"]) == ("alert.resolved", "resolved")
+        assert first["id"] == second["id"]
+        assert second["resolved_at"] is not None
+        assert len({d.headers["webhook-id"] for d in receiver.delivered}) == 2
+        assert await db.fetchval("SELECT status FROM alerts") == "resolved"
+    finally:
+        await store.close()
+
+
+async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    def slow(_t: float) -> tuple[int, dict[str, str]]:
+        time.sleep(2.0)  # the receiver's own thread
+        return 200, {}
+
+    receiver = Receiver([SECRET], respond=slow)
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    policy = DispatchPolicy(backoff_initial_s=5.0, poll_interval_s=0.1, timeout_s=0.5)
+    try:
+        await store.write(batch(customer_event("c0", "cust-0", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], policy):
+            await until(
+                lambda: len(receiver.requests) == 0 and receiver.first_request_at is not None
+            )
+            slowest = 0.0
+            for i in range(1, 11):
+                started = time.perf_counter()
+                await store.write(batch(customer_event(f"c{i}", f"cust-{i}", "compromised_card")))
+                slowest = max(slowest, time.perf_counter() - started)
+            await until_sql(db, "SELECT count(*) FROM alert_deliveries", lambda n: n >= 1)
+        assert slowest < 0.5
+        error = await db.fetchval("SELECT error FROM alert_deliveries LIMIT 1")
+        assert "Timeout" in error
     finally:
         await store.close()
