@@ -114,7 +114,9 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     """When evidence last arrived (wall clock): resolution counts from here."""
-    last_notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_notified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -159,7 +161,9 @@ class AlertOutboxRow(Base):
     endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -173,7 +177,9 @@ class AlertOutboxRow(Base):
             "next_attempt_at",
             postgresql_where=sql_text("status = 'pending'"),
         ),
-        CheckConstraint("status IN ('pending', 'delivered', 'gave_up', 'disabled')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'gave_up', 'disabled')", name="status"
+        ),
     )
 
 
