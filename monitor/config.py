@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Model
     device: str = "auto"
     """`auto` takes CUDA when present, else the CPU; or name a torch device."""
+    precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Serving precision: `auto` is bf16/fp16 on a GPU and bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None
