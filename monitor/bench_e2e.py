@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
 from monitor.embedded import embedded_broker, embedded_postgres
+from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer
 from monitor.pipeline import Batch
 from monitor.service import run_service
@@ -95,13 +96,17 @@ async def _run(
         poll_timeout_ms=20,
         http_port=0,
     )
-    recorder, stop = _Recorder(), asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, on_committed=recorder))
+    recorder, stop, metrics = _Recorder(), asyncio.Event(), Metrics()
+    service = asyncio.create_task(
+        run_service(settings, stop=stop, scorer=scorer, on_committed=recorder, metrics=metrics)
+    )
     try:
         progress("end to end: draining the backlog")
         await _wait_for(recorder, len(texts), timeout_s=600)
         assert recorder.first_fetch is not None
-        rate = len(texts) / (recorder.last_commit - recorder.first_fetch)
+        drain_s = recorder.last_commit - recorder.first_fetch
+        rate = len(texts) / drain_s
+        profile = _profile(metrics, drain_s)
 
         progress(f"end to end: paced at half load ({rate / 2:.0f} msgs/s)")
         paced = list(texts[: max(int(rate / 2 * paced_seconds), 1)])
@@ -114,10 +119,23 @@ async def _run(
             await asyncio.wait_for(service, 30)
     lat = sorted(recorder.latencies_ms)
     return {
+        **profile,
         "e2e_msgs_per_s": rate,
         "e2e_p50_ms": statistics.median(lat),
         "e2e_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "e2e_latency_load_msgs_per_s": rate / 2,
+    }
+
+
+def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
+    """Where the backlog's wall time went: each stage's busy time as a share of it (stages overlap)."""
+
+    def total(name: str) -> float:
+        return metrics.registry.get_sample_value(f"{name}_sum") or 0.0
+
+    return {
+        "e2e_share_validate_and_score": total("monitor_model_seconds") / wall_s,
+        "e2e_share_db_write": total("monitor_db_write_seconds") / wall_s,
     }
 
 

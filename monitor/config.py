@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     intent_model: Path | None = None
     max_batch_tokens: int = Field(default=16_384, ge=64)
     """Token budget of one model call (padded length x rows)."""
+    scoring_threads: int = Field(default=2, ge=1, le=8)
+    """Batches validated and scored at once: 2 overlaps one batch's tokenizing with another's model pass."""
     max_seq_tokens: int = Field(default=128, ge=8, le=512)
     """Tokens of a message the model reads; longer texts are scored on their beginning."""
     data_dir: Path = Path("../shared/data")

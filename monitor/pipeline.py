@@ -1,9 +1,11 @@
-"""The consume -> score -> write -> commit loop, as three overlapping stages.
+"""The consume -> score -> write -> commit loop, as overlapping stages.
 
 fetch:  poll Kafka (getmany) into batches; pause the partitions while enough batches are in flight,
         but keep polling, so a slow model or database never outlives max_poll_interval_ms.
-score:  validate and score a batch in a worker thread (the event loop never blocks).
-write:  write the batch's rows in one Postgres transaction, THEN commit its offsets.
+score:  validate and score each batch in a worker thread (the event loop never blocks); with two
+        workers, one batch's validation and tokenization overlap the previous batch's model pass.
+write:  await each batch's scores in fetch order, write its rows in one Postgres transaction,
+        THEN commit its offsets.
 
 Batches pass through the stages in order, so committing each batch's highest offsets after its
 transaction means a committed offset never runs ahead of the rows in Postgres.
@@ -18,7 +20,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -81,19 +82,19 @@ class Pipeline:
         self.metrics = metrics if metrics is not None else Metrics()
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
-        self._to_score: asyncio.Queue[Batch | None] = asyncio.Queue()
-        self._to_write: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self._to_write: asyncio.Queue[tuple[Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
         self._in_flight = 0
         self._idle = asyncio.Condition()
         self._draining = 0
         self._stopping_since: float | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-model")
+        # Two workers: while one batch is in the model, the next is validated and tokenized.
+        # The write stage awaits the results in fetch order, so commits stay in order.
+        self._executor = ThreadPoolExecutor(max_workers=settings.scoring_threads, thread_name_prefix="monitor-score")
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._fetch(stop))
-                tasks.create_task(self._score())
                 tasks.create_task(self._write())
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -116,6 +117,7 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------
 
     async def _fetch(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 assigned = self.consumer.assignment()
@@ -135,37 +137,36 @@ class Pipeline:
                     self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
-                self._to_score.put_nowait(Batch(records, datetime.now(UTC), offsets))
+                batch = Batch(records, datetime.now(UTC), offsets)
+                scoring = loop.run_in_executor(self._executor, self._process, batch)
+                self._to_write.put_nowait((batch, scoring))
         finally:
             self.consuming = False
             self._stopping_since = time.monotonic()
-            self._to_score.put_nowait(None)
+            self._to_write.put_nowait(None)
 
-    async def _score(self) -> None:
-        loop = asyncio.get_running_loop()
-        while (batch := await self._to_score.get()) is not None:
-            started = time.perf_counter()
-            batch.rows = await loop.run_in_executor(
-                self._executor,
-                partial(
-                    process_records,
-                    batch.records,
-                    stream_of=self.settings.stream_of,
-                    scorer=self.scorer,
-                    limits=self.limits,
-                    received_at=batch.received_at,
-                    aliases=self.aliases,
-                ),
-            )
-            duration = time.perf_counter() - started
-            self._observe_scored(batch, duration)
-            log.debug("scored", batch_size=len(batch.records), duration_s=round(duration, 4))
-            self._to_write.put_nowait(batch)
-        self._to_write.put_nowait(None)
+    def _process(self, batch: Batch) -> WriteBatch:
+        """Validate and score one batch (in a worker thread)."""
+        started = time.perf_counter()
+        rows = process_records(
+            batch.records,
+            stream_of=self.settings.stream_of,
+            scorer=self.scorer,
+            limits=self.limits,
+            received_at=batch.received_at,
+            aliases=self.aliases,
+        )
+        duration = time.perf_counter() - started
+        self.metrics.model_seconds.observe(duration)
+        log.debug("scored", batch_size=len(batch.records), duration_s=round(duration, 4))
+        return rows
 
     async def _write(self) -> None:
-        while (batch := await self._to_write.get()) is not None:
+        while (item := await self._to_write.get()) is not None:
+            batch, scoring = item
             try:
+                batch.rows = await scoring
+                self._observe_scored(batch)
                 written = await self._write_with_retry(batch)
                 if written is not None:
                     await self._commit(batch)
@@ -218,8 +219,7 @@ class Pipeline:
             return
         self._observe_committed(batch, offsets)
 
-    def _observe_scored(self, batch: Batch, duration_s: float) -> None:
-        self.metrics.model_seconds.observe(duration_s)
+    def _observe_scored(self, batch: Batch) -> None:
         for event in batch.rows.events:
             self.metrics.messages_scored.labels(event.message.topic).inc()
         for dead in batch.rows.dead_letters:

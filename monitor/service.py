@@ -31,6 +31,7 @@ async def run_service(
     stop: asyncio.Event | None = None,
     scorer: Scorer | None = None,
     on_committed: Callable[[Batch], None] | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Consume until SIGTERM/SIGINT (or `stop`); finish and commit the batch in flight; leave the group."""
     stop = stop or asyncio.Event()
@@ -47,7 +48,7 @@ async def run_service(
     alerts = AlertStore(rules, settings.webhook_url)
     store = Store(make_engine(settings.database_url), on_inserted=alerts)
     consumer = make_consumer(settings)
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     pipeline = Pipeline(
         settings, consumer, scorer, store, aliases=rules.aliases, metrics=metrics, on_committed=on_committed
     )
