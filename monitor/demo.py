@@ -169,9 +169,13 @@ async def _play(
         await _create_topics(settings, scope)
         service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, on_committed=tally.add))
         view = LiveView(len(records), tally)
-        with Live(view, console=console, refresh_per_second=8):
-            await _produce(settings, scope, records, pace_s=options.pace_s, on_sent=view.advance_played, stop=stop)
-            await _until(lambda: tally.records >= len(records), stop, service, STORE_TIMEOUT_S, "records stored")
+        try:
+            with Live(view, console=console, refresh_per_second=8):
+                await _produce(settings, scope, records, pace_s=options.pace_s, on_sent=view.advance_played, stop=stop)
+                await _until(lambda: tally.records >= len(records), stop, service, STORE_TIMEOUT_S, "records stored")
+        finally:
+            if not console.is_terminal:  # rich ends a non-terminal Live without a line break
+                console.line()
         conn = await asyncpg.connect(_asyncpg_dsn(infra.database_url))
         try:
             alerts = await collect_alerts(conn, receiver, since=stream_start, stop=stop)
