@@ -7,6 +7,7 @@ afterwards, after a normal finish and after a Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -19,11 +20,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import psutil
 import pytest
 
 from monitor.demo_stream import CARD_NUMBER
 from monitor.masking import mask_text
+from tests.conftest import Broker
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +38,9 @@ ALERTS_BUILT_IN = importlib.util.find_spec("monitor.alerts") is not None
 class DemoRun:
     """`monitor demo` in its own session (as from a terminal), its output, and every process it started."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, servers: dict[str, str] | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="monitor-demo-test-"))
-        env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_SERVERS}
+        env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_SERVERS} | (servers or {})
         # TMPDIR: the embedded Postgres lives under a directory this test alone knows about.
         env |= {"TMPDIR": str(self.tmp), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
@@ -156,3 +159,21 @@ def test_ctrl_c_mid_stream_stops_everything() -> None:
     assert "demo finished" not in demo.output
     assert any("tansu" in cmd for cmd in demo.seen.values()), demo.seen
     assert demo.left_behind() == []
+
+
+async def test_demo_uses_the_configured_kafka_and_postgres(
+    broker: Broker, db: asyncpg.Connection, database_url: str
+) -> None:
+    demo = DemoRun(
+        "--pace", "0.02",
+        servers={"MONITOR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "MONITOR_DATABASE_URL": database_url},
+    )
+    rc = await asyncio.to_thread(demo.wait, 240)
+    assert rc == 0, demo.output
+    assert f"Kafka: {broker.bootstrap} (MONITOR_KAFKA_BOOTSTRAP_SERVERS)" in demo.output
+    assert "stored 46 scored events and 3 dead letters" in demo.output
+    assert not any("tansu" in cmd or "pgserver" in cmd for cmd in demo.seen.values()), demo.seen
+    assert "psql postgresql://" in demo.output
+    # Its rows are in the given database, on topics of its own.
+    topics = await db.fetch("SELECT DISTINCT source_topic FROM scored_events ORDER BY 1")
+    assert [r["source_topic"].rsplit("-", 1)[0] for r in topics] == ["demo-customer-messages", "demo-news"]
