@@ -17,7 +17,7 @@ import asyncpg
 from rich.console import Console
 from rich.rule import Rule
 from rich.syntax import Syntax
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from monitor.demo_receiver import Delivery
 from monitor.demo_sql import Query, Scope, dead_letter_count, fetch, intent_counts, sentiment_counts, showcase_queries
@@ -125,7 +125,8 @@ def connect_lines(database_url: str, *, embedded: bool, kept_dir: Path | None) -
     """How to reach the demo's data with psql, and, for a kept embedded server, how to stop it."""
     url = make_url(database_url).set(drivername="postgresql")
     if not embedded:
-        plain = url.set(password=None).render_as_string(hide_password=False)
+        without_password = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+        plain = without_password.render_as_string(hide_password=False)
         return [f"psql {shlex.quote(plain)}" + ("   (the password: PGPASSWORD)" if url.password else "")]
     socket_dir = str(url.query.get("host", ""))
     spec = importlib.util.find_spec("pgserver")
