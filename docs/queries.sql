@@ -73,7 +73,14 @@ FROM scored_events
 GROUP BY 1, 2
 ORDER BY last_used DESC;
 
--- Open alerts with their evidence (view `open_alerts_with_evidence`, added once the alerts
--- migration is merged; not run by the test until then):
---   SELECT id, rule, severity, entity, first_seen, last_seen, event_count, event_time, text
---   FROM open_alerts_with_evidence ORDER BY last_seen DESC, id;
+-- name: open_alerts_with_evidence
+-- Open alerts with the events that raised them, newest first.
+SELECT id, rule, severity, entity, first_seen, last_seen, event_count, event_time, text
+FROM open_alerts_with_evidence
+ORDER BY last_seen DESC, id, event_time;
+
+-- Notifications still waiting or given up, with their last error (what an on-call looks at;
+-- empty when every webhook was delivered, so the test that runs the named queries skips it):
+--   SELECT o.endpoint, o.status, o.attempts, o.last_status_code, o.last_error, n.alert_id
+--   FROM alert_outbox AS o JOIN alert_notifications AS n ON n.id = o.notification_id
+--   WHERE o.status <> 'delivered' ORDER BY o.attempts DESC;

@@ -31,11 +31,29 @@ def migrate() -> None:
 @app.command()
 def run() -> None:
     """The service: consume, score, store, commit. SIGTERM drains in-flight work and exits 0."""
+    from monitor.errors import ConfigError
     from monitor.service import run_service
 
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_service(settings))
+    try:
+        asyncio.run(run_service(settings))
+    except ConfigError as e:  # a person must fix the configuration: say what, without a traceback
+        typer.echo(f"monitor: configuration error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def alerts(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per alert")] = False,
+) -> None:
+    """List open (firing) alerts, most recently seen first."""
+    from monitor.alerts.cli import show_open_alerts
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    for line in asyncio.run(show_open_alerts(settings.database_url, as_json=as_json)):
+        typer.echo(line)
 
 
 @app.command()

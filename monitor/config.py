@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Model
     device: str = "auto"
     """`auto` takes CUDA when present, else the CPU; or name a torch device."""
+    precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Serving precision: `auto` is bf16/fp16 on a GPU and bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None
@@ -67,7 +69,20 @@ class Settings(BaseSettings):
     # Alerts and webhooks
     webhook_url: CommaList = ()
     webhook_secret: SecretStr | None = None
+    """`whsec_...` (Standard Webhooks); several comma-separated while rotating: all sign."""
     rules_file: Path | None = None
+    """The rules YAML; None means the rules the package ships (monitor/rules/default.yaml)."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """Connect, read, write and pool timeout of each delivery attempt."""
+    webhook_backoff_initial_s: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    """Longest wait between attempts (also caps a receiver's Retry-After)."""
+    webhook_give_up_after_s: float = Field(default=86_400.0, gt=0)
+    """A notification not delivered this long after it was written is given up (status gave_up)."""
+    dispatch_poll_interval_s: float = Field(default=1.0, gt=0)
+    """How often an idle dispatcher looks for due notifications."""
+    alert_resolve_interval_s: float = Field(default=30.0, gt=0)
+    """How often open alerts without new evidence are checked for resolution."""
 
     # HTTP
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -9,6 +9,10 @@ from collections.abc import Callable
 import structlog
 from aiokafka.errors import KafkaConnectionError
 
+from monitor.alerts.config import load_rules
+from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy, resolve_periodically
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.store import AlertStore
 from monitor.config import Settings
 from monitor.db.store import Store, make_engine
 from monitor.kafka import DrainOnRevoke, make_consumer
@@ -16,6 +20,7 @@ from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.pipeline import Batch, Pipeline
 from monitor.web import HttpServer
+from monitor.webhooks import Signer, WebhookClient, webhook_secrets
 
 log = structlog.get_logger(__name__)
 
@@ -33,18 +38,35 @@ async def run_service(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
+    rules = load_rules(settings.rules_file)
+    signer = Signer(webhook_secrets(settings))
     if scorer is None:
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
-    store = Store(make_engine(settings.database_url))
+    alerts = AlertStore(rules, settings.webhook_url)
+    store = Store(make_engine(settings.database_url), on_inserted=alerts)
     consumer = make_consumer(settings)
     metrics = Metrics()
-    pipeline = Pipeline(settings, consumer, scorer, store, metrics=metrics, on_committed=on_committed)
+    pipeline = Pipeline(
+        settings, consumer, scorer, store, aliases=rules.aliases, metrics=metrics, on_committed=on_committed
+    )
 
     async def ready() -> bool:
         return pipeline.consuming and pipeline.store_healthy and await store.ping()
 
     http = HttpServer(metrics, ready, settings.http_port)
+    webhooks = WebhookClient(signer, settings.webhook_timeout_s)
+    dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings))
+    background = [
+        asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
+        asyncio.create_task(
+            resolve_periodically(
+                lambda: alerts.resolve_stale(store.engine), settings.alert_resolve_interval_s, stop
+            ),
+            name="alert-resolver",
+        ),
+    ]
     try:
         await http.start()
         await _start_consumer(consumer, stop)
@@ -55,6 +77,13 @@ async def run_service(
         log.info("consuming", topics=list(settings.topics), group_id=settings.group_id)
         await pipeline.run(stop)
     finally:
+        stop.set()
+        # An attempt cut short is sent again once its lease runs out (same webhook-id).
+        _, pending = await asyncio.wait(background, timeout=settings.webhook_timeout_s + 1)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await webhooks.aclose()
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
         await consumer.stop()
@@ -63,6 +92,16 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+
+def _policy(settings: Settings) -> DispatchPolicy:
+    return DispatchPolicy(
+        backoff_initial_s=settings.webhook_backoff_initial_s,
+        backoff_max_s=settings.webhook_backoff_max_s,
+        give_up_after_s=settings.webhook_give_up_after_s,
+        poll_interval_s=settings.dispatch_poll_interval_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
 
 
 async def _start_consumer(consumer: object, stop: asyncio.Event) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 from typing import Any
 
 from sqlalchemy import (
@@ -10,11 +11,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Double,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     Text,
+    Uuid,
     func,
 )
 from sqlalchemy import (
@@ -102,3 +105,124 @@ class DeadLetterRow(Base):
             unique=True,
         ),
     )
+
+
+class AlertRow(Base):
+    """An alert: at most one firing per (rule, entity), enforced by a unique partial index."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    rule: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="firing")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """Event time of the earliest evidence."""
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """Event time of the latest evidence."""
+    event_count: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=sql_text("'{}'"))
+    """scored_events ids (the most recent ones when there are many)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    """When evidence last arrived (wall clock): resolution counts from here."""
+    last_notified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_rule_entity",
+            "rule",
+            "entity",
+            unique=True,
+            postgresql_where=sql_text("status = 'firing'"),
+        ),
+        Index("ix_alerts_status_updated_at", "status", "updated_at"),
+        CheckConstraint("status IN ('firing', 'resolved')", name="status"),
+    )
+
+
+class AlertNotificationRow(Base):
+    """One message about an alert (raised, paged again, resolved); its id is the webhook-id."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    alert_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """The JSON body sent, frozen when the notification was written."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_alert_notifications_alert_id", "alert_id"),
+        CheckConstraint("kind IN ('firing', 'repeat', 'resolved')", name="kind"),
+    )
+
+
+class AlertOutboxRow(Base):
+    """Delivery state of one notification to one endpoint: the dispatcher's work queue."""
+
+    __tablename__ = "alert_outbox"
+
+    notification_id: Mapped[UUID] = mapped_column(
+        Uuid, ForeignKey("alert_notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When it was delivered, given up, or dropped for a disabled endpoint."""
+
+    __table_args__ = (
+        Index(
+            "ix_alert_outbox_pending",
+            "endpoint",
+            "next_attempt_at",
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'gave_up', 'disabled')", name="status"
+        ),
+    )
+
+
+class AlertDeliveryRow(Base):
+    """Every delivery attempt, successful or not."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    notification_id: Mapped[UUID] = mapped_column(
+        Uuid, ForeignKey("alert_notifications.id", ondelete="CASCADE")
+    )
+    endpoint: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Double)
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (Index("ix_alert_deliveries_notification_id", "notification_id"),)
+
+
+class WebhookEndpointRow(Base):
+    """A configured receiver; a 410 Gone disables it until someone clears `disabled_at`."""
+
+    __tablename__ = "webhook_endpoints"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert
@@ -34,6 +35,18 @@ class WriteResult:
     inserted_event_ids: dict[tuple[str, str], int]
     """(stream, message_id) -> scored_events.id, for rows new in this write."""
     dead_letters_inserted: int
+    alerts: Any = None
+    """What the insert hook (the alert rules) did with the new events, when there is one."""
+
+
+class InsertHook(Protocol):
+    """Work that must commit or roll back with the batch: alert rules over its new events."""
+
+    async def on_inserted(
+        self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
+    ) -> Any:
+        """Called inside the batch's transaction with (scored_events.id, event) of new rows only."""
+        ...
 
 
 def event_row(event: ScoredEvent) -> dict[str, Any]:
@@ -84,8 +97,9 @@ def make_engine(url: str) -> AsyncEngine:
 class Store:
     """The pipeline's only door to Postgres."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, on_inserted: InsertHook | None = None) -> None:
         self.engine = engine
+        self.on_inserted = on_inserted
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Insert the batch's rows in one transaction; rows already present are skipped.
@@ -124,7 +138,16 @@ class Store:
             dead_count = len(
                 (await conn.execute(dstmt, [dead_letter_row(d, now) for d in batch.dead_letters])).all()
             )
-        return WriteResult(inserted, dead_count)
+        alerts = None
+        if self.on_inserted is not None and inserted:
+            # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
+            new = {
+                inserted[key]: e
+                for e in batch.events
+                if (key := (e.message.stream, e.message.message_id)) in inserted
+            }
+            alerts = await self.on_inserted.on_inserted(conn, list(new.items()))
+        return WriteResult(inserted, dead_count, alerts)
 
     async def ping(self) -> bool:
         """Whether Postgres answers right now."""

@@ -66,4 +66,5 @@ def load_scorer(settings: Settings) -> Scorer:
         max_seq_tokens=settings.max_seq_tokens,
         max_batch_tokens=settings.max_batch_tokens,
     )
+    encoder.set_precision(settings.precision)
     return TransformerScorer(encoder, Heads.load())

@@ -122,5 +122,5 @@ async def test_views_use_their_indexes(db) -> None:
 
 
 def test_analyst_migration_downgrades_and_upgrades_again(database_url: str) -> None:
-    downgrade(database_url, "0001")
+    downgrade(database_url, "0002")
     upgrade(database_url)

@@ -69,8 +69,7 @@ async def test_health_readiness_and_metrics_of_a_running_service(
     texts = [{"id": f"c{i}", "text": QUESTIONS[i % 4]} for i in range(10)]
     await produce(broker.bootstrap, customer, texts)
 
-    settings = settings_for(broker.bootstrap, database_url, news, customer)
-    assert settings.http_port == _free_http_port
+    settings = settings_for(broker.bootstrap, database_url, news, customer, http_port=_free_http_port)
     stop = asyncio.Event()
     service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
     database = database_url.rsplit("/", 1)[1]

@@ -30,6 +30,7 @@ QUESTIONS = [
 
 
 def settings_for(broker: str, database_url: str, news: str, customer: str, **extra: object) -> Settings:
+    extra.setdefault("http_port", 0)  # several in-process replicas must not fight over one port
     return Settings(
         kafka_bootstrap_servers=(broker,),
         news_topics=(news,),

@@ -1,12 +1,8 @@
 """analyst views, their indexes, and the read-only role monitor_analyst
 
 Revision ID: 0003
-Revises: 0001
-Create Date: 2026-11-26 09:00:00
-
-Written beside 0002 (alerts), so it revises 0001; at merge it is re-chained to follow 0002
-(`down_revision = "0002"`), and then `create_open_alerts_view()` below can be called from
-`upgrade()` (and `drop_open_alerts_view()` from `downgrade()`). Nothing here touches alerts tables.
+Revises: 0002
+Create Date: 2026-11-25 14:30:00
 """
 
 from collections.abc import Sequence
@@ -14,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,6 +49,18 @@ ORDER BY messages DESC, intent
 """
 """Customer intents since 00:00 UTC today, most frequent first."""
 
+OPEN_ALERTS_WITH_EVIDENCE = """
+CREATE VIEW open_alerts_with_evidence AS
+SELECT a.id, a.rule, a.severity, a.entity, a.first_seen, a.last_seen, a.event_count,
+       ev.id AS event_id, ev.stream, ev.event_time, ev.text, ev.sentiment, ev.sentiment_score,
+       ev.intent, ev.intent_confidence
+FROM alerts AS a
+LEFT JOIN LATERAL unnest(a.evidence) AS x(event_id) ON true
+LEFT JOIN scored_events AS ev ON ev.id = x.event_id
+WHERE a.status = 'firing'
+"""
+"""Open alerts, one row per evidence event (scored_events ids in alerts.evidence)."""
+
 CREATE_ROLE = """
 DO $$
 BEGIN
@@ -77,6 +85,7 @@ def upgrade() -> None:
     )
     op.execute(ENTITY_SENTIMENT_HOURLY)
     op.execute(TOP_INTENTS_TODAY)
+    op.execute(OPEN_ALERTS_WITH_EVIDENCE)
     op.execute(CREATE_ROLE)
     op.execute("GRANT USAGE ON SCHEMA public TO monitor_analyst")
     op.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO monitor_analyst")
@@ -91,35 +100,8 @@ def downgrade() -> None:
     )
     op.execute("REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM monitor_analyst")
     op.execute("REVOKE USAGE ON SCHEMA public FROM monitor_analyst")
+    op.execute("DROP VIEW open_alerts_with_evidence")
     op.execute("DROP VIEW top_intents_today")
     op.execute("DROP VIEW entity_sentiment_hourly")
     op.execute("DROP INDEX ix_scored_events_customer_intent")
     op.execute("DROP INDEX ix_scored_events_hour_utc")
-
-
-# -- for the lead, once this revision follows 0002 (alerts) ---------------------------------------
-#
-# Not called yet: the alerts tables do not exist on this branch. The SQL assumes the columns the
-# design names (alerts.id, rule, severity, entity, status, first_seen, last_seen, event_count) and
-# an `evidence` array of scored_events ids; adapt the join if 0002 keeps evidence in its own table.
-
-OPEN_ALERTS_WITH_EVIDENCE = """
-CREATE VIEW open_alerts_with_evidence AS
-SELECT a.id, a.rule, a.severity, a.entity, a.first_seen, a.last_seen, a.event_count,
-       ev.id AS event_id, ev.stream, ev.event_time, ev.text, ev.sentiment, ev.sentiment_score,
-       ev.intent, ev.intent_confidence
-FROM alerts AS a
-LEFT JOIN LATERAL unnest(a.evidence) AS x(event_id) ON true
-LEFT JOIN scored_events AS ev ON ev.id = x.event_id
-WHERE a.status = 'firing'
-"""
-
-
-def create_open_alerts_view() -> None:
-    """Open alerts, one row per evidence event; call from upgrade() after re-chaining to 0002."""
-    op.execute(OPEN_ALERTS_WITH_EVIDENCE)
-    op.execute("GRANT SELECT ON open_alerts_with_evidence TO monitor_analyst")
-
-
-def drop_open_alerts_view() -> None:
-    op.execute("DROP VIEW IF EXISTS open_alerts_with_evidence")

@@ -1,0 +1,1 @@
+"""Alerts: rules over scored events (pure), their Postgres outbox, and webhook delivery."""

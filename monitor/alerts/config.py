@@ -1,0 +1,150 @@
+"""The rules file: YAML, validated with pydantic on start, errors naming the file, line and field.
+
+A rules file that cannot work must stop the service before it consumes anything: alerts silently
+missing because of a typo are worse than a service that refuses to start.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from monitor.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def _duration(value: object) -> object:
+    """'90s', '15m', '2h', '1d', or a number of seconds."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("a duration is seconds or a string like '30s', '15m', '2h'")
+        return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    severity: str = Field(default="high", pattern=r"^(info|low|medium|high|critical)$")
+    cooldown: Duration = timedelta(minutes=30)
+    """Repeats inside this update the open alert; after it, a repeat pages again."""
+    resolve_after: Duration = timedelta(hours=1)
+    """An open alert with no new evidence for this long is resolved."""
+
+
+class NegativeNewsBurst(_Rule):
+    min_count: int = Field(default=5, ge=1)
+    window: Duration = timedelta(minutes=15)
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class FraudIntent(_Rule):
+    severity: str = Field(default="critical", pattern=r"^(info|low|medium|high|critical)$")
+    intents: tuple[str, ...] = (
+        "compromised_card",
+        "lost_or_stolen_card",
+        "card_payment_not_recognised",
+        "cash_withdrawal_not_recognised",
+        "direct_debit_payment_not_recognised",
+    )
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class IntentSpike(_Rule):
+    severity: str = Field(default="medium", pattern=r"^(info|low|medium|high|critical)$")
+    window: Duration = timedelta(minutes=5)
+    baseline: Duration = timedelta(hours=1)
+    factor: float = Field(default=5.0, gt=1.0)
+    min_count: int = Field(default=20, ge=1)
+    min_baseline_per_minute: float = Field(default=0.2, ge=0.0)
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    negative_news_burst: NegativeNewsBurst = NegativeNewsBurst()
+    fraud_intent: FraudIntent = FraudIntent()
+    intent_spike: IntentSpike = IntentSpike()
+
+
+class RulesConfig(BaseModel):
+    """The whole rules file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aliases: dict[str, str] = {}
+    """Company name -> ticker, fed to entity extraction."""
+    grace: Duration = timedelta(minutes=5)
+    """How far behind its window an event may arrive (by event time) and still count."""
+    rules: Rules = Rules()
+
+
+def default_rules_path() -> Path:
+    return Path(str(files("monitor") / "rules" / "default.yaml"))
+
+
+def load_rules(path: Path | None = None) -> RulesConfig:
+    """Read and validate a rules file (the shipped defaults when `path` is None)."""
+    path = path or default_rules_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"rules file {path}: cannot read it: {e.strerror}") from e
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, name: str = "<rules>") -> RulesConfig:
+    """Validate YAML text; a `ConfigError` names `name:line` and the field of each problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        raise ConfigError(f"rules file {where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+    try:
+        return RulesConfig.model_validate(data or {})
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = [str(p) for p in err["loc"]]
+            line = _line_of(node, loc)
+            problems.append(f"{name}:{line}: {'.'.join(loc) or '(top)'}: {err['msg']}")
+        raise ConfigError("invalid rules file:\n  " + "\n  ".join(problems)) from e
+
+
+def _line_of(node: Any, loc: list[str]) -> int:
+    """The 1-based line of the deepest YAML node on the path `loc` (as far as it exists)."""
+    if node is None:
+        return 1
+    line = int(node.start_mark.line) + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if str(k.value) == key), None)
+            if found is None:
+                key_node = next((k for k, _ in node.value if str(k.value) == key), None)
+                return int(key_node.start_mark.line) + 1 if key_node is not None else line
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+        else:
+            break
+        line = int(node.start_mark.line) + 1
+    return line

@@ -1,0 +1,205 @@
+"""The dispatcher's SQL: claim due deliveries, record every attempt, disable and give up.
+
+A claim does not hold a transaction open across the HTTP request: it takes due rows with
+`FOR UPDATE SKIP LOCKED` (replicas never claim the same row) and leases them by moving
+`next_attempt_at` forward. A replica that dies mid-delivery loses nothing: the lease runs out and
+any replica sends it again, under the same webhook-id, which receivers de-duplicate on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.db.schema import WebhookEndpointRow
+from monitor.db.store import is_connection_error
+from monitor.errors import StoreUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One notification leased to this replica for one endpoint."""
+
+    notification_id: UUID
+    endpoint: str
+    attempt: int
+    """1 for the first attempt."""
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+_CLAIM = text("""
+WITH due AS (
+    SELECT notification_id, endpoint FROM alert_outbox
+    WHERE endpoint = :endpoint AND status = 'pending' AND next_attempt_at <= now()
+    ORDER BY next_attempt_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE alert_outbox o
+SET attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease_s)
+FROM due, alert_notifications n
+WHERE o.notification_id = due.notification_id AND o.endpoint = due.endpoint
+  AND n.id = o.notification_id
+RETURNING o.notification_id, o.endpoint, o.attempts, n.payload, n.created_at
+""")
+
+_GIVE_UP_EXPIRED = text("""
+UPDATE alert_outbox
+SET status = 'gave_up', finished_at = now(),
+    last_error = coalesce(last_error, 'no attempt') || ' (gave up)'
+WHERE endpoint = :endpoint AND status = 'pending'
+  AND created_at < now() - make_interval(secs => :give_up_s)
+RETURNING notification_id
+""")
+
+_RECORD = text("""
+UPDATE alert_outbox
+SET status = CASE
+        WHEN :outcome = 'delivered' THEN 'delivered'
+        WHEN :outcome = 'disable' THEN 'disabled'
+        WHEN now() + make_interval(secs => :delay_s)
+             > created_at + make_interval(secs => :give_up_s) THEN 'gave_up'
+        ELSE 'pending' END,
+    next_attempt_at = now() + make_interval(secs => :delay_s),
+    last_status_code = :status_code,
+    last_error = :error
+WHERE notification_id = :notification_id AND endpoint = :endpoint
+RETURNING status
+""")
+
+_FINISH = text("""
+UPDATE alert_outbox SET finished_at = now()
+WHERE notification_id = :notification_id AND endpoint = :endpoint AND status <> 'pending'
+""")
+
+_DELIVERY = text("""
+INSERT INTO alert_deliveries
+    (notification_id, endpoint, attempt, status_code, error, duration_ms, attempted_at)
+VALUES (:notification_id, :endpoint, :attempt, :status_code, :error, :duration_ms, :attempted_at)
+""")
+
+
+class Outbox:
+    """Delivery state in Postgres, shared by every replica's dispatcher."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def _txn(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except Exception as e:
+            if is_connection_error(e):
+                raise StoreUnavailable(f"Postgres unavailable: {type(e).__name__}") from e
+            raise
+
+    async def register(self, urls: Sequence[str]) -> None:
+        """Make sure every configured endpoint has a row (where a 410 is recorded)."""
+        if not urls:
+            return
+        async with self._txn() as conn:
+            await conn.execute(
+                insert(WebhookEndpointRow).on_conflict_do_nothing(index_elements=["url"]),
+                [{"url": url} for url in urls],
+            )
+
+    async def disabled_reason(self, url: str) -> str | None:
+        """Why the endpoint is disabled, or None while it is enabled."""
+        async with self._txn() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT disabled_at, disabled_reason FROM webhook_endpoints WHERE url = :u"
+                    ),
+                    {"u": url},
+                )
+            ).first()
+        if row is None or row.disabled_at is None:
+            return None
+        return str(row.disabled_reason or "disabled")
+
+    async def drop_pending(self, url: str) -> int:
+        """Pending deliveries to a disabled endpoint become `disabled` (visible, not sent)."""
+        async with self._txn() as conn:
+            rows = await conn.execute(
+                text(
+                    "UPDATE alert_outbox SET status = 'disabled', finished_at = now() "
+                    "WHERE endpoint = :u AND status = 'pending' RETURNING notification_id"
+                ),
+                {"u": url},
+            )
+            return len(rows.all())
+
+    async def give_up_expired(self, url: str, give_up_s: float) -> list[UUID]:
+        async with self._txn() as conn:
+            rows = await conn.execute(_GIVE_UP_EXPIRED, {"endpoint": url, "give_up_s": give_up_s})
+            return [r.notification_id for r in rows]
+
+    async def claim(self, url: str, limit: int, lease_s: float) -> list[Claimed]:
+        async with self._txn() as conn:
+            rows = await conn.execute(_CLAIM, {"endpoint": url, "limit": limit, "lease_s": lease_s})
+            return [
+                Claimed(r.notification_id, r.endpoint, r.attempts, r.payload, r.created_at)
+                for r in rows
+            ]
+
+    async def record(
+        self,
+        claimed: Claimed,
+        *,
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        attempted_at: datetime,
+        delay_s: float,
+        give_up_s: float,
+    ) -> str:
+        """Record one attempt and its consequence in one transaction; returns the new status."""
+        keys = {"notification_id": claimed.notification_id, "endpoint": claimed.endpoint}
+        async with self._txn() as conn:
+            await conn.execute(
+                _DELIVERY,
+                {
+                    **keys,
+                    "attempt": claimed.attempt,
+                    "status_code": status_code,
+                    "error": error,
+                    "duration_ms": duration_ms,
+                    "attempted_at": attempted_at,
+                },
+            )
+            status = (
+                await conn.execute(
+                    _RECORD,
+                    {
+                        **keys,
+                        "outcome": outcome,
+                        "delay_s": delay_s,
+                        "give_up_s": give_up_s,
+                        "status_code": status_code,
+                        "error": error,
+                    },
+                )
+            ).scalar_one()
+            await conn.execute(_FINISH, keys)
+            if outcome == "disable":
+                await conn.execute(
+                    text(
+                        "UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = :r "
+                        "WHERE url = :u AND disabled_at IS NULL"
+                    ),
+                    {"u": claimed.endpoint, "r": f"HTTP {status_code} Gone"},
+                )
+            return str(status)

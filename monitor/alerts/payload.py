@@ -1,0 +1,62 @@
+"""The JSON body of a webhook notification, built from plain alert data (pure).
+
+The body is frozen into the outbox when the notification is written, so every retry sends the
+same content under the same webhook-id, and what a receiver got can be read back in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from monitor.masking import mask_json
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alert as analysts, the CLI and webhook receivers see it."""
+
+    id: UUID
+    rule: str
+    severity: str
+    entity: str
+    status: str
+    """firing | resolved"""
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+    evidence: tuple[int, ...]
+    """scored_events ids, most recent last."""
+    resolved_at: datetime | None = None
+
+
+def sql_hint(alert: AlertView) -> str:
+    """A query an analyst can paste to see the alert and the events behind it."""
+    ids = ",".join(str(i) for i in alert.evidence) or "0"
+    # A hint for a person, never executed; the values are a UUID and integers.
+    alert_query = f"SELECT * FROM alerts WHERE id = '{alert.id}';"  # noqa: S608
+    columns = "id, stream, event_time, entities, sentiment, intent, text"
+    events_query = f"SELECT {columns} FROM scored_events WHERE id IN ({ids}) ORDER BY event_time"  # noqa: S608
+    return f"{alert_query} {events_query}"
+
+
+def notification_body(alert: AlertView, kind: str, sent_for: datetime) -> dict[str, Any]:
+    """`kind` is firing, repeat or resolved; card numbers are masked whatever the fields hold."""
+    body = {
+        "type": f"alert.{kind}",
+        "timestamp": sent_for.isoformat(),
+        "id": str(alert.id),
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "entity": alert.entity,
+        "status": alert.status,
+        "first_seen": alert.first_seen.isoformat(),
+        "last_seen": alert.last_seen.isoformat(),
+        "event_count": alert.event_count,
+        "evidence": list(alert.evidence),
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "sql": sql_hint(alert),
+    }
+    return mask_json(body)  # type: ignore[no-any-return]

@@ -1,0 +1,246 @@
+"""Rule evaluation: pure functions over plain data, no database and no clock of their own.
+
+The SQL side (monitor.alerts.store) asks `candidates()` which (rule, entity) pairs a batch's newly
+inserted events touch, fetches the window each needs from Postgres under a lock, and hands the
+rows back to `evaluate_*()`/`update_open()` here. Only new events make candidates, so replaying a
+batch (which inserts nothing) can never raise or change an alert.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.alerts.config import RulesConfig
+
+NEGATIVE_NEWS_BURST = "negative_news_burst"
+FRAUD_INTENT = "fraud_intent"
+INTENT_SPIKE = "intent_spike"
+EVIDENCE_LIMIT = 50
+"""Evidence ids kept on one alert (the most recent); `event_count` keeps counting past it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What the rules read of one scored event."""
+
+    id: int
+    """scored_events.id"""
+    stream: str
+    event_time: datetime
+    entities: tuple[str, ...] = ()
+    sentiment: str = "neutral"
+    sentiment_confidence: float = 1.0
+    intent: str | None = None
+    intent_confidence: float | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A (rule, entity) that new events touch: it may raise or update an alert."""
+
+    rule: str
+    entity: str
+    events: tuple[EventFacts, ...]
+    """The batch's new events that match the rule for this entity, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A rule's threshold met: what a new alert starts with."""
+
+    rule: str
+    entity: str
+    severity: str
+    evidence: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """The fields of a firing alert that decide how new evidence changes it."""
+
+    id: str
+    evidence: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+    last_notified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """New evidence for an open alert; `page_again` when its cooldown has passed."""
+
+    evidence: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+    page_again: bool
+
+
+def in_time(event: EventFacts, now: datetime, window: timedelta, grace: timedelta) -> bool:
+    """Whether an event can still count: its latest window (ending window after it) closed at most
+    `grace` ago. Event time, not arrival time, decides."""
+    return now - event.event_time <= window + grace
+
+
+def candidates(config: RulesConfig, events: Iterable[EventFacts], now: datetime) -> list[Candidate]:
+    """Every (rule, entity) the events touch, sorted: the order locks are taken in (no deadlock)."""
+    rules = config.rules
+    touched: dict[tuple[str, str], list[EventFacts]] = defaultdict(list)
+    for e in events:
+        burst = rules.negative_news_burst
+        if (
+            burst.enabled
+            and e.stream == "news"
+            and e.sentiment == "negative"
+            and e.sentiment_confidence >= burst.min_confidence
+            and in_time(e, now, burst.window, config.grace)
+        ):
+            for entity in e.entities:
+                touched[(NEGATIVE_NEWS_BURST, entity)].append(e)
+        if e.stream != "customer" or e.intent is None:
+            continue
+        fraud = rules.fraud_intent
+        # A fraud report has no window: one arriving late (after an outage) still matters.
+        if (
+            fraud.enabled
+            and e.customer_id
+            and e.intent in fraud.intents
+            and (e.intent_confidence or 0.0) >= fraud.min_confidence
+        ):
+            touched[(FRAUD_INTENT, e.customer_id)].append(e)
+        spike = rules.intent_spike
+        if spike.enabled and in_time(e, now, spike.window, config.grace):
+            touched[(INTENT_SPIKE, e.intent)].append(e)
+    return [
+        Candidate(rule, entity, tuple(sorted(evs, key=lambda e: (e.event_time, e.id))))
+        for (rule, entity), evs in sorted(touched.items())
+    ]
+
+
+def burst_window(
+    window_events: Sequence[tuple[int, datetime]], new_ids: Iterable[int], window: timedelta
+) -> tuple[tuple[int, datetime], ...]:
+    """The fullest span of length `window` (by event time) that holds at least one new event.
+
+    A late event may complete a window that ends after it, so every window containing a new event
+    is considered, not only the one ending at it.
+    """
+    ordered = sorted(window_events, key=lambda p: (p[1], p[0]))
+    new = set(new_ids)
+    best: tuple[tuple[int, datetime], ...] = ()
+    start = 0
+    for end in range(len(ordered)):
+        while ordered[end][1] - ordered[start][1] > window:
+            start += 1
+        span = ordered[start : end + 1]
+        if len(span) > len(best) and any(i in new for i, _ in span):
+            best = tuple(span)
+    return best
+
+
+def evaluate_burst(
+    config: RulesConfig, candidate: Candidate, window_events: Sequence[tuple[int, datetime]]
+) -> Trigger | None:
+    """negative_news_burst: at least min_count negative items about the entity within the window."""
+    rule = config.rules.negative_news_burst
+    span = burst_window(window_events, (e.id for e in candidate.events), rule.window)
+    if len(span) < rule.min_count:
+        return None
+    return Trigger(
+        rule=candidate.rule,
+        entity=candidate.entity,
+        severity=rule.severity,
+        evidence=tuple(i for i, _ in span)[-EVIDENCE_LIMIT:],
+        first_seen=span[0][1],
+        last_seen=span[-1][1],
+        event_count=len(span),
+    )
+
+
+def evaluate_fraud(config: RulesConfig, candidate: Candidate) -> Trigger:
+    """fraud_intent: every watched message is itself the evidence; the threshold is one."""
+    evs = candidate.events
+    return Trigger(
+        rule=candidate.rule,
+        entity=candidate.entity,
+        severity=config.rules.fraud_intent.severity,
+        evidence=tuple(e.id for e in evs)[-EVIDENCE_LIMIT:],
+        first_seen=evs[0].event_time,
+        last_seen=evs[-1].event_time,
+        event_count=len(evs),
+    )
+
+
+def spike_fires(config: RulesConfig, short_count: int, baseline_count: int) -> bool:
+    """intent_spike: the short window's rate is `factor` times the baseline's (with a floor)."""
+    rule = config.rules.intent_spike
+    short_rate = short_count / (rule.window.total_seconds() / 60)
+    base_rate = max(
+        baseline_count / (rule.baseline.total_seconds() / 60), rule.min_baseline_per_minute
+    )
+    return short_count >= rule.min_count and short_rate >= rule.factor * base_rate
+
+
+def evaluate_spike(
+    config: RulesConfig,
+    candidate: Candidate,
+    short: Sequence[tuple[int, datetime]],
+    baseline_count: int,
+) -> Trigger | None:
+    """`short`: the intent's events in [t - window, t]; `baseline_count`: those in the baseline."""
+    if not short or not spike_fires(config, len(short), baseline_count):
+        return None
+    ordered = sorted(short, key=lambda p: (p[1], p[0]))
+    return Trigger(
+        rule=candidate.rule,
+        entity=candidate.entity,
+        severity=config.rules.intent_spike.severity,
+        evidence=tuple(i for i, _ in ordered)[-EVIDENCE_LIMIT:],
+        first_seen=ordered[0][1],
+        last_seen=ordered[-1][1],
+        event_count=len(ordered),
+    )
+
+
+def spike_bounds(config: RulesConfig, at: datetime) -> tuple[datetime, datetime, datetime]:
+    """(baseline start, short-window start, end) of an intent_spike evaluated at event time `at`."""
+    rule = config.rules.intent_spike
+    return at - rule.window - rule.baseline, at - rule.window, at
+
+
+def update_open(
+    alert: OpenAlert, candidate: Candidate, now: datetime, cooldown: timedelta
+) -> AlertUpdate | None:
+    """New evidence for an open alert: widen it; page again only once its cooldown has passed."""
+    fresh = [e for e in candidate.events if e.id not in set(alert.evidence)]
+    if not fresh:
+        return None
+    return AlertUpdate(
+        evidence=(alert.evidence + tuple(e.id for e in fresh))[-EVIDENCE_LIMIT:],
+        first_seen=min(alert.first_seen, fresh[0].event_time),
+        last_seen=max(alert.last_seen, fresh[-1].event_time),
+        event_count=alert.event_count + len(fresh),
+        page_again=now - alert.last_notified_at >= cooldown,
+    )
+
+
+def cooldown_of(config: RulesConfig, rule: str) -> timedelta:
+    return getattr(config.rules, rule).cooldown  # type: ignore[no-any-return]
+
+
+def resolve_after_of(config: RulesConfig) -> dict[str, timedelta]:
+    """rule -> how long an alert may go without new evidence before it is resolved."""
+    r = config.rules
+    return {
+        NEGATIVE_NEWS_BURST: r.negative_news_burst.resolve_after,
+        FRAUD_INTENT: r.fraud_intent.resolve_after,
+        INTENT_SPIKE: r.intent_spike.resolve_after,
+    }

@@ -1,0 +1,288 @@
+"""Alerts in Postgres: evaluated inside the transaction that inserts a batch, resolved periodically.
+
+Why the lock: two replicas may each insert part of one entity's burst. Each takes a transaction-
+scoped advisory lock on (rule, entity) *after* inserting its events and *before* counting the
+window, so whichever counts second waits for the first to commit and then sees both halves: one
+of them raises the alert, never neither. The unique partial index on open alerts is the backstop
+(`ON CONFLICT DO NOTHING`), so never two either. Locks are taken in one global order (the key),
+so two batches touching the same entities cannot deadlock on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, and_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.alerts import rules as r
+from monitor.alerts.config import RulesConfig
+from monitor.alerts.payload import AlertView, notification_body
+from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
+from monitor.records import ScoredEvent
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class AlertChanges:
+    """What one batch did to alerts."""
+
+    raised: list[AlertView] = field(default_factory=list)
+    updated: int = 0
+    notifications: int = 0
+
+
+def lock_key(rule: str, entity: str) -> int:
+    """A stable signed 64-bit advisory-lock key for (rule, entity)."""
+    digest = hashlib.blake2b(f"{rule}\x00{entity}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
+    m, s = event.message, event.scores
+    return r.EventFacts(
+        id=event_id,
+        stream=m.stream,
+        event_time=m.event_time or event.received_at,
+        entities=event.entities,
+        sentiment=s.sentiment,
+        sentiment_confidence=s.sentiment_confidence,
+        intent=s.intent,
+        intent_confidence=s.intent_confidence,
+        customer_id=m.customer_id,
+    )
+
+
+def view(row: Row[Any]) -> AlertView:
+    return AlertView(
+        id=row.id,
+        rule=row.rule,
+        severity=row.severity,
+        entity=row.entity,
+        status=row.status,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        event_count=row.event_count,
+        evidence=tuple(row.evidence),
+        resolved_at=row.resolved_at,
+    )
+
+
+class AlertStore:
+    """Raises, updates and resolves alerts, writing their notifications to the outbox."""
+
+    def __init__(self, config: RulesConfig, endpoints: Sequence[str]) -> None:
+        self.config = config
+        self.endpoints = tuple(endpoints)
+
+    async def on_inserted(
+        self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
+    ) -> AlertChanges:
+        """Apply the rules to a batch's newly inserted events, in the batch's own transaction."""
+        now = datetime.now(UTC)
+        changes = AlertChanges()
+        found = r.candidates(self.config, (facts(i, e) for i, e in events), now)
+        for candidate in sorted(found, key=lambda c: lock_key(c.rule, c.entity)):
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": lock_key(candidate.rule, candidate.entity)},
+            )
+            await self._apply(conn, candidate, now, changes)
+        for alert in changes.raised:
+            log.warning(
+                "alert raised",
+                alert_id=str(alert.id),
+                rule=alert.rule,
+                entity=alert.entity,
+                severity=alert.severity,
+                event_count=alert.event_count,
+            )
+        return changes
+
+    async def _apply(
+        self, conn: AsyncConnection, candidate: r.Candidate, now: datetime, changes: AlertChanges
+    ) -> None:
+        open_row = (
+            await conn.execute(
+                select(AlertRow)
+                .where(AlertRow.rule == candidate.rule, AlertRow.entity == candidate.entity)
+                .where(AlertRow.status == "firing")
+                .with_for_update()
+            )
+        ).first()
+        if open_row is not None:
+            await self._update(conn, open_row, candidate, now, changes)
+            return
+        trigger = await self._evaluate(conn, candidate)
+        if trigger is None:
+            return
+        alert_id = uuid.uuid4()
+        stmt = (
+            insert(AlertRow)
+            .values(
+                id=alert_id,
+                rule=trigger.rule,
+                severity=trigger.severity,
+                entity=trigger.entity,
+                status="firing",
+                first_seen=trigger.first_seen,
+                last_seen=trigger.last_seen,
+                event_count=trigger.event_count,
+                evidence=list(trigger.evidence),
+                created_at=now,
+                updated_at=now,
+                last_notified_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["rule", "entity"], index_where=text("status = 'firing'")
+            )
+            .returning(AlertRow)
+        )
+        row = (await conn.execute(stmt)).first()
+        if row is None:  # another transaction holds it open (the lock makes this rare)
+            return
+        alert = view(row)
+        changes.raised.append(alert)
+        changes.notifications += await self.notify(conn, alert, "firing", now)
+
+    async def _update(
+        self,
+        conn: AsyncConnection,
+        row: Row[Any],
+        candidate: r.Candidate,
+        now: datetime,
+        changes: AlertChanges,
+    ) -> None:
+        current = r.OpenAlert(
+            row.id,
+            tuple(row.evidence),
+            row.first_seen,
+            row.last_seen,
+            row.event_count,
+            row.last_notified_at,
+        )
+        change = r.update_open(current, candidate, now, r.cooldown_of(self.config, candidate.rule))
+        if change is None:
+            return
+        values: dict[str, Any] = {
+            "evidence": list(change.evidence),
+            "first_seen": change.first_seen,
+            "last_seen": change.last_seen,
+            "event_count": change.event_count,
+            "updated_at": now,
+        }
+        if change.page_again:
+            values["last_notified_at"] = now
+        updated = (
+            await conn.execute(
+                update(AlertRow).where(AlertRow.id == row.id).values(**values).returning(AlertRow)
+            )
+        ).one()
+        changes.updated += 1
+        log.info(
+            "alert updated",
+            alert_id=str(row.id),
+            rule=row.rule,
+            entity=row.entity,
+            event_count=change.event_count,
+            paged_again=change.page_again,
+        )
+        if change.page_again:
+            changes.notifications += await self.notify(conn, view(updated), "repeat", now)
+
+    async def _evaluate(self, conn: AsyncConnection, candidate: r.Candidate) -> r.Trigger | None:
+        """Count the window in scored_events (every replica's rows) and apply the rule."""
+        if candidate.rule == r.FRAUD_INTENT:
+            return r.evaluate_fraud(self.config, candidate)
+        e = ScoredEventRow
+        if candidate.rule == r.NEGATIVE_NEWS_BURST:
+            rule = self.config.rules.negative_news_burst
+            lo = candidate.events[0].event_time - rule.window
+            hi = candidate.events[-1].event_time + rule.window
+            rows = await conn.execute(
+                select(e.id, e.event_time).where(
+                    e.stream == "news",
+                    e.sentiment == "negative",
+                    e.sentiment_confidence >= rule.min_confidence,
+                    e.entities.contains([candidate.entity]),
+                    e.event_time.between(lo, hi),
+                )
+            )
+            return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
+        base_lo, short_lo, end = r.spike_bounds(self.config, candidate.events[-1].event_time)
+        same_intent = and_(e.stream == "customer", e.intent == candidate.entity)
+        short = await conn.execute(
+            select(e.id, e.event_time).where(
+                same_intent, e.event_time > short_lo, e.event_time <= end
+            )
+        )
+        baseline = await conn.scalar(
+            select(func.count()).where(
+                same_intent, e.event_time > base_lo, e.event_time <= short_lo
+            )
+        )
+        return r.evaluate_spike(
+            self.config, candidate, [(i, t) for i, t in short], int(baseline or 0)
+        )
+
+    async def notify(
+        self, conn: AsyncConnection, alert: AlertView, kind: str, now: datetime
+    ) -> int:
+        """Write one notification and its outbox rows, one per endpoint; returns 1."""
+        notification_id = uuid.uuid4()
+        await conn.execute(
+            insert(AlertNotificationRow).values(
+                id=notification_id,
+                alert_id=alert.id,
+                kind=kind,
+                payload=notification_body(alert, kind, now),
+                created_at=now,
+            )
+        )
+        if self.endpoints:
+            await conn.execute(
+                insert(AlertOutboxRow),
+                # next_attempt_at and created_at default to the database clock, which the
+                # dispatcher compares them with.
+                [{"notification_id": notification_id, "endpoint": url} for url in self.endpoints],
+            )
+        return 1
+
+    async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
+        """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify."""
+        now = datetime.now(UTC)
+        resolved: list[AlertView] = []
+        async with engine.begin() as conn:
+            for rule, after in r.resolve_after_of(self.config).items():
+                rows = await conn.execute(
+                    update(AlertRow)
+                    .where(AlertRow.rule == rule, AlertRow.status == "firing")
+                    .where(AlertRow.updated_at < bindparam("cutoff"))
+                    .values(status="resolved", resolved_at=now)
+                    .returning(AlertRow),
+                    {"cutoff": now - after},
+                )
+                for row in rows.all():
+                    alert = view(row)
+                    resolved.append(alert)
+                    await self.notify(conn, alert, "resolved", now)
+        for alert in resolved:
+            log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity)
+        return resolved
+
+
+async def open_alerts(engine: AsyncEngine) -> list[AlertView]:
+    """Firing alerts, most recently seen first (for `monitor alerts`)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(AlertRow).where(AlertRow.status == "firing").order_by(AlertRow.last_seen.desc())
+        )
+        return [view(row) for row in rows]

@@ -1,0 +1,291 @@
+"""The dispatcher against real Postgres and a real local HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from structlog.testing import capture_logs
+
+from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy, resolve_periodically
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.store import AlertStore
+from monitor.db.store import Store
+from monitor.webhooks import Signer, WebhookClient
+from tests.alert_helpers import alert_store, batch, customer_event, rules
+from tests.conftest import free_port
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+SECRET = "whsec_" + base64.b64encode(b"integration-test-secret-0001").decode()
+NEXT = "whsec_" + base64.b64encode(b"integration-test-secret-0002").decode()
+FAST = DispatchPolicy(backoff_initial_s=0.2, backoff_max_s=1.0, poll_interval_s=0.1, timeout_s=2.0)
+
+
+async def until(check: Callable[[], bool], wait_s: float = 20.0) -> None:
+    async with asyncio.timeout(wait_s):
+        while not check():  # noqa: ASYNC110 - polls another thread; no event to await
+            await asyncio.sleep(0.1)
+
+
+async def until_sql(
+    db: asyncpg.Connection,
+    query: str,
+    ok: Callable[[Any], bool],
+    *args: object,
+    wait_s: float = 20.0,
+) -> None:
+    async with asyncio.timeout(wait_s):
+        while not ok(await db.fetchval(query, *args)):  # noqa: ASYNC110 - polls the database
+            await asyncio.sleep(0.1)
+
+
+class Running:
+    """A dispatcher task over a store's engine, stopped on exit."""
+
+    def __init__(
+        self, store: Store, urls: tuple[str, ...], secrets: list[str], policy: DispatchPolicy
+    ) -> None:
+        self.client = WebhookClient(Signer(secrets), policy.timeout_s)
+        self.dispatcher = Dispatcher(Outbox(store.engine), self.client, urls, policy)
+        self.stop = asyncio.Event()
+
+    async def __aenter__(self) -> Running:
+        self.task = asyncio.create_task(self.dispatcher.run(self.stop))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
+        await self.client.aclose()
+
+
+@pytest.fixture
+async def receivers() -> AsyncIterator[list[Receiver]]:
+    made: list[Receiver] = []
+    yield made
+    for r in made:
+        r.close()
+
+
+async def test_receiver_down_then_up_gets_each_alert_once_verified(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    port = free_port()  # nothing listens here yet: the receiver is down
+    url = f"http://127.0.0.1:{port}/hook"
+    store = alert_store(database_url, rules(), (url,))
+    try:
+        await store.write(
+            batch(
+                customer_event("c1", "cust-42", "lost_or_stolen_card"),
+                customer_event("c2", "cust-77", "card_payment_not_recognised"),
+            )
+        )
+        async with Running(store, (url,), [SECRET], FAST):
+            await until_sql(db, "SELECT count(*) FROM alert_deliveries", lambda n: n >= 4)
+            down = await db.fetch("SELECT status_code, error FROM alert_deliveries")
+            assert all(r["status_code"] is None and "ConnectError" in r["error"] for r in down)
+            receiver = Receiver([SECRET], port=port)
+            receivers.append(receiver)
+            await until(lambda: len(receiver.delivered) == 2)
+            delivered = "SELECT count(*) FROM alert_outbox WHERE status = 'delivered'"
+            await until_sql(db, delivered, lambda n: n == 2)
+        assert all(d.verified_with == [0] for d in receiver.requests)
+        assert {d.body["entity"] for d in receiver.delivered} == {"cust-42", "cust-77"}
+        assert len({d.headers["webhook-id"] for d in receiver.delivered}) == 2
+        durations = await db.fetchval("SELECT min(duration_ms) FROM alert_deliveries")
+        assert durations >= 0
+    finally:
+        await store.close()
+
+
+async def test_500s_are_retried_with_the_same_webhook_id_until_2xx(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver([SECRET], respond=lambda t: (500, {}) if t < 1.5 else (200, {}))
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], FAST):
+            await until(lambda: len(receiver.delivered) == 1)
+        ids = {d.headers["webhook-id"] for d in receiver.requests}
+        stamps = [d.headers["webhook-timestamp"] for d in receiver.requests]
+        assert len(ids) == 1  # stable across retries
+        assert len(receiver.requests) >= 3
+        assert all(d.verified_with == [0] for d in receiver.requests)
+        assert sorted(stamps) == stamps
+        codes = [
+            r["status_code"]
+            for r in await db.fetch("SELECT status_code FROM alert_deliveries ORDER BY attempt")
+        ]
+        assert codes[-1] == 200 and set(codes[:-1]) == {500}
+    finally:
+        await store.close()
+
+
+async def test_retry_after_is_honoured(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver(
+        [SECRET], respond=lambda t: (429, {"retry-after": "2"}) if t < 0.5 else (204, {})
+    )
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    policy = DispatchPolicy(
+        backoff_initial_s=0.1, backoff_max_s=5.0, poll_interval_s=0.1, timeout_s=2.0
+    )
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], policy):
+            await until(lambda: len(receiver.delivered) == 1)
+        times = await db.fetch("SELECT attempted_at FROM alert_deliveries ORDER BY attempt")
+        assert len(times) == 2
+        assert (times[1]["attempted_at"] - times[0]["attempted_at"]).total_seconds() >= 1.9
+    finally:
+        await store.close()
+
+
+async def test_410_disables_one_endpoint_and_the_other_still_gets_everything(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    gone = Receiver([SECRET], respond=lambda _t: (410, {}))
+    fine = Receiver([SECRET])
+    receivers += [gone, fine]
+    urls = (gone.url, fine.url)
+    store = alert_store(database_url, rules(), urls)
+    try:
+        await store.write(batch(customer_event("c1", "cust-1", "compromised_card")))
+        with capture_logs() as logs:
+            async with Running(store, urls, [SECRET], FAST):
+                await until(lambda: len(fine.delivered) == 1)
+                disabled = "SELECT disabled_at IS NOT NULL FROM webhook_endpoints WHERE url = $1"
+                await until_sql(db, disabled, bool, gone.url)
+                await store.write(batch(customer_event("c2", "cust-2", "compromised_card")))
+                await until(lambda: len(fine.delivered) == 2)
+                dropped = (
+                    "SELECT count(*) FROM alert_outbox WHERE endpoint = $1 AND status = 'disabled'"
+                )
+                await until_sql(db, dropped, lambda n: n == 2, gone.url)
+        assert len(gone.requests) == 1  # never called again once it said Gone
+        reason = await db.fetchval(
+            "SELECT disabled_reason FROM webhook_endpoints WHERE url = $1", gone.url
+        )
+        assert reason == "HTTP 410 Gone"
+        assert any(
+            e["event"] == "endpoint answered 410 Gone; disabled" and e["endpoint"] == gone.url
+            for e in logs
+        )
+    finally:
+        await store.close()
+
+
+async def test_rotation_sends_both_signatures_and_either_secret_verifies(
+    database_url: str, receivers: list[Receiver]
+) -> None:
+    old_only = Receiver([SECRET])
+    new_only = Receiver([NEXT])
+    receivers += [old_only, new_only]
+    urls = (old_only.url, new_only.url)
+    store = alert_store(database_url, rules(), urls)
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, urls, [SECRET, NEXT], FAST):
+            await until(lambda: len(old_only.delivered) == 1 and len(new_only.delivered) == 1)
+        for receiver in (old_only, new_only):
+            [delivery] = receiver.requests
+            assert delivery.verified_with == [0]
+            assert len(delivery.headers["webhook-signature"].split(" ")) == 2
+    finally:
+        await store.close()
+
+
+async def test_gives_up_after_the_configured_time(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver([SECRET], respond=lambda _t: (503, {}))
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    policy = DispatchPolicy(
+        backoff_initial_s=0.2,
+        backoff_max_s=0.5,
+        give_up_after_s=1.5,
+        poll_interval_s=0.1,
+        timeout_s=2.0,
+    )
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], policy):
+            await until_sql(db, "SELECT status FROM alert_outbox", lambda s: s == "gave_up")
+        row = await db.fetchrow("SELECT attempts, last_status_code, finished_at FROM alert_outbox")
+        assert (
+            row["attempts"] >= 2
+            and row["last_status_code"] == 503
+            and row["finished_at"] is not None
+        )
+        assert await db.fetchval("SELECT count(*) FROM alert_deliveries") == row["attempts"]
+    finally:
+        await store.close()
+
+
+async def test_resolution_is_delivered_too(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver([SECRET])
+    receivers.append(receiver)
+    config = rules("rules:\n  fraud_intent:\n    resolve_after: 0.5s\n")
+    store = alert_store(database_url, config, (receiver.url,))
+    alerts = AlertStore(config, (receiver.url,))
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], FAST) as running:
+            resolver = asyncio.create_task(
+                resolve_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop)
+            )
+            await until(lambda: len(receiver.delivered) == 2)
+        await resolver
+        first, second = (d.body for d in receiver.delivered)
+        assert (first["type"], first["status"]) == ("alert.firing", "firing")
+        assert (second["type"], second["status"]) == ("alert.resolved", "resolved")
+        assert first["id"] == second["id"]
+        assert second["resolved_at"] is not None
+        assert len({d.headers["webhook-id"] for d in receiver.delivered}) == 2
+        assert await db.fetchval("SELECT status FROM alerts") == "resolved"
+    finally:
+        await store.close()
+
+
+async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    def slow(_t: float) -> tuple[int, dict[str, str]]:
+        time.sleep(2.0)  # the receiver's own thread
+        return 200, {}
+
+    receiver = Receiver([SECRET], respond=slow)
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    policy = DispatchPolicy(backoff_initial_s=5.0, poll_interval_s=0.1, timeout_s=0.5)
+    try:
+        await store.write(batch(customer_event("c0", "cust-0", "compromised_card")))
+        async with Running(store, (receiver.url,), [SECRET], policy):
+            await until(
+                lambda: len(receiver.requests) == 0 and receiver.first_request_at is not None
+            )
+            slowest = 0.0
+            for i in range(1, 11):
+                started = time.perf_counter()
+                await store.write(batch(customer_event(f"c{i}", f"cust-{i}", "compromised_card")))
+                slowest = max(slowest, time.perf_counter() - started)
+            await until_sql(db, "SELECT count(*) FROM alert_deliveries", lambda n: n >= 1)
+        assert slowest < 0.5
+        error = await db.fetchval("SELECT error FROM alert_deliveries LIMIT 1")
+        assert "Timeout" in error
+    finally:
+        await store.close()

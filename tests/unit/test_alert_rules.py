@@ -1,0 +1,143 @@
+"""Alert rules as pure functions: no database, no clock, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.alerts import rules as r
+from monitor.alerts.config import RulesConfig, parse_rules
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONFIG = RulesConfig()
+
+
+def news(i: int, minutes: float, *entities: str, sentiment: str = "negative") -> r.EventFacts:
+    return r.EventFacts(i, "news", T0 + timedelta(minutes=minutes), entities, sentiment, 0.9)
+
+
+def msg(
+    i: int, intent: str, conf: float = 0.9, customer: str | None = "cust-42", minutes: float = 0
+) -> r.EventFacts:
+    return r.EventFacts(
+        i, "customer", T0 + timedelta(minutes=minutes), (), "neutral", 0.9, intent, conf, customer
+    )
+
+
+def test_candidates_group_new_events_by_rule_and_entity() -> None:
+    events = [
+        news(1, 0, "ZTX", "ABC"),
+        news(2, 1, "ZTX"),
+        news(3, 1, "ZTX", sentiment="positive"),
+        msg(4, "lost_or_stolen_card"),
+        msg(5, "card_payment_not_recognised", conf=0.4, customer="cust-77"),
+        msg(6, "exchange_rate", customer=None),
+    ]
+    found = {(c.rule, c.entity): [e.id for e in c.events] for c in r.candidates(CONFIG, events, T0)}
+    assert found[(r.NEGATIVE_NEWS_BURST, "ZTX")] == [1, 2]
+    assert found[(r.NEGATIVE_NEWS_BURST, "ABC")] == [1]
+    assert found[(r.FRAUD_INTENT, "cust-42")] == [4]
+    assert (r.FRAUD_INTENT, "cust-77") not in found  # confidence 0.4 < 0.5
+    assert found[(r.INTENT_SPIKE, "exchange_rate")] == [6]
+
+
+def test_late_events_count_within_grace_only() -> None:
+    # window 15 min + grace 5 min: an event 19 minutes old still counts, 21 minutes old does not.
+    now = T0 + timedelta(minutes=30)
+    events = [news(1, 11, "ZTX"), news(2, 9, "ZTX")]
+    [candidate] = r.candidates(CONFIG, events, now)
+    assert [e.id for e in candidate.events] == [1]
+
+
+def test_fraud_reports_arriving_late_still_alert() -> None:
+    [candidate] = r.candidates(CONFIG, [msg(1, "compromised_card", minutes=-600)], T0)
+    trigger = r.evaluate_fraud(CONFIG, candidate)
+    assert (trigger.rule, trigger.entity, trigger.severity) == (
+        r.FRAUD_INTENT,
+        "cust-42",
+        "critical",
+    )
+    assert trigger.evidence == (1,)
+
+
+def test_burst_needs_min_count_inside_the_window() -> None:
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (news(5, 14, "ZTX"),))
+    four = [(i, T0 + timedelta(minutes=m)) for i, m in [(1, 0), (2, 3), (3, 6), (5, 14)]]
+    assert r.evaluate_burst(CONFIG, candidate, four) is None
+    spread = [*four, (4, T0 + timedelta(minutes=-2))]  # 16 minutes from the newest: outside
+    assert r.evaluate_burst(CONFIG, candidate, spread) is None
+    five = [*four, (4, T0 + timedelta(minutes=10))]
+    trigger = r.evaluate_burst(CONFIG, candidate, five)
+    assert trigger is not None
+    assert trigger.evidence == (1, 2, 3, 4, 5)
+    assert trigger.event_count == 5
+    assert (trigger.first_seen, trigger.last_seen) == (T0, T0 + timedelta(minutes=14))
+
+
+def test_a_late_event_can_complete_a_window_that_ends_after_it() -> None:
+    # Four items at 10..13 minutes arrived first; the late one at 0 minutes completes [0, 15].
+    existing = [(i, T0 + timedelta(minutes=9 + i)) for i in range(1, 5)]
+    late = news(9, 0, "ZTX")
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (late,))
+    trigger = r.evaluate_burst(CONFIG, candidate, [*existing, (9, late.event_time)])
+    assert trigger is not None
+    assert trigger.event_count == 5
+
+
+def test_burst_window_ignores_windows_without_new_events() -> None:
+    old = [(i, T0 + timedelta(minutes=i)) for i in range(1, 7)]
+    new = (100, T0 + timedelta(minutes=40))
+    assert r.burst_window([*old, new], [100], timedelta(minutes=15)) == (new,)
+
+
+def test_spike_compares_the_short_rate_with_the_baseline() -> None:
+    # window 5 min, baseline 60 min, factor 5, min_count 20, floor 0.2/min
+    assert not r.spike_fires(CONFIG, 19, 0)  # below min_count
+    assert r.spike_fires(CONFIG, 20, 0)  # 4/min vs floor 0.2/min
+    assert r.spike_fires(CONFIG, 30, 60)  # 6/min vs 1/min
+    assert not r.spike_fires(CONFIG, 30, 120)  # 6/min vs 2/min: only 3x
+    candidate = r.Candidate(r.INTENT_SPIKE, "card_arrival", (msg(30, "card_arrival"),))
+    short = [(i, T0 - timedelta(seconds=i)) for i in range(30)]
+    trigger = r.evaluate_spike(CONFIG, candidate, short, 10)
+    assert trigger is not None
+    assert (trigger.entity, trigger.event_count, trigger.severity) == ("card_arrival", 30, "medium")
+    base_lo, short_lo, end = r.spike_bounds(CONFIG, T0)
+    assert (end - short_lo, short_lo - base_lo) == (timedelta(minutes=5), timedelta(hours=1))
+
+
+def test_open_alert_takes_new_evidence_and_pages_again_only_after_cooldown() -> None:
+    alert = r.OpenAlert("a1", (1, 2, 3, 4, 5), T0, T0 + timedelta(minutes=4), 5, T0)
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (news(5, 4, "ZTX"), news(6, 8, "ZTX")))
+    quiet = r.update_open(alert, candidate, T0 + timedelta(minutes=10), timedelta(minutes=30))
+    assert quiet is not None
+    assert quiet.evidence == (1, 2, 3, 4, 5, 6)
+    assert quiet.event_count == 6
+    assert quiet.last_seen == T0 + timedelta(minutes=8)
+    assert not quiet.page_again
+    later = r.update_open(alert, candidate, T0 + timedelta(minutes=31), timedelta(minutes=30))
+    assert later is not None
+    assert later.page_again
+    replay = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (news(5, 4, "ZTX"),))
+    assert r.update_open(alert, replay, T0, timedelta(minutes=30)) is None
+
+
+def test_evidence_is_capped_but_the_count_goes_on() -> None:
+    alert = r.OpenAlert("a1", tuple(range(r.EVIDENCE_LIMIT)), T0, T0, r.EVIDENCE_LIMIT, T0)
+    candidate = r.Candidate(r.FRAUD_INTENT, "c", (msg(1000, "compromised_card"),))
+    change = r.update_open(alert, candidate, T0, timedelta(minutes=30))
+    assert change is not None
+    assert len(change.evidence) == r.EVIDENCE_LIMIT
+    assert change.evidence[-1] == 1000
+    assert change.event_count == r.EVIDENCE_LIMIT + 1
+
+
+def test_disabled_rules_make_no_candidates() -> None:
+    config = parse_rules("rules:\n  fraud_intent:\n    enabled: false\n")
+    assert r.candidates(config, [msg(1, "compromised_card")], T0)[0].rule == r.INTENT_SPIKE
+
+
+@pytest.mark.parametrize("rule", [r.NEGATIVE_NEWS_BURST, r.FRAUD_INTENT, r.INTENT_SPIKE])
+def test_every_rule_has_cooldown_and_resolution(rule: str) -> None:
+    assert r.cooldown_of(CONFIG, rule) > timedelta(0)
+    assert r.resolve_after_of(CONFIG)[rule] > timedelta(0)
