@@ -74,7 +74,12 @@ async def _wait_for(recorder: _Recorder, count: int, timeout_s: float) -> None:
 
 
 async def _run(
-    bootstrap: str, database_url: str, scorer: Scorer, texts: Sequence[str], paced_seconds: float,
+    bootstrap: str,
+    database_url: str,
+    scorer: Scorer,
+    texts: Sequence[str],
+    *,
+    paced_seconds: float,
     progress: Callable[[str], None],
 ) -> dict[str, float]:
     topic = f"bench-news-{uuid.uuid4().hex[:6]}"
@@ -146,4 +151,5 @@ def end_to_end(
     progress("end to end: starting Tansu and Postgres")
     with embedded_broker() as broker, embedded_postgres() as database_url:
         upgrade(database_url)
-        return asyncio.run(_run(broker.bootstrap, database_url, scorer, texts, paced_seconds, progress))
+        run = _run(broker.bootstrap, database_url, scorer, texts, paced_seconds=paced_seconds, progress=progress)
+        return asyncio.run(run)

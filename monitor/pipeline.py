@@ -171,6 +171,8 @@ class Pipeline:
                 if written is not None:
                     await self._commit(batch)
                     self._log_batch(batch, written)
+                    for alert in getattr(written.alerts, "raised", ()):
+                        self.metrics.alerts_raised.labels(alert.rule, alert.severity).inc()
                     if self.on_committed is not None:
                         self.on_committed(batch)
             finally:
@@ -193,7 +195,7 @@ class Pipeline:
                 if self._stopping_since is not None and (
                     time.monotonic() - self._stopping_since > self.drain_timeout_s
                 ):
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))
+                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
                     return None
                 wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not cryptography
                 log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable
 
@@ -58,7 +59,7 @@ async def run_service(
 
     http = HttpServer(metrics, ready, settings.http_port)
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
-    dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings))
+    dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
         asyncio.create_task(
@@ -113,10 +114,8 @@ async def _start_consumer(consumer: object, stop: asyncio.Event) -> None:
             await consumer.start()  # type: ignore[attr-defined]
         except KafkaConnectionError as e:
             log.warning("kafka unreachable; retrying", error=str(e), retry_in_s=delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, 30.0)
         else:
             return

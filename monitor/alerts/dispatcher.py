@@ -19,6 +19,7 @@ import structlog
 from monitor.alerts.outbox import Claimed, Outbox
 from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
 from monitor.errors import StoreUnavailable
+from monitor.metrics import Metrics
 from monitor.webhooks import WebhookClient
 
 log = structlog.get_logger(__name__)
@@ -46,6 +47,10 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+_METRIC_OUTCOME = {"delivered": "delivered", "disabled": "disabled", "gave_up": "failed"}
+"""Outbox status after an attempt -> `monitor_webhook_deliveries_total{outcome}`; else `retried`."""
+
+
 class Dispatcher:
     """Sends pending notifications to every endpoint until `stop` is set."""
 
@@ -55,11 +60,13 @@ class Dispatcher:
         client: WebhookClient,
         endpoints: Sequence[str],
         policy: DispatchPolicy,
+        metrics: Metrics | None = None,
     ) -> None:
         self.outbox = outbox
         self.client = client
         self.endpoints = tuple(endpoints)
         self.policy = policy
+        self.metrics = metrics or Metrics()
 
     async def run(self, stop: asyncio.Event) -> None:
         if not self.endpoints:
@@ -140,6 +147,7 @@ class Dispatcher:
             "status_code": attempt.status_code,
             "duration_ms": round(attempt.duration_ms, 1),
         }
+        self.metrics.webhook_deliveries.labels(_METRIC_OUTCOME.get(status, "retried")).inc()
         if status == "delivered":
             log.info("webhook delivered", **fields)
         elif status == "disabled":

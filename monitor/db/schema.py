@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,

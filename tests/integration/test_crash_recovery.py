@@ -38,7 +38,7 @@ async def test_sigkill_halfway_then_restart_gives_every_message_exactly_once(bro
     first = ServiceProcess(env)
     first.start()
     try:
-        assert await wait_for_rows(db, "scored_events", total // 2, timeout=180) >= total // 2
+        assert await wait_for_rows(db, "scored_events", total // 2, within_s=180) >= total // 2
         first.kill()
     finally:
         first.close()
@@ -48,7 +48,7 @@ async def test_sigkill_halfway_then_restart_gives_every_message_exactly_once(bro
     second = ServiceProcess(env)
     second.start()
     try:
-        assert await wait_for_rows(db, "scored_events", total, timeout=240) == total
+        assert await wait_for_rows(db, "scored_events", total, within_s=240) == total
         await asyncio.sleep(2)  # anything extra would arrive now
         assert second.terminate() == 0
     finally:
@@ -70,7 +70,7 @@ async def test_sigterm_under_load_finishes_commits_and_exits_zero(broker, databa
     service = ServiceProcess(env)
     service.start()
     try:
-        await wait_for_rows(db, "scored_events", 300, timeout=180)
+        await wait_for_rows(db, "scored_events", 300, within_s=180)
         assert service.terminate(timeout=25) == 0
     finally:
         service.close()
@@ -87,7 +87,7 @@ async def test_sigterm_under_load_finishes_commits_and_exits_zero(broker, databa
     again = ServiceProcess(env)
     again.start()
     try:
-        assert await wait_for_rows(db, "scored_events", total, timeout=240) == total
+        assert await wait_for_rows(db, "scored_events", total, within_s=240) == total
     finally:
         assert again.terminate() == 0
     assert await db.fetchval("SELECT count(*) FROM scored_events") == total

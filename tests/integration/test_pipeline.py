@@ -42,8 +42,8 @@ def settings_for(broker: str, database_url: str, news: str, customer: str, **ext
     )
 
 
-async def wait_for_rows(db: asyncpg.Connection, table: str, expected: int, timeout: float = 120.0) -> int:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for_rows(db: asyncpg.Connection, table: str, expected: int, within_s: float = 120.0) -> int:
+    deadline = asyncio.get_running_loop().time() + within_s
     count = 0
     while asyncio.get_running_loop().time() < deadline:
         count = await db.fetchval(f"SELECT count(*) FROM {table}")
@@ -65,7 +65,10 @@ async def test_consumes_scores_and_stores_both_streams_once(broker, database_url
     await produce(
         broker.bootstrap,
         customer,
-        [{"id": f"c{i}", "text": QUESTIONS[i % len(QUESTIONS)], "customer_id": f"cust-{i % 7}"} for i in range(n_customer)],
+        [
+            {"id": f"c{i}", "text": QUESTIONS[i % len(QUESTIONS)], "customer_id": f"cust-{i % 7}"}
+            for i in range(n_customer)
+        ],
     )
     await produce(broker.bootstrap, news, [b"{not json", {"headline": ""}, None])
 

@@ -42,7 +42,7 @@ async def test_replica_joins_and_leaves_under_load(broker, database_url, db, sco
         stop_a.set()  # leaves the group: B takes over A's partitions at once
         await asyncio.wait_for(replica_a, 30)
         try:
-            assert await wait_for_rows(db, "scored_events", total, timeout=180) == total
+            assert await wait_for_rows(db, "scored_events", total, within_s=180) == total
         finally:
             stop_b.set()
             await asyncio.wait_for(replica_b, 30)
