@@ -145,7 +145,7 @@ def model_only(
     out["model_efficiency"] = out["model_gflops"] / out["peak_gflops"]
 
     progress("per-message scoring")
-    few = texts[: 200 if device.type == "cpu" else 1000]
+    few = texts[: 200 if device.type == "cpu" else 2000]
     started = time.perf_counter()
     for text in few:
         scorer.score([text], [False])

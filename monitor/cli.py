@@ -134,6 +134,7 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
     messages: Annotated[int, typer.Option(help="messages per measurement (default: by device)")] = 0,
     e2e: Annotated[bool, typer.Option(help="also run the service end to end on embedded servers")] = True,
+    paced_seconds: Annotated[float, typer.Option(help="length of the half-load latency phase")] = 10.0,
 ) -> None:
     """Measure model-only and end-to-end throughput, as ratios taken in one run."""
     import resource
@@ -162,7 +163,7 @@ def bench(
         report.update(model_only(scorer, scorer.encoder, texts, progress))
         if e2e:
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
-            report.update(end_to_end(scorer, e2e_texts, paced_seconds=10.0, progress=progress))
+            report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))
             report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / float(report["batched_msgs_per_s"])  # type: ignore[arg-type]
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}

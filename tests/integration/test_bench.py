@@ -1,0 +1,37 @@
+"""`monitor bench --json` runs every measurement and reports the documented keys with sane values."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DATA_DIR
+
+pytestmark = pytest.mark.integration
+
+KEYS = {
+    "device", "batched_msgs_per_s", "per_message_msgs_per_s", "hf_pipeline_msgs_per_s",
+    "hf_bert_base_msgs_per_s", "peak_gflops", "model_gflops", "model_efficiency",
+    "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
+}
+
+
+def test_bench_json_line_has_every_documented_figure() -> None:
+    env = {**os.environ, "MONITOR_DATA_DIR": str(DATA_DIR), "MONITOR_DEVICE": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "bench", "--json", "--messages", "48", "--paced-seconds", "2"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert KEYS <= report.keys()
+    assert report["device"].startswith("cpu")
+    for key in KEYS - {"device"}:
+        assert report[key] > 0, key
+    # Efficiency is useful FLOP/s over the measured matmul peak: a ratio, so it is comparable.
+    assert report["model_gflops"] == pytest.approx(report["model_efficiency"] * report["peak_gflops"], rel=0.01)
+    assert report["e2e_p50_ms"] <= report["e2e_p99_ms"]
