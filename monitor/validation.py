@@ -87,7 +87,7 @@ def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:  # no
     try:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
-        return f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        return f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
     except _NotJson as e:
         return f"invalid JSON: {e}"
     except RecursionError:
