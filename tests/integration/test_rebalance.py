@@ -9,6 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.service import run_service
+from tests.conftest import free_port
 from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
@@ -27,7 +28,9 @@ async def test_replica_joins_and_leaves_under_load(broker, database_url, db, sco
     with capture_logs() as logs:
         replica_a = asyncio.create_task(run_service(settings, stop=stop_a, scorer=scorer))
         await wait_for_rows(db, "scored_events", 300)
-        replica_b = asyncio.create_task(run_service(settings, stop=stop_b, scorer=scorer))
+        # Its own HTTP port: two replicas in one process cannot both listen on the same one.
+        settings_b = settings.model_copy(update={"http_port": free_port()})
+        replica_b = asyncio.create_task(run_service(settings_b, stop=stop_b, scorer=scorer))
         await wait_for_rows(db, "scored_events", 1_200)
         stop_a.set()  # leaves the group: B takes over A's partitions at once
         await asyncio.wait_for(replica_a, 30)
