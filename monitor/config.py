@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     """Upper bound on records fetched per poll; one poll becomes one database transaction."""
     poll_timeout_ms: int = Field(default=100, ge=1)
     """How long a poll waits for records: the most a quiet stream adds to a message's latency."""
-    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
+    """Longest gap between polls before the group evicts this member (and the rebalance timeout).
+    The pipeline polls even while a batch is scored or written, so a slow batch does not count."""
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
 
     # Postgres

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,10 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+MAX_ID_CHARS = 512
+"""Longest producer id kept as the natural key: a unique btree index entry must stay under ~2.7 kB."""
+
+
 def natural_key(payload_id: str | int | None, record: SourceRecord) -> str:
     """The producer's id where it gave one, else the record's unique place in Kafka."""
     if payload_id is not None and str(payload_id).strip():
@@ -69,7 +74,7 @@ def _dead(record: SourceRecord, reason: str) -> DeadLetter:
     return DeadLetter(record.topic, record.partition, record.offset, mask_text(reason), raw)
 
 
-def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:
+def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:  # noqa: PLR0911 - a return per reason
     """The JSON object in the record, or the reason it has none."""
     if record.value is None:
         return "tombstone: the record has a null value, and these streams have no deletes"
@@ -80,15 +85,65 @@ def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:
     except UnicodeDecodeError as e:
         return f"not UTF-8: byte {e.start} cannot be decoded"
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
-        return f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        return f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
+    except _NotJson as e:
+        return f"invalid JSON: {e}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply to decode"
+    except ValueError as e:  # an integer literal longer than Python's int conversion limit
+        return f"invalid JSON: {e}"
     if not isinstance(value, dict):
         return f"JSON value is {type(value).__name__}, not an object"
+    if (bad := _unstorable_string(value)) is not None:
+        return bad
     return value
 
 
-def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | DeadLetter:
+class _NotJson(ValueError):
+    """Python's json module accepts NaN and Infinity; JSON (and Postgres JSONB) do not."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _finite_float(literal: str) -> float:
+    """`1e999` parses to infinity, which JSONB cannot hold either."""
+    number = float(literal)
+    if not math.isfinite(number):
+        raise _NotJson(f"{literal} is out of range for a JSON number")
+    return number
+
+
+def _unstorable_string(value: Any) -> str | None:
+    """Why a key or string in `value` cannot be stored in Postgres text or JSONB, or None.
+
+    JSON escapes can spell NUL (\\u0000: Postgres text and JSONB refuse it) and lone UTF-16
+    surrogates (\\ud800: not encodable as UTF-8). Either would make the batch's transaction fail
+    on every replay, so such a message is a dead letter instead.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "unstorable text: a string contains NUL (\\u0000), which Postgres cannot store"
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "unstorable text: a string contains a lone UTF-16 surrogate, which is not Unicode text"
+    return None
+
+
+def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | DeadLetter:  # noqa: PLR0911
     """Turn one record into a scored-to-be `Message`, or a `DeadLetter` saying why not."""
     decoded = _decode(record, limits)
     if isinstance(decoded, str):
@@ -105,17 +160,23 @@ def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | 
     if isinstance(payload, NewsPayload):
         parts = [payload.headline.strip(), (payload.body or "").strip()]
         text = "\n\n".join(p for p in parts if p)
-        event_time = _utc(payload.published_at)
+        moment, moment_field = payload.published_at, "published_at"
         customer_id = None
         tickers = tuple(t.strip().upper() for t in payload.tickers or () if t.strip())
         known = {"id", "headline", "body"}
     else:
         text = payload.text.strip()
-        event_time = _utc(payload.sent_at)
+        moment, moment_field = payload.sent_at, "sent_at"
         customer_id = None if payload.customer_id is None else mask_text(str(payload.customer_id))
         tickers = ()
         known = {"id", "text", "customer_id"}
 
+    if payload.id is not None and len(str(payload.id)) > MAX_ID_CHARS:
+        return _dead(record, f"id is {len(str(payload.id))} characters, over the limit of {MAX_ID_CHARS}")
+    try:
+        event_time = _utc(moment)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is a valid datetime that UTC cannot hold
+        return _dead(record, f"wrong schema for a {stream} message: {moment_field}: out of range in UTC")
     if not text:
         return _dead(record, f"empty text: a {stream} message needs non-blank text to score")
     if len(text) > limits.max_text_chars:

@@ -83,3 +83,30 @@ def test_card_numbers_are_masked_in_text_fields_and_ids() -> None:
     assert "5555-55**-****-4444" in out.text
     assert out.message_id == "411111******1111"
     assert out.fields == {"note": "411111******1111"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"headline": "a\\u0000b"}', "unstorable text: a string contains NUL"),
+        (b'{"headline": "ok", "note": ["x\\u0000"]}', "unstorable text: a string contains NUL"),
+        (b'{"headline": "ok", "k\\u0000": 1}', "unstorable text: a string contains NUL"),
+        (b'{"headline": "a\\ud800b"}', "unstorable text: a string contains a lone UTF-16 surrogate"),
+        (b'{"headline": "ok", "x": NaN}', "invalid JSON: NaN is not a JSON value"),
+        (b'{"headline": "ok", "x": -Infinity}', "invalid JSON: -Infinity is not a JSON value"),
+        (b'{"headline": "ok", "x": 1e999}', "invalid JSON: 1e999 is out of range"),
+        (b'{"headline": "ok", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}", "invalid JSON: nested too deeply"),
+        (b'{"headline": "ok", "x": 1' + b"0" * 5000 + b"}", "invalid JSON: Exceeds the limit"),
+        (b'{"headline": "ok", "id": "' + b"i" * 513 + b'"}', "id is 513 characters, over the limit of 512"),
+        (
+            b'{"headline": "ok", "published_at": "0001-01-01T00:00:00+01:00"}',
+            "wrong schema for a news message: published_at: out of range in UTC",
+        ),
+    ],
+)
+def test_values_postgres_cannot_store_become_dead_letters_not_failed_transactions(raw: bytes, reason: str) -> None:
+    """Each of these once passed validation and made every write of its batch fail (a crash loop)."""
+    out = validate(record(raw), "news", Limits(max_message_bytes=100_000, max_text_chars=500))
+    assert isinstance(out, DeadLetter)
+    assert out.reason.startswith(reason), out.reason
+    assert out.raw == raw

@@ -1,0 +1,165 @@
+"""Faults injected into an in-process service: a crash between the two commits, a stalled model,
+a frozen broker. Each ends with every message in Postgres exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+import monitor.service
+from monitor.config import Settings
+from monitor.kafka import make_consumer
+from monitor.model.scorer import Scorer
+from monitor.pipeline import Pipeline
+from monitor.records import Scores
+from monitor.service import run_service
+from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
+from tests.kafka_helpers import create_topics, produce
+
+pytestmark = pytest.mark.integration
+
+
+class SimulatedCrash(Exception):
+    """Raised where the process would die; nothing after it runs."""
+
+
+async def topics_with_news(broker, total: int, partitions: int = 1) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=partitions)
+    await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} ({i})"} for i in range(total)])
+    return news, customer
+
+
+def committed_batches(logs: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [e for e in logs if e.get("event") == "batch committed"]
+
+
+async def test_killed_after_the_database_commit_before_the_offset_commit_replays_and_writes_nothing(
+    broker, database_url, db, scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = 300
+    news, customer = await topics_with_news(broker, total)
+    settings = settings_for(broker.bootstrap, database_url, news, customer, max_poll_records=100)
+
+    def consumer_that_dies_committing(s: Settings) -> AIOKafkaConsumer:
+        consumer = make_consumer(s)
+
+        async def commit(offsets: object = None) -> None:
+            raise SimulatedCrash("killed after the transaction, before the offsets reached Kafka")
+
+        consumer.commit = commit  # type: ignore[method-assign]
+        return consumer
+
+    monkeypatch.setattr(monitor.service, "make_consumer", consumer_that_dies_committing)
+    with pytest.raises(ExceptionGroup) as crashed:
+        await asyncio.wait_for(run_service(settings, stop=asyncio.Event(), scorer=scorer), 60)
+    assert crashed.group_contains(SimulatedCrash)
+    at_crash = await db.fetchval("SELECT count(*) FROM scored_events")
+    assert 0 < at_crash < total, "the first batch was written, and nothing after it"
+
+    monkeypatch.undo()
+    stop = asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
+        try:
+            assert await wait_for_rows(db, "scored_events", total, timeout=60) == total
+            await asyncio.sleep(1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, 30)
+
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == total
+    batches = committed_batches(logs)
+    scored = sum(int(b["scored"]) for b in batches)  # type: ignore[call-overload]
+    inserted = sum(int(b["inserted"]) for b in batches)  # type: ignore[call-overload]
+    # The replay re-scored the crashed batch and inserted none of it: nothing doubled, nothing lost.
+    assert scored == total
+    assert inserted == total - at_crash
+    replay = batches[0]  # one partition: one log line per batch
+    assert int(replay["inserted"]) == max(int(replay["scored"]) - at_crash, 0)  # type: ignore[call-overload]
+
+
+class StalledScorer:
+    """The real model, but the first call stalls longer than the consumer's max poll interval."""
+
+    def __init__(self, inner: Scorer, stall_s: float) -> None:
+        self.inner = inner
+        self.model_version = inner.model_version
+        self.stall_s = stall_s
+        self.calls = 0
+
+    def score(self, texts: Sequence[str], with_intent: Sequence[bool]) -> list[Scores]:
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.stall_s)
+        return self.inner.score(texts, with_intent)
+
+
+async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_written_once(
+    broker, database_url, db, scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = 400
+    news, customer = await topics_with_news(broker, total, partitions=2)
+    poll_interval_ms = 2_000
+    settings = settings_for(
+        broker.bootstrap, database_url, news, customer,
+        max_poll_records=100, max_poll_interval_ms=poll_interval_ms, session_timeout_ms=6_000,
+    )
+    joins = 0
+    joined = Pipeline.joined
+
+    def counting_joined(self: Pipeline) -> None:
+        nonlocal joins
+        joins += 1
+        joined(self)
+
+    monkeypatch.setattr(Pipeline, "joined", counting_joined)
+    stalled = StalledScorer(scorer, stall_s=poll_interval_ms / 1000 * 3)
+    stop = asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        service = asyncio.create_task(run_service(settings, stop=stop, scorer=stalled))
+        try:
+            assert await wait_for_rows(db, "scored_events", total, timeout=90) == total
+            await asyncio.sleep(1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, 30)
+
+    assert stalled.calls >= 2
+    assert joins == 1, f"the group rebalanced {joins - 1} times"
+    assert not [e for e in logs if "commit failed" in str(e.get("event"))]
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == total
+    batches = committed_batches(logs)
+    assert sum(int(b["inserted"]) for b in batches) == sum(int(b["scored"]) for b in batches)  # type: ignore[call-overload]
+
+
+async def test_broker_frozen_for_15_s_the_service_reconnects_by_itself_and_finishes(
+    broker, database_url, db, scorer
+) -> None:
+    first, second = 300, 300
+    news, customer = await topics_with_news(broker, first, partitions=2)
+    settings = settings_for(broker.bootstrap, database_url, news, customer, max_poll_records=100)
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
+    try:
+        assert await wait_for_rows(db, "scored_events", first, timeout=60) == first
+        broker.pause()
+        try:
+            await asyncio.sleep(15)
+            assert not service.done(), "the service gave up while the broker was away"
+        finally:
+            broker.resume()
+        await produce(broker.bootstrap, news, [{"headline": f"after the outage ({i})"} for i in range(second)])
+        assert await wait_for_rows(db, "scored_events", first + second, timeout=120) == first + second
+        await asyncio.sleep(1)
+        assert not service.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 60)
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == first + second
