@@ -27,3 +27,7 @@ class StoreUnavailable(MonitorError):
     """Postgres did not answer; the same write is safe to try again."""
 
     retriable = True
+
+
+class RowsRejected(MonitorError):
+    """Postgres refused the data itself (a data or limit error): retrying the same rows cannot help."""

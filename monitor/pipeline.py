@@ -27,12 +27,13 @@ from aiokafka.errors import KafkaError
 
 from monitor.config import Settings
 from monitor.db.store import Store, WriteBatch, WriteResult
-from monitor.errors import StoreUnavailable
+from monitor.errors import RowsRejected, StoreUnavailable
 from monitor.kafka import to_source_record
+from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer
 from monitor.processing import process_records
-from monitor.records import SourceRecord
+from monitor.records import DeadLetter, SourceRecord
 from monitor.validation import Limits
 
 log = structlog.get_logger(__name__)
@@ -188,7 +189,7 @@ class Pipeline:
         while True:
             started = time.perf_counter()
             try:
-                result = await self.store.write(batch.rows)
+                result = await self._write_once(batch)
             except StoreUnavailable as e:
                 self.store_healthy = False
                 self.metrics.db_write_failures.inc()
@@ -205,6 +206,45 @@ class Pipeline:
                 self.store_healthy = True
                 self.metrics.db_write_seconds.observe(time.perf_counter() - started)
                 return result
+
+    async def _write_once(self, batch: Batch) -> WriteResult:
+        """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
+        try:
+            return await self.store.write(batch.rows)
+        except RowsRejected as e:
+            log.error("postgres refused a value; writing the batch row by row", error=str(e))  # noqa: TRY400
+            return await self._write_row_by_row(batch)
+
+    async def _write_row_by_row(self, batch: Batch) -> WriteResult:
+        """Each row in its own transaction; a row Postgres refuses becomes a dead letter instead.
+
+        Rare by construction (validation refuses what it knows Postgres cannot store), but an
+        unforeseen value must cost one dead letter, not a crash loop over the whole batch.
+        """
+        raw = {(r.topic, r.partition, r.offset): r.value for r in batch.records}
+        inserted: dict[tuple[str, str], int] = {}
+        stored, dead = [], list(batch.rows.dead_letters)
+        for event in batch.rows.events:
+            m = event.message
+            try:
+                result = await self.store.write(WriteBatch(events=[event]))
+            except RowsRejected as e:
+                value = raw.get((m.topic, m.partition, m.offset)) or b""
+                dead.append(DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value)))
+            else:
+                stored.append(event)
+                inserted.update(result.inserted_event_ids)
+        count = 0
+        for letter in dead:
+            try:
+                count += (await self.store.write(WriteBatch(dead_letters=[letter]))).dead_letters_inserted
+            except RowsRejected as e:
+                # Even the raw bytes were refused: keep the place and the reason, which is enough
+                # to fetch the record from Kafka again.
+                bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None)
+                count += (await self.store.write(WriteBatch(dead_letters=[bare]))).dead_letters_inserted
+        batch.rows = WriteBatch(events=stored, dead_letters=dead)
+        return WriteResult(inserted, count)
 
     async def _commit(self, batch: Batch) -> None:
         """Commit the batch's offsets for the partitions this replica still owns."""

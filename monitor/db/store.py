@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.db.schema import DeadLetterRow, ScoredEventRow
-from monitor.errors import StoreUnavailable
+from monitor.errors import RowsRejected, StoreUnavailable
 from monitor.records import DeadLetter, ScoredEvent
 
 
@@ -90,6 +90,24 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+REJECTING_SQLSTATE_CLASSES = ("22", "54")
+"""Data exceptions (bad encoding, out of range, invalid JSON text) and program limits (an index
+row too large): the row can never be stored, however often it is retried."""
+
+
+def is_data_error(error: BaseException) -> bool:
+    """True when Postgres refused the data itself rather than the connection failing."""
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig.__cause__, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in REJECTING_SQLSTATE_CLASSES
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -105,7 +123,8 @@ class Store:
         """Insert the batch's rows in one transaction; rows already present are skipped.
 
         Raises `StoreUnavailable` when Postgres cannot be reached: nothing was committed, and the
-        same batch can be written again.
+        same batch can be written again. Raises `RowsRejected` when Postgres refuses a value
+        itself (nothing was committed either); the caller finds the row by writing one at a time.
         """
         try:
             async with self.engine.begin() as conn:
@@ -113,6 +132,8 @@ class Store:
         except Exception as e:
             if is_connection_error(e):
                 raise StoreUnavailable(f"Postgres unavailable: {type(e).__name__}") from e
+            if is_data_error(e):
+                raise RowsRejected(f"Postgres refused a value: {_first_line(e)}") from e
             raise
 
     async def _write(self, conn: AsyncConnection, batch: WriteBatch) -> WriteResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import asyncpg
@@ -104,3 +105,41 @@ async def test_consumes_scores_and_stores_both_streams_once(broker, database_url
         await asyncio.wait_for(again, 30)
     assert await db.fetchval("SELECT count(*) FROM scored_events") == n_news + n_customer + 1
     assert await db.fetchval("SELECT count(*) FROM dead_letters") == 3
+
+
+async def test_a_value_postgres_refuses_becomes_a_dead_letter_not_a_crash_loop(
+    broker, database_url, db, scorer, monkeypatch
+) -> None:
+    """Validation refuses what it knows Postgres cannot store; this covers what it does not know."""
+    import monitor.pipeline
+    from monitor.processing import process_records
+
+    def smuggle_nul(*args: object, **kwargs: object) -> object:
+        rows = process_records(*args, **kwargs)  # type: ignore[arg-type]
+        for i, event in enumerate(rows.events):
+            if event.message.message_id == "bad":
+                message = dataclasses.replace(event.message, text="NUL \x00 here")
+                rows.events[i] = dataclasses.replace(event, message=message)
+        return rows
+
+    monkeypatch.setattr(monitor.pipeline, "process_records", smuggle_nul)
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    values = [{"id": f"n{i}", "headline": HEADLINES[i % 5]} for i in range(20)]
+    values.insert(7, {"id": "bad", "headline": "Card 4111 1111 1111 1111 in a refused row"})
+    await produce(broker.bootstrap, news, values)
+
+    stop = asyncio.Event()
+    settings = settings_for(broker.bootstrap, database_url, news, customer)
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
+    try:
+        assert await wait_for_rows(db, "scored_events", 20) == 20
+        assert await wait_for_rows(db, "dead_letters", 1) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 30)
+    letter = await db.fetchrow("SELECT source_offset, reason, raw FROM dead_letters")
+    assert letter["source_offset"] == 7
+    assert letter["reason"].startswith("Postgres refused a value")
+    assert b"4111 11** **** 1111" in letter["raw"]
+    assert not await db.fetchval("SELECT count(*) FROM scored_events WHERE message_id = 'bad'")
