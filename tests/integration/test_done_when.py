@@ -112,7 +112,7 @@ async def test_done_when_3001_rows_one_dead_letter_per_poison_no_card_anywhere(b
     first = ServiceProcess({**env, "MONITOR_HTTP_PORT": str(free_port())})
     first.start()
     try:
-        assert await wait_for_rows(db, "scored_events", TOTAL // 3, timeout=180) >= TOTAL // 3
+        assert await wait_for_rows(db, "scored_events", TOTAL // 3, within_s=180) >= TOTAL // 3
         first.kill()
     finally:
         first.close()
@@ -123,8 +123,8 @@ async def test_done_when_3001_rows_one_dead_letter_per_poison_no_card_anywhere(b
     second = ServiceProcess({**env, "MONITOR_HTTP_PORT": str(port)})
     second.start()
     try:
-        assert await wait_for_rows(db, "scored_events", FIRST + 1, timeout=240) == FIRST + 1
-        assert await wait_for_rows(db, "dead_letters", len(POISON), timeout=30) == len(POISON)
+        assert await wait_for_rows(db, "scored_events", FIRST + 1, within_s=240) == FIRST + 1
+        assert await wait_for_rows(db, "dead_letters", len(POISON), within_s=30) == len(POISON)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert await wait_for_status(client, "/readyz", 200, within_s=30) == 200
 
@@ -143,7 +143,7 @@ async def test_done_when_3001_rows_one_dead_letter_per_poison_no_card_anywhere(b
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert await wait_for_status(client, "/readyz", 200, within_s=30) == 200
-        assert await wait_for_rows(db, "scored_events", TOTAL, timeout=120) == TOTAL
+        assert await wait_for_rows(db, "scored_events", TOTAL, within_s=120) == TOTAL
         await asyncio.sleep(2)  # anything doubled would land now
         assert second.terminate() == 0
     finally:

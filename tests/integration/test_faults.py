@@ -68,7 +68,7 @@ async def test_killed_after_the_database_commit_before_the_offset_commit_replays
     with structlog.testing.capture_logs() as logs:
         service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
         try:
-            assert await wait_for_rows(db, "scored_events", total, timeout=60) == total
+            assert await wait_for_rows(db, "scored_events", total, within_s=60) == total
             await asyncio.sleep(1)
         finally:
             stop.set()
@@ -125,7 +125,7 @@ async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_
     with structlog.testing.capture_logs() as logs:
         service = asyncio.create_task(run_service(settings, stop=stop, scorer=stalled))
         try:
-            assert await wait_for_rows(db, "scored_events", total, timeout=90) == total
+            assert await wait_for_rows(db, "scored_events", total, within_s=90) == total
             await asyncio.sleep(1)
         finally:
             stop.set()
@@ -148,7 +148,7 @@ async def test_broker_frozen_for_15_s_the_service_reconnects_by_itself_and_finis
     stop = asyncio.Event()
     service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
     try:
-        assert await wait_for_rows(db, "scored_events", first, timeout=60) == first
+        assert await wait_for_rows(db, "scored_events", first, within_s=60) == first
         broker.pause()
         try:
             await asyncio.sleep(15)
@@ -156,7 +156,7 @@ async def test_broker_frozen_for_15_s_the_service_reconnects_by_itself_and_finis
         finally:
             broker.resume()
         await produce(broker.bootstrap, news, [{"headline": f"after the outage ({i})"} for i in range(second)])
-        assert await wait_for_rows(db, "scored_events", first + second, timeout=120) == first + second
+        assert await wait_for_rows(db, "scored_events", first + second, within_s=120) == first + second
         await asyncio.sleep(1)
         assert not service.done()
     finally:

@@ -85,7 +85,7 @@ async def test_postgres_restarted_the_service_waits_retries_and_catches_up_witho
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client:
                 db = await pg.connect()
                 try:
-                    assert await wait_for_rows(db, "scored_events", before, timeout=60) == before
+                    assert await wait_for_rows(db, "scored_events", before, within_s=60) == before
                 finally:
                     await db.close()
                 assert await wait_for_status(client, "/readyz", 200, within_s=10) == 200
@@ -104,7 +104,7 @@ async def test_postgres_restarted_the_service_waits_retries_and_catches_up_witho
                 assert await wait_for_status(client, "/readyz", 200, within_s=30) == 200
                 db = await pg.connect()
                 try:
-                    assert await wait_for_rows(db, "scored_events", before + during, timeout=60) == before + during
+                    assert await wait_for_rows(db, "scored_events", before + during, within_s=60) == before + during
                 finally:
                     await db.close()
                 await asyncio.sleep(1)
