@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None
+    sentiment_labels: CommaList = ()
+    """Our label for each class id of `sentiment_model`, in id order, when its own names are
+    generic (`LABEL_0`); empty means map by the checkpoint's names."""
+    intent_labels: CommaList = ()
+    """The same for `intent_model`."""
     max_batch_tokens: int = Field(default=16_384, ge=64)
     """Token budget of one model call (padded length x rows)."""
     max_seq_tokens: int = Field(default=128, ge=8, le=512)
@@ -75,7 +80,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     _split = field_validator(
-        "kafka_bootstrap_servers", "news_topics", "customer_topics", "webhook_url", mode="before"
+        "kafka_bootstrap_servers",
+        "news_topics",
+        "customer_topics",
+        "webhook_url",
+        "sentiment_labels",
+        "intent_labels",
+        mode="before",
     )(_split_commas)
 
     def stream_of(self, topic: str) -> Literal["news", "customer"]:
