@@ -44,6 +44,8 @@ class LoopConfig:
     warmup: float = 0.06
     max_grad_norm: float = 1.0
     seed: int = 0
+    weight_sentiment_classes: bool = True
+    """Inverse square-root class weights on the sentiment loss (FPB is skewed)."""
 
 
 def length_batches(ids: Sequence[Sequence[int]], size: int, rng: random.Random) -> list[list[int]]:

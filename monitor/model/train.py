@@ -131,7 +131,11 @@ def train(
                 targets=[head.labels.index(y) for y in train_y],
                 weight=nn.Parameter(head.weight.clone()),
                 bias=nn.Parameter(head.bias.clone()),
-                class_weights=class_weights(train_y, head.labels) if task == "sentiment" else None,
+                class_weights=(
+                    class_weights(train_y, head.labels)
+                    if task == "sentiment" and loop.weight_sentiment_classes
+                    else None
+                ),
             )
         )
     log.info("warm-start heads fitted", elapsed_s=round(time.monotonic() - started))
