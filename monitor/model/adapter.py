@@ -57,7 +57,8 @@ class LoraLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         update = (self.dropout(x) @ self.lora_a.T) @ self.lora_b.T
-        return self.base(x) + update * self.scale
+        out: torch.Tensor = self.base(x) + update * self.scale
+        return out
 
     def merged(self) -> nn.Linear:
         """The base layer with the update folded into its weight."""

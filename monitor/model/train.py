@@ -55,7 +55,9 @@ def fit_head(x: torch.Tensor, labels: list[str], l2: float = 1e-4, seed: int = 0
     torch.manual_seed(seed)
     weight = torch.zeros((len(names), x.shape[1]), requires_grad=True)
     bias = torch.zeros(len(names), requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=500, line_search_fn="strong_wolfe"
+    )
     # Sentence embeddings are unit length; scaling them up lets a small L2 penalty still fit.
     scale = 20.0
 
