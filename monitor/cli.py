@@ -97,13 +97,17 @@ def score(
 @model_app.command("train")
 def model_train(
     data_dir: Annotated[Path | None, typer.Option(help="folder with fpb/ and banking77/")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write the weights (default: into the package)")
+    ] = None,
 ) -> None:
-    """Train the heads from the labelled data and save them into the package."""
+    """Fine-tune the encoder adapter and both heads from the labelled data; save them."""
+    from monitor.model.heads import WEIGHTS_DIR
     from monitor.model.train import train
 
     settings = Settings()
     configure_logging(settings.log_level)
-    for report in train(data_dir or settings.data_dir):
+    for report in train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR):
         typer.echo(json.dumps({"split": "dev", **report.__dict__}))
 
 

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None
+    sentiment_labels: CommaList = ()
+    """Our label for each class id of `sentiment_model`, in id order, when its own names are
+    generic (`LABEL_0`); empty means map by the checkpoint's names."""
+    intent_labels: CommaList = ()
+    """The same for `intent_model`."""
     max_batch_tokens: int = Field(default=16_384, ge=64)
     """Token budget of one model call (padded length x rows)."""
     scoring_threads: int = Field(default=2, ge=1, le=8)
@@ -94,7 +99,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     _split = field_validator(
-        "kafka_bootstrap_servers", "news_topics", "customer_topics", "webhook_url", mode="before"
+        "kafka_bootstrap_servers",
+        "news_topics",
+        "customer_topics",
+        "webhook_url",
+        "sentiment_labels",
+        "intent_labels",
+        mode="before",
     )(_split_commas)
 
     def stream_of(self, topic: str) -> Literal["news", "customer"]:

@@ -15,7 +15,7 @@ def evaluate(settings: Settings, task: Task, data: Path) -> dict[str, object]:
     scorer = load_scorer(settings)
     scores = scorer.score(texts, [task == "intent"] * len(texts))
     if task == "sentiment":
-        predicted = [s.sentiment for s in scores]
+        predicted: list[str] = [s.sentiment for s in scores]
         confidence = [s.sentiment_confidence for s in scores]
     else:
         predicted = [s.intent or "" for s in scores]

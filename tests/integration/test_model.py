@@ -1,0 +1,67 @@
+"""The shipped model on the dev data, through the CLI users run, and a checkpoint override."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.config import Settings
+from monitor.model.data import task_splits
+from monitor.model.scorer import load_scorer
+from tests.conftest import DATA_DIR
+from tests.unit.test_hf_override import save_checkpoint
+
+pytestmark = pytest.mark.integration
+
+# A little under what `monitor model train` measured on dev (see docs/model.md), so a broken
+# adapter, a label swap or a lost temperature fails here, while run-to-run noise does not.
+FLOORS = {
+    "sentiment": {"accuracy": 0.78, "macro_f1": 0.75, "ece": 0.07},
+    "intent": {"accuracy": 0.91, "macro_f1": 0.91, "ece": 0.05},
+}
+
+
+def eval_json(task: str, data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    monkeypatch.setenv("MONITOR_DEVICE", "cpu")
+    args = ["model", "eval", "--task", task, "--data", str(data), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("task", ["sentiment", "intent"])
+def test_shipped_model_beats_its_floor_on_dev(
+    task: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, (texts, labels) = task_splits(DATA_DIR, task)  # type: ignore[arg-type]
+    dev = tmp_path / "dev.csv"
+    with dev.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels, strict=True))
+    report = eval_json(task, dev, monkeypatch)
+    assert report["task"] == task
+    assert report["n"] == len(labels)
+    floor = FLOORS[task]
+    assert report["accuracy"] >= floor["accuracy"]  # type: ignore[operator]
+    assert report["macro_f1"] >= floor["macro_f1"]  # type: ignore[operator]
+    assert report["ece"] <= floor["ece"]  # type: ignore[operator]
+    assert str(report["model_version"]).startswith("minilm-l6-lora-")
+
+
+def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:
+    finbert = {0: "positive", 1: "negative", 2: "neutral"}
+    path = save_checkpoint(tmp_path / "finbert-tiny", finbert, winner=0)
+    scorer = load_scorer(Settings(device="cpu", sentiment_model=path))
+    scores = scorer.score(["Shares fell 20%.", "My card was stolen"], [False, True])
+    assert [s.sentiment for s in scores] == ["positive", "positive"]
+    assert scores[0].sentiment_score > 0.99
+    assert scores[0].intent is None
+    assert scores[1].intent is not None  # intent still comes from the embedded head
+    assert ";sentiment=hf:finbert-tiny-" in scorer.model_version
+    assert scorer.model_version.startswith("minilm-l6-lora-")
