@@ -77,7 +77,7 @@ async def test_postgres_restarted_the_service_waits_retries_and_catches_up_witho
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
     before, during = 200, 300
     await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} ({i})"} for i in range(before)])
-    settings = settings_for(broker.bootstrap, pg.url, news, customer, max_poll_records=50)
+    settings = settings_for(broker.bootstrap, pg.url, news, customer, max_poll_records=50, http_port=_free_http_port)
     stop = asyncio.Event()
     with structlog.testing.capture_logs() as logs:
         service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
