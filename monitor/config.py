@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     """Upper bound on records fetched per poll; one poll becomes one database transaction."""
     poll_timeout_ms: int = Field(default=100, ge=1)
     """How long a poll waits for records: the most a quiet stream adds to a message's latency."""
+    fetch_max_wait_ms: int = Field(default=50, ge=1)
+    """How long the broker may hold a fetch for more data; a low value keeps a quiet stream's latency low."""
     max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
     """Longest gap between polls before the group evicts this member (and the rebalance timeout).
     The pipeline polls even while a batch is scored or written, so a slow batch does not count."""
@@ -68,8 +70,9 @@ class Settings(BaseSettings):
     """The same for `intent_model`."""
     max_batch_tokens: int = Field(default=16_384, ge=64)
     """Token budget of one model call (padded length x rows)."""
-    scoring_threads: int = Field(default=2, ge=1, le=8)
-    """Batches validated and scored at once: 2 overlaps one batch's tokenizing with another's model pass."""
+    scoring_threads: int = Field(default=0, ge=0, le=8)
+    """Batches validated and scored at once; 0 = auto: 2 on a GPU (one batch tokenizes while another
+    is on the device), 1 on a CPU (where the model already uses every core)."""
     max_seq_tokens: int = Field(default=128, ge=8, le=512)
     """Tokens of a message the model reads; longer texts are scored on their beginning."""
     data_dir: Path = Path("../shared/data")

@@ -31,6 +31,7 @@ from monitor.errors import RowsRejected, StoreUnavailable
 from monitor.kafka import to_source_record
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
+from monitor.model.encoder import resolve_device
 from monitor.model.scorer import Scorer
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
@@ -38,7 +39,6 @@ from monitor.validation import Limits
 
 log = structlog.get_logger(__name__)
 
-MAX_BATCHES_IN_FLIGHT = 3
 WRITE_BACKOFF_S = (0.2, 15.0)
 """First and longest wait between attempts to write a batch while Postgres is away."""
 
@@ -88,9 +88,12 @@ class Pipeline:
         self._idle = asyncio.Condition()
         self._draining = 0
         self._stopping_since: float | None = None
-        # Two workers: while one batch is in the model, the next is validated and tokenized.
-        # The write stage awaits the results in fetch order, so commits stay in order.
-        self._executor = ThreadPoolExecutor(max_workers=settings.scoring_threads, thread_name_prefix="monitor-score")
+        # On a GPU, two workers: while one batch is on the device, the next is validated and
+        # tokenized. The write stage awaits results in fetch order, so commits stay in order.
+        self._workers = settings.scoring_threads or (2 if resolve_device(settings.device).type == "cuda" else 1)
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
+        self._scoring = 0
+        """Batches handed to the workers and not yet scored."""
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -122,7 +125,11 @@ class Pipeline:
         try:
             while not stop.is_set():
                 assigned = self.consumer.assignment()
-                if self._in_flight >= MAX_BATCHES_IN_FLIGHT or self._draining:
+                # No batch waits for a busy worker: records accumulate in Kafka meanwhile, so under
+                # load batches grow (efficient) and when quiet they stay small (fast). One more
+                # batch may be writing while the workers score.
+                busy = self._scoring >= self._workers or self._in_flight > self._workers
+                if busy or self._draining:
                     self.consumer.pause(*assigned)
                 else:
                     self.consumer.resume(*assigned)
@@ -138,13 +145,18 @@ class Pipeline:
                     self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
+                self._scoring += 1
                 batch = Batch(records, datetime.now(UTC), offsets)
                 scoring = loop.run_in_executor(self._executor, self._process, batch)
+                scoring.add_done_callback(self._scored)
                 self._to_write.put_nowait((batch, scoring))
         finally:
             self.consuming = False
             self._stopping_since = time.monotonic()
             self._to_write.put_nowait(None)
+
+    def _scored(self, _: object) -> None:
+        self._scoring -= 1
 
     def _process(self, batch: Batch) -> WriteBatch:
         """Validate and score one batch (in a worker thread)."""
