@@ -28,10 +28,10 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.db.migrate import upgrade
 from monitor.embedded import embedded_broker, embedded_postgres, free_port
+from monitor.kafka import create_topics
 
 MB = 1024 * 1024
 
@@ -82,12 +82,7 @@ async def _wait_ready(port: int, service: subprocess.Popen[bytes], timeout_s: fl
 
 async def _run(bootstrap: str, database_url: str, messages: int, max_seconds: float, log: Path) -> dict[str, Any]:
     topic = f"backlog-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, [topic], partitions=4)
 
     port = free_port()
     env = {

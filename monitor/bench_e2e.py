@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
 from monitor.embedded import embedded_broker, embedded_postgres
+from monitor.kafka import create_topics
 from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer
 from monitor.pipeline import Batch
@@ -83,12 +83,7 @@ async def _run(
     progress: Callable[[str], None],
 ) -> dict[str, float]:
     topic = f"bench-news-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, [topic], partitions=4)
     progress("end to end: producing the backlog")
     await _produce(bootstrap, topic, texts)
 

@@ -27,8 +27,6 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
@@ -42,7 +40,7 @@ from monitor.demo_stream import SPAN, SampleRecord, sample_stream
 from monitor.demo_view import LiveView, Tally
 from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.errors import MonitorError
-from monitor.kafka import security_options
+from monitor.kafka import create_topics, security_options
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.service import run_service
 
@@ -192,16 +190,9 @@ async def _play(
 
 
 async def _create_topics(settings: Settings, scope: Scope) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=list(settings.kafka_bootstrap_servers), **security_options(settings)
-    )
-    await admin.start()
-    try:
-        for name in (scope.news_topic, scope.customer_topic):
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
-    finally:
-        await admin.close()
+    bootstrap = ",".join(settings.kafka_bootstrap_servers)
+    names = (scope.news_topic, scope.customer_topic)
+    await create_topics(bootstrap, names, partitions=2, **security_options(settings))
 
 
 async def _produce(

