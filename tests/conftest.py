@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from monitor.embedded import EmbeddedBroker as Broker
 from monitor.embedded import free_port, wait_for_port
@@ -70,3 +71,10 @@ def scorer():  # type: ignore[no-untyped-def]
     from monitor.model.scorer import load_scorer
 
     return load_scorer(Settings(device="cpu"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """A CLI test configures structlog for its own output; the next test starts from the defaults."""
+    yield
+    structlog.reset_defaults()
