@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -287,5 +288,41 @@ async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
         assert slowest < 0.5
         error = await db.fetchval("SELECT error FROM alert_deliveries LIMIT 1")
         assert "Timeout" in error
+    finally:
+        await store.close()
+
+
+async def test_killed_after_a_2xx_before_marking_it_delivered_resends_with_the_same_id(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    """A replica dies between the receiver's 2xx and recording it: the lease runs out, another
+    replica sends again under the same webhook-id (receivers de-duplicate on it), and no two
+    replicas ever hold the same delivery at once."""
+
+    receiver = Receiver([SECRET])
+    receivers.append(receiver)
+    store = alert_store(database_url, rules(), (receiver.url,))
+    try:
+        await store.write(batch(customer_event("c1", "cust-42", "lost_or_stolen_card")))
+        doomed, rival = Outbox(store.engine), Outbox(store.engine)
+        claimed, rival_claimed = await asyncio.gather(
+            doomed.claim(receiver.url, 20, lease_s=1.0), rival.claim(receiver.url, 20, lease_s=1.0)
+        )
+        assert len(claimed) + len(rival_claimed) == 1  # SKIP LOCKED: one of them, never both
+        item = (claimed or rival_claimed)[0]
+        client = WebhookClient(Signer([SECRET]), 2.0)
+        body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True)
+        attempt = await client.post(item.endpoint, str(item.notification_id), body)
+        await client.aclose()
+        assert attempt.status_code == 204  # ...and then the replica dies without recording it
+        assert await rival.claim(receiver.url, 20, lease_s=1.0) == []  # still leased
+
+        async with Running(store, (receiver.url,), [SECRET], FAST):
+            delivered = "SELECT count(*) FROM alert_outbox WHERE status = 'delivered'"
+            await until_sql(db, delivered, lambda n: n == 1)
+        ids = [d.headers["webhook-id"] for d in receiver.requests]
+        assert ids == [str(item.notification_id)] * 2
+        assert all(d.verified_with == [0] for d in receiver.requests)
+        assert await db.fetchval("SELECT count(*) FROM alert_deliveries WHERE status_code = 204") == 1
     finally:
         await store.close()
