@@ -152,9 +152,10 @@ def bench(
     settings = Settings()
     configure_logging("WARNING")
     scorer = load_scorer(settings)
-    if not isinstance(scorer, TransformerScorer):
+    if not isinstance(scorer, TransformerScorer) or scorer.encoder is None:
         raise typer.BadParameter("bench measures the embedded default model; unset the checkpoint overrides")
-    device = scorer.encoder.device
+    encoder = scorer.encoder
+    device = encoder.device
     n = messages or (2_000 if device.type == "cpu" else 100_000)
     texts = news_texts(settings.data_dir, n)
     report: dict[str, object] = {"device": str(torch_device_name(device)), "messages": n}
@@ -164,7 +165,7 @@ def bench(
         def progress(step: str) -> None:
             bar.update(task, description=step)
 
-        report.update(model_only(scorer, scorer.encoder, texts, progress))
+        report.update(model_only(scorer, encoder, texts, progress))
         if e2e:
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
             report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))

@@ -99,7 +99,8 @@ def is_data_error(error: BaseException) -> bool:
     """True when Postgres refused the data itself rather than the connection failing."""
     if not isinstance(error, DBAPIError):
         return False
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig.__cause__, "sqlstate", None)
+    cause = error.orig.__cause__ if error.orig is not None else None
+    state = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
     return isinstance(state, str) and state[:2] in REJECTING_SQLSTATE_CLASSES
 
 

@@ -80,7 +80,7 @@ def _swap(block: nn.Module, dotted: str, new: nn.Module) -> nn.Module:
     parent = block.get_submodule(parent_name)
     old = getattr(parent, leaf)
     setattr(parent, leaf, new)
-    return old  # type: ignore[no-any-return]
+    return old
 
 
 def inject(model: nn.Module, config: LoraConfig) -> list[nn.Parameter]:

@@ -33,7 +33,7 @@ def cpu_has_fast_bf16() -> bool:
 def resolve_dtype(device: torch.device, precision: Precision = "auto") -> torch.dtype:
     """`auto`: bf16 on a GPU that has it (else fp16); on a CPU bf16 only where it is native."""
     if precision != "auto":
-        return getattr(torch, precision)  # type: ignore[no-any-return]
+        return getattr(torch, precision)
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32

@@ -108,7 +108,7 @@ def run_loop(
             cw = task.class_weights.to(device) if task.class_weights is not None else None
             loss = nn.functional.cross_entropy(logits, y, weight=cw)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             nn.utils.clip_grad_norm_(adapter + heads, config.max_grad_norm)
             optimizer.step()
             schedule.step()

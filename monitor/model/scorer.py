@@ -108,11 +108,11 @@ def load_scorer(settings: Settings) -> Scorer:
     sentiment = intent = None
     if settings.sentiment_model is not None:
         sentiment = HFClassifier(
-            settings.sentiment_model, SENTIMENTS, settings.sentiment_labels, **common  # type: ignore[arg-type]
+            settings.sentiment_model, SENTIMENTS, settings.sentiment_labels, **common
         )
     if settings.intent_model is not None:
         intent = HFClassifier(
-            settings.intent_model, heads.intent.labels, settings.intent_labels, **common  # type: ignore[arg-type]
+            settings.intent_model, heads.intent.labels, settings.intent_labels, **common
         )
     encoder = None
     if sentiment is None or intent is None:
