@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,20 +25,26 @@ def test_a_fresh_delivery_verifies() -> None:
     assert Webhook(SECRET).verify(BODY, signed()) is not None
 
 
-@pytest.mark.parametrize(
-    ("case", "body", "headers"),
-    [
-        ("tampered body", BODY.replace("cust-42", "cust-43"), signed()),
-        ("wrong secret", BODY, signed(secret=OTHER)),
-        ("timestamp six minutes old", BODY, signed(datetime.now(UTC) - timedelta(minutes=6))),
-        ("timestamp six minutes ahead", BODY, signed(datetime.now(UTC) + timedelta(minutes=6))),
-        ("signature header missing", BODY, {k: v for k, v in signed().items() if k != "webhook-signature"}),
-        ("id header missing", BODY, {k: v for k, v in signed().items() if k != "webhook-id"}),
-        ("timestamp header missing", BODY, {k: v for k, v in signed().items() if k != "webhook-timestamp"}),
-        ("id changed after signing", BODY, {**signed(), "webhook-id": "msg_02"}),
-    ],
-)
-def test_a_receiver_rejects(case: str, body: str, headers: dict[str, str]) -> None:
+def without(header: str) -> dict[str, str]:
+    return {k: v for k, v in signed().items() if k != header}
+
+
+# Built when each test runs, not at collection: a timestamp must be old or ahead *then*.
+REJECTED: dict[str, Callable[[], tuple[str, dict[str, str]]]] = {
+    "tampered body": lambda: (BODY.replace("cust-42", "cust-43"), signed()),
+    "wrong secret": lambda: (BODY, signed(secret=OTHER)),
+    "timestamp six minutes old": lambda: (BODY, signed(datetime.now(UTC) - timedelta(minutes=6))),
+    "timestamp six minutes ahead": lambda: (BODY, signed(datetime.now(UTC) + timedelta(minutes=6))),
+    "signature header missing": lambda: (BODY, without("webhook-signature")),
+    "id header missing": lambda: (BODY, without("webhook-id")),
+    "timestamp header missing": lambda: (BODY, without("webhook-timestamp")),
+    "id changed after signing": lambda: (BODY, {**signed(), "webhook-id": "msg_02"}),
+}
+
+
+@pytest.mark.parametrize("case", REJECTED)
+def test_a_receiver_rejects(case: str) -> None:
+    body, headers = REJECTED[case]()
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body, headers)
 
