@@ -1,4 +1,4 @@
-"""One exception root; callers branch on `retriable`, never on message text."""
+"""One exception root; callers branch on the class or its `retriable` flag, never on message text."""
 
 
 class MonitorError(Exception):
@@ -9,14 +9,6 @@ class MonitorError(Exception):
 
 class ConfigError(MonitorError):
     """Configuration that cannot work: a bad value, a placeholder secret, an unreadable file."""
-
-
-class InvalidMessage(MonitorError):
-    """A record that can never be scored; it becomes a dead letter with `reason`."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ModelError(MonitorError):

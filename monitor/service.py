@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 
 import structlog
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
 from monitor.alerts.config import load_rules
@@ -106,12 +107,12 @@ def _policy(settings: Settings) -> DispatchPolicy:
     )
 
 
-async def _start_consumer(consumer: object, stop: asyncio.Event) -> None:
+async def _start_consumer(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
     """Connect to the brokers, retrying with backoff while they are unreachable."""
     delay = 0.5
     while not stop.is_set():
         try:
-            await consumer.start()  # type: ignore[attr-defined]
+            await consumer.start()
         except KafkaConnectionError as e:
             log.warning("kafka unreachable; retrying", error=str(e), retry_in_s=delay)
             with contextlib.suppress(TimeoutError):

@@ -94,7 +94,7 @@ class Encoder:
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         summed = (hidden * mask).sum(dim=1)
         mean = summed / mask.sum(dim=1).clamp(min=1)
-        return torch.nn.functional.normalize(mean.float(), dim=-1)
+        return torch.nn.functional.normalize(mean, dim=-1)
 
     def _padded(self, ids: Sequence[list[int]], batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and attention mask of one batch, padded to its longest row, on the device."""
