@@ -19,13 +19,40 @@ app.add_typer(model_app, name="model")
 
 @app.command()
 def migrate() -> None:
-    """Bring the database schema to head (Alembic)."""
+    """Bring the database schema to head (Alembic) and create the next days' partitions."""
     from monitor.db.migrate import upgrade
 
     settings = Settings()
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
     typer.echo("database is at head")
+    partitions()
+
+
+@app.command()
+def partitions() -> None:
+    """Create the next days' partitions of scored_events, drop those past MONITOR_RETENTION_DAYS,
+    and list them. `monitor run` does the same hourly; this is for operators and first installs."""
+    from monitor.db.partitions import list_partitions, maintain_partitions
+    from monitor.db.store import make_engine
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+
+    async def maintain() -> list[tuple[str, str, int]]:
+        engine = make_engine(settings.database_url)
+        try:
+            report = await maintain_partitions(engine, settings.retention_days)
+            for name in report.dropped:
+                typer.echo(f"dropped {name}")
+            if report.rows_expired:
+                typer.echo(f"deleted {report.rows_expired} rows and keys past the retention")
+            return await list_partitions(engine)
+        finally:
+            await engine.dispose()
+
+    for name, bounds, rows in asyncio.run(maintain()):
+        typer.echo(f"{name}  {bounds}  ~{rows} rows")
 
 
 @app.command()

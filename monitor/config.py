@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     # Postgres
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/monitor"
+    retention_days: int = Field(default=0, ge=0)
+    """Days of `scored_events` kept, by event time; older daily partitions are dropped (hourly).
+    0 keeps everything. Keep it longer than the topics' Kafka retention: a replayed message whose
+    day was dropped is stored again until the next maintenance removes it."""
 
     # Input limits
     max_text_chars: int = Field(default=20_000, ge=1)

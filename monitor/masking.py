@@ -72,13 +72,19 @@ def mask_text(text: str) -> str:
     return _DIGIT_RUN.sub(lambda m: _mask_run(m.group()), text)
 
 
+_JSON_ESCAPE = re.compile(r"\\u00(3[0-9]|20|2[dD])")
+"""A digit, space or dash written as a JSON escape (`\\u0034`): a card can hide behind them."""
+
+
 def mask_bytes(raw: bytes) -> bytes:
     """Mask card numbers in bytes of any encoding that writes digits as ASCII (UTF-8 included).
 
     Latin-1 maps every byte to one character and back, so undecodable input survives unchanged
-    apart from the masked digits.
+    apart from the masked digits, and JSON escapes of digits, spaces and dashes, which are
+    written out first so that an escaped card is masked too.
     """
-    return mask_text(raw.decode("latin-1")).encode("latin-1")
+    text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw.decode("latin-1"))
+    return mask_text(text).encode("latin-1")
 
 
 def mask_json(value: Any) -> Any:

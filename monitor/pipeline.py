@@ -94,6 +94,21 @@ class Pipeline:
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
+        self._joined_at_ms = 0.0
+
+    def hears_from_broker(self) -> bool:
+        """Whether a fetch was answered within a session timeout (or there is nothing to fetch).
+
+        Fetches are answered every `fetch.max.wait.ms` even when no record arrives, so silence
+        means the broker is unreachable. While batches are in flight the partitions are paused and
+        no fetch goes out: the replica is busy, not cut off.
+        """
+        assigned = self.consumer.assignment()
+        if not assigned or self._in_flight:
+            return True
+        answered = [self.consumer.last_poll_timestamp(tp) or 0 for tp in assigned]
+        latest_ms = max([self._joined_at_ms, *answered])
+        return time.time() * 1000 - latest_ms < self.settings.session_timeout_ms
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -116,6 +131,7 @@ class Pipeline:
     def joined(self) -> None:
         """Called when the group assigns partitions (maybe none: more replicas than partitions)."""
         self.consuming = True
+        self._joined_at_ms = time.time() * 1000
         self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
 
     # -- stages ---------------------------------------------------------------------------

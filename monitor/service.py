@@ -12,14 +12,16 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
 from monitor.alerts.config import load_rules
-from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy, resolve_periodically
+from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.config import Settings
+from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store, make_engine
 from monitor.kafka import DrainOnRevoke, make_consumer
 from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer, load_scorer
+from monitor.periodic import run_periodically
 from monitor.pipeline import Batch, Pipeline
 from monitor.web import HttpServer
 from monitor.webhooks import Signer, WebhookClient, webhook_secrets
@@ -56,7 +58,8 @@ async def run_service(
     )
 
     async def ready() -> bool:
-        return pipeline.consuming and pipeline.store_healthy and await store.ping()
+        healthy = pipeline.consuming and pipeline.store_healthy and pipeline.hears_from_broker()
+        return healthy and await store.ping()
 
     http = HttpServer(metrics, ready, settings.http_port)
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
@@ -64,10 +67,22 @@ async def run_service(
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
         asyncio.create_task(
-            resolve_periodically(
-                lambda: alerts.resolve_stale(store.engine), settings.alert_resolve_interval_s, stop
+            run_periodically(
+                lambda: alerts.resolve_stale(store.engine),
+                settings.alert_resolve_interval_s,
+                stop,
+                what="resolving alerts",
             ),
             name="alert-resolver",
+        ),
+        asyncio.create_task(
+            run_periodically(
+                lambda: maintain_partitions(store.engine, settings.retention_days),
+                MAINTENANCE_INTERVAL_S,
+                stop,
+                what="partition maintenance",
+            ),
+            name="partition-maintenance",
         ),
     ]
     try:

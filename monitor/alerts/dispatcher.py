@@ -7,10 +7,9 @@ for a receiver. Each cycle: give up what is too old, claim what is due, send it,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from monitor.alerts.outbox import Claimed, Outbox
 from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
 from monitor.errors import StoreUnavailable
 from monitor.metrics import Metrics
+from monitor.periodic import pause
 from monitor.webhooks import WebhookClient
 
 log = structlog.get_logger(__name__)
@@ -40,11 +40,6 @@ class DispatchPolicy:
     def lease_s(self) -> float:
         """How long a claimed delivery is ours: longer than any one attempt can take."""
         return self.timeout_s * 4 + 30.0
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 _METRIC_OUTCOME = {"delivered": "delivered", "disabled": "disabled", "gave_up": "failed"}
@@ -77,7 +72,7 @@ class Dispatcher:
                 break
             except StoreUnavailable as e:
                 log.warning("dispatcher waiting for the database", error=str(e))
-                await _pause(stop, self.policy.poll_interval_s * 5)
+                await pause(stop, self.policy.poll_interval_s * 5)
         async with asyncio.TaskGroup() as tasks:
             for url in self.endpoints:
                 tasks.create_task(self._endpoint_loop(url, stop))
@@ -93,7 +88,7 @@ class Dispatcher:
                 log.exception("dispatcher cycle failed", endpoint=url)
                 sent = 0
             if not sent:
-                await _pause(stop, self.policy.poll_interval_s)
+                await pause(stop, self.policy.poll_interval_s)
 
     async def cycle(self, url: str) -> int:
         """One round for one endpoint; returns how many attempts it made."""
@@ -161,17 +156,3 @@ class Dispatcher:
                 retry_in_s=round(delay, 2),
                 **fields,
             )
-
-
-async def resolve_periodically(
-    resolve: Callable[[], Awaitable[object]], interval_s: float, stop: asyncio.Event
-) -> None:
-    """Resolve quiet alerts every `interval_s` (any replica may; the UPDATE is atomic)."""
-    while not stop.is_set():
-        try:
-            await resolve()
-        except StoreUnavailable as e:
-            log.warning("resolver cannot reach the database", error=str(e))
-        except Exception:  # retried next round; ingestion goes on
-            log.exception("resolving alerts failed")
-        await _pause(stop, interval_s)

@@ -39,19 +39,36 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class ScoredEventKeyRow(Base):
+    """The natural key of every stored event: inserted first, so a replay inserts nothing.
+
+    Unpartitioned because Postgres cannot enforce a unique key that leaves out the partition key
+    (`event_time`) on a partitioned table. Keys go when their events pass the retention.
+    """
+
+    __tablename__ = "scored_event_keys"
+
+    stream: Mapped[str] = mapped_column(Text, primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    inserted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ScoredEventRow(Base):
-    """One scored message; (stream, message_id) is its natural key, so a replay inserts nothing."""
+    """One scored message, in the daily partition of its `event_time` (migration 0004)."""
 
     __tablename__ = "scored_events"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, server_default=sql_text("nextval('scored_events_id_seq')")
+    )
     stream: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(Text)
     source_topic: Mapped[str] = mapped_column(Text)
     source_partition: Mapped[int] = mapped_column(Integer)
     source_offset: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     entities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=sql_text("'{}'"))
     sentiment: Mapped[str] = mapped_column(Text)
@@ -64,7 +81,7 @@ class ScoredEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
 
     __table_args__ = (
-        Index("uq_scored_events_stream_message_id", "stream", "message_id", unique=True),
+        Index("ix_scored_events_stream_message_id", "stream", "message_id"),
         Index("ix_scored_events_event_time", "event_time"),
         Index("ix_scored_events_entities", "entities", postgresql_using="gin"),
         # For the analyst views (migration 0003): per-hour grouping and today's customer intents.
@@ -80,6 +97,7 @@ class ScoredEventRow(Base):
         ),
         CheckConstraint("stream IN ('news', 'customer')", name="stream"),
         CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
+        {"postgresql_partition_by": "RANGE (event_time)"},
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from monitor.db.schema import DeadLetterRow, ScoredEventRow
+from monitor.db.schema import DeadLetterRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.errors import RowsRejected, StoreUnavailable
 from monitor.records import DeadLetter, ScoredEvent
 
@@ -49,6 +49,18 @@ class InsertHook(Protocol):
         ...
 
 
+def _key(event: ScoredEvent) -> tuple[str, str]:
+    return event.message.stream, event.message.message_id
+
+
+def _event_time(event: ScoredEvent) -> datetime:
+    return event.message.event_time or event.received_at
+
+
+def key_row(event: ScoredEvent) -> dict[str, Any]:
+    return {"stream": event.message.stream, "message_id": event.message.message_id, "event_time": _event_time(event)}
+
+
 def event_row(event: ScoredEvent) -> dict[str, Any]:
     m, s = event.message, event.scores
     return {
@@ -58,7 +70,7 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "source_partition": m.partition,
         "source_offset": m.offset,
         "received_at": event.received_at,
-        "event_time": m.event_time or event.received_at,
+        "event_time": _event_time(event),
         "text": m.text,
         "entities": list(event.entities),
         "sentiment": s.sentiment,
@@ -139,14 +151,26 @@ class Store:
 
     async def _write(self, conn: AsyncConnection, batch: WriteBatch) -> WriteResult:
         inserted: dict[tuple[str, str], int] = {}
-        if batch.events:
-            stmt = (
-                insert(ScoredEventRow)
+        # Keys first: only events whose key is new in this transaction become rows, so a replayed
+        # batch (or a message id seen before) inserts nothing, on any partition.
+        first_of_key: dict[tuple[str, str], ScoredEvent] = {}
+        for event in batch.events:
+            first_of_key.setdefault(_key(event), event)
+        if first_of_key:
+            keys = (
+                insert(ScoredEventKeyRow)
                 .on_conflict_do_nothing(index_elements=["stream", "message_id"])
-                .returning(ScoredEventRow.id, ScoredEventRow.stream, ScoredEventRow.message_id)
+                .returning(ScoredEventKeyRow.stream, ScoredEventKeyRow.message_id)
             )
-            rows = await conn.execute(stmt, [event_row(e) for e in batch.events])
-            inserted = {(r.stream, r.message_id): r.id for r in rows}
+            result = await conn.execute(keys, [key_row(e) for e in first_of_key.values()])
+            new_keys = {(r.stream, r.message_id) for r in result}
+            fresh = [e for key, e in first_of_key.items() if key in new_keys]
+            if fresh:
+                stmt = insert(ScoredEventRow).returning(
+                    ScoredEventRow.id, ScoredEventRow.stream, ScoredEventRow.message_id
+                )
+                rows = await conn.execute(stmt, [event_row(e) for e in fresh])
+                inserted = {(r.stream, r.message_id): r.id for r in rows}
         dead_count = 0
         if batch.dead_letters:
             now = datetime.now(UTC)
@@ -163,12 +187,8 @@ class Store:
         alerts = None
         if self.on_inserted is not None and inserted:
             # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
-            new = {
-                inserted[key]: e
-                for e in batch.events
-                if (key := (e.message.stream, e.message.message_id)) in inserted
-            }
-            alerts = await self.on_inserted.on_inserted(conn, list(new.items()))
+            new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted]
+            alerts = await self.on_inserted.on_inserted(conn, new)
         return WriteResult(inserted, dead_count, alerts)
 
     async def ping(self) -> bool:

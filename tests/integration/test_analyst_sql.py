@@ -12,6 +12,8 @@ import asyncpg
 import pytest
 
 from monitor.db.migrate import downgrade, upgrade
+from monitor.db.partitions import maintain_partitions
+from monitor.db.store import make_engine
 from monitor.service import run_service
 from tests.conftest import ADMIN_URL
 from tests.integration.test_pipeline import HEADLINES, QUESTIONS, settings_for, wait_for_rows
@@ -107,18 +109,35 @@ async def test_the_analyst_role_cannot_change_anything(db, analyst) -> None:
     assert await db.fetchval("SELECT reason FROM dead_letters") == "test"
 
 
-async def test_views_use_their_indexes(db) -> None:
-    await db.execute("SET enable_seqscan = off")  # an empty table: ask whether an index can serve
-    plan = "\n".join(
+async def index_on_each_partition(db: asyncpg.Connection, parent_index: str) -> set[str]:
+    rows = await db.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = $1::regclass",
+        parent_index,
+    )
+    return {r[0] for r in rows}
+
+
+async def test_views_use_their_indexes(database_url: str, db: asyncpg.Connection) -> None:
+    engine = make_engine(database_url)
+    try:
+        await maintain_partitions(engine, retention_days=0)  # today's and the next days' partitions
+    finally:
+        await engine.dispose()
+    await db.execute("SET enable_seqscan = off")  # empty tables: ask whether an index can serve
+    hourly = "\n".join(
         r[0]
         for r in await db.fetch(
             "EXPLAIN SELECT * FROM entity_sentiment_hourly"
             " WHERE hour_utc >= date_trunc('hour', now() AT TIME ZONE 'UTC') - interval '1 day'"
         )
     )
-    assert "ix_scored_events_hour_utc" in plan
-    plan = "\n".join(r[0] for r in await db.fetch("EXPLAIN SELECT * FROM top_intents_today"))
-    assert "ix_scored_events_customer_intent" in plan
+    intents = "\n".join(r[0] for r in await db.fetch("EXPLAIN SELECT * FROM top_intents_today"))
+    for plan, index in ((hourly, "ix_scored_events_hour_utc"), (intents, "ix_scored_events_customer_intent")):
+        per_partition = await index_on_each_partition(db, index)
+        assert len(per_partition) == 9  # today, 7 days ahead, default
+        assert "Seq Scan" not in plan, plan
+        assert any(name in plan for name in per_partition), plan
 
 
 def test_analyst_migration_downgrades_and_upgrades_again(database_url: str) -> None:

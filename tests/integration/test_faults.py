@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+import httpx
 import pytest
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -19,6 +20,7 @@ from monitor.model.scorer import Scorer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores
 from monitor.service import run_service
+from tests.integration.test_http import wait_for_status
 from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
@@ -139,25 +141,33 @@ async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_
     assert sum(int(b["inserted"]) for b in batches) == sum(int(b["scored"]) for b in batches)  # type: ignore[call-overload]
 
 
-async def test_broker_frozen_for_15_s_the_service_reconnects_by_itself_and_finishes(
-    broker, database_url, db, scorer
+async def test_broker_frozen_for_15_s_the_service_is_unready_then_reconnects_by_itself_and_finishes(
+    broker, database_url, db, scorer, _free_http_port
 ) -> None:
     first, second = 300, 300
     news, customer = await topics_with_news(broker, first, partitions=2)
-    settings = settings_for(broker.bootstrap, database_url, news, customer, max_poll_records=100)
+    settings = settings_for(
+        broker.bootstrap, database_url, news, customer, max_poll_records=100, http_port=_free_http_port
+    )
     stop = asyncio.Event()
     service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
     try:
-        assert await wait_for_rows(db, "scored_events", first, within_s=60) == first
-        broker.pause()
-        try:
-            await asyncio.sleep(15)
-            assert not service.done(), "the service gave up while the broker was away"
-        finally:
-            broker.resume()
-        await produce(broker.bootstrap, news, [{"headline": f"after the outage ({i})"} for i in range(second)])
-        assert await wait_for_rows(db, "scored_events", first + second, within_s=120) == first + second
-        await asyncio.sleep(1)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}", timeout=5) as http:
+            assert await wait_for_rows(db, "scored_events", first, within_s=60) == first
+            assert await wait_for_status(http, "/readyz", 200, within_s=10) == 200
+            broker.pause()
+            frozen_at = time.monotonic()
+            try:
+                # No fetch answered for a session timeout (10 s): not ready, but alive.
+                assert await wait_for_status(http, "/readyz", 503, within_s=14) == 503
+                assert (await http.get("/healthz")).status_code == 200
+                await asyncio.sleep(max(0.0, 15 - (time.monotonic() - frozen_at)))
+                assert not service.done(), "the service gave up while the broker was away"
+            finally:
+                broker.resume()
+            await produce(broker.bootstrap, news, [{"headline": f"after the outage ({i})"} for i in range(second)])
+            assert await wait_for_rows(db, "scored_events", first + second, within_s=120) == first + second
+            assert await wait_for_status(http, "/readyz", 200, within_s=10) == 200
         assert not service.done()
     finally:
         stop.set()

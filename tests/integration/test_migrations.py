@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -39,10 +40,13 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
 
 
 def test_monitor_migrate_command_reaches_head(database_url: str) -> None:
-    """`monitor migrate` on an already-migrated database is a no-op that succeeds."""
+    """`monitor migrate` on an already-migrated database succeeds and lists the partitions."""
     env = {**os.environ, "MONITOR_DATABASE_URL": database_url}
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "migrate"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     assert "database is at head" in done.stdout
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    assert f"scored_events_p{today}" in done.stdout  # and the partitions the next days need
+    assert "scored_events_default" in done.stdout

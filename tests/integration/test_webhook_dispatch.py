@@ -13,10 +13,11 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy, resolve_periodically
+from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.db.store import Store
+from monitor.periodic import run_periodically
 from monitor.webhooks import Signer, WebhookClient
 from tests.alert_helpers import alert_store, batch, customer_event, rules
 from tests.conftest import free_port
@@ -247,7 +248,7 @@ async def test_resolution_is_delivered_too(
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         async with Running(store, (receiver.url,), [SECRET], FAST) as running:
             resolver = asyncio.create_task(
-                resolve_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop)
+                run_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop, what="resolving alerts")
             )
             await until(lambda: len(receiver.delivered) == 2)
         await resolver
