@@ -319,10 +319,11 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
 # -- documentation ------------------------------------------------------------------------------
 
 
-def test_operations_guide_documents_every_setting_and_metric() -> None:
+def test_readme_documents_every_setting_and_the_operations_guide_every_metric() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = {name for name in monitor_settings_names() if f"`{name}`" not in readme}
+    assert not missing, f"README.md lacks {sorted(missing)}"
     guide = (ROOT / "docs" / "operations.md").read_text()
-    missing = {name for name in monitor_settings_names() if f"`{name}`" not in guide}
-    assert not missing, f"docs/operations.md lacks {sorted(missing)}"
     for family in Metrics().registry.collect():
         name = family.name + ("_total" if family.type == "counter" else "")
         assert f"`{name}`" in guide, name
