@@ -1,30 +1,49 @@
 """Batching policy for the model: group texts by length under a token budget.
 
 Sorting by length before cutting batches keeps padding small; the budget (rows x longest row)
-keeps one model call's memory and latency bounded whatever the mix of lengths.
+keeps one model call's memory and latency bounded whatever the mix of lengths. A batch is also
+cut where its padding would grow past a small share of its real tokens: one poll of 512 news
+items cut by the budget alone computed 1.69x their real tokens (two batches, the short texts
+padded to the length of the 400th), against 1.13x with the padding bound (about seven batches).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+MAX_PADDING_SHARE = 0.05
+"""Padding a batch may carry, as a share of its real tokens..."""
+PADDING_ALLOWANCE = 256
+"""...plus this many tokens, so that a small batch is not cut into a string of tiny model calls."""
 
-def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_rows: int = 1024) -> list[list[int]]:
+
+def plan_batches(
+    lengths: Sequence[int],
+    max_batch_tokens: int,
+    max_rows: int = 1024,
+    max_padding_share: float = MAX_PADDING_SHARE,
+    padding_allowance: int = PADDING_ALLOWANCE,
+) -> list[list[int]]:
     """Indices of `lengths` grouped into model batches.
 
     Every index appears exactly once. Within a batch rows are in ascending length, so the padded
     size of a batch is `len(batch) * lengths[batch[-1]]`, never above `max_batch_tokens` unless a
-    single text alone is longer than the budget (it then forms a batch of one).
+    single text alone is longer than the budget (it then forms a batch of one), and its padding
+    stays within `max_padding_share` of its real tokens plus `padding_allowance`.
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
+    real = 0
     for i in order:
         longest = max(lengths[i], 1)
-        if current and ((len(current) + 1) * longest > max_batch_tokens or len(current) >= max_rows):
+        padded = (len(current) + 1) * longest
+        too_padded = padded - (real + longest) > max_padding_share * (real + longest) + padding_allowance
+        if current and (padded > max_batch_tokens or len(current) >= max_rows or too_padded):
             batches.append(current)
-            current = []
+            current, real = [], 0
         current.append(i)
+        real += longest
     if current:
         batches.append(current)
     return batches

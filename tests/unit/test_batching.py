@@ -31,3 +31,14 @@ def test_a_text_longer_than_the_budget_gets_a_batch_of_its_own() -> None:
 def test_row_cap_and_empty_input() -> None:
     assert plan_batches([], 100) == []
     assert [len(b) for b in plan_batches([1] * 10, 1_000, max_rows=4)] == [4, 4, 2]
+
+
+def test_padding_stays_within_its_share_of_each_batch() -> None:
+    rng = random.Random(5)
+    lengths = [rng.randint(5, 128) for _ in range(512)]
+    batches = plan_batches(lengths, max_batch_tokens=16_384, max_padding_share=0.05, padding_allowance=256)
+    for b in batches:
+        real = sum(lengths[i] for i in b)
+        assert len(b) * max(lengths[i] for i in b) - real <= 0.05 * real + 256
+    budget_only = plan_batches(lengths, max_batch_tokens=16_384, max_padding_share=float("inf"))
+    assert padded_tokens(lengths, batches) < padded_tokens(lengths, budget_only)
