@@ -174,6 +174,7 @@ def bench(
 
     from monitor.bench import model_only, news_texts
     from monitor.bench_e2e import end_to_end
+    from monitor.model.layout import scoring_layout
     from monitor.model.scorer import TransformerScorer, load_scorer
 
     settings = Settings()
@@ -192,7 +193,7 @@ def bench(
         def progress(step: str) -> None:
             bar.update(task, description=step)
 
-        report.update(model_only(scorer, encoder, texts, progress))
+        report.update(model_only(scorer, encoder, texts, scoring_layout(settings), progress))
         if e2e:
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
             report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))

@@ -31,7 +31,7 @@ from monitor.errors import RowsRejected, StoreUnavailable
 from monitor.kafka import to_source_record
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
-from monitor.model.encoder import resolve_device
+from monitor.model.layout import scoring_layout
 from monitor.model.scorer import Scorer
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
@@ -88,9 +88,9 @@ class Pipeline:
         self._idle = asyncio.Condition()
         self._draining = 0
         self._stopping_since: float | None = None
-        # On a GPU, two workers: while one batch is on the device, the next is validated and
+        # Two workers by default: while one batch is in the model, the next is validated and
         # tokenized. The write stage awaits results in fetch order, so commits stay in order.
-        self._workers = settings.scoring_threads or (2 if resolve_device(settings.device).type == "cuda" else 1)
+        self._workers = scoring_layout(settings).workers
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""

@@ -20,6 +20,7 @@ from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store, make_engine
 from monitor.kafka import DrainOnRevoke, make_consumer
 from monitor.metrics import Metrics
+from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.periodic import run_periodically
 from monitor.pipeline import Batch, Pipeline
@@ -46,6 +47,7 @@ async def run_service(
     # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
     rules = load_rules(settings.rules_file)
     signer = Signer(webhook_secrets(settings))
+    apply_layout(scoring_layout(settings))
     if scorer is None:
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
