@@ -128,7 +128,7 @@ def model_train(
         Path | None, typer.Option(help="where to write the weights (default: into the package)")
     ] = None,
 ) -> None:
-    """Fine-tune the encoder adapter and both heads from the labelled data; save them."""
+    """Fine-tune the encoder's top blocks and both heads from the labelled data; save them."""
     from monitor.model.heads import WEIGHTS_DIR
     from monitor.model.train import train
 

@@ -96,7 +96,7 @@ class Encoder:
         mean = summed / mask.sum(dim=1).clamp(min=1)
         return torch.nn.functional.normalize(mean, dim=-1)
 
-    def _padded(self, ids: Sequence[list[int]], batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def padded(self, ids: Sequence[list[int]], batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and attention mask of one batch, padded to its longest row, on the device."""
         width = len(ids[batch[-1]])
         input_ids = np.full((len(batch), width), int(self.tokenizer.pad_token_id or 0), dtype=np.int64)
@@ -116,7 +116,7 @@ class Encoder:
         ids = self.token_lengths(texts)
         batches = plan_batches([len(x) for x in ids], self.max_batch_tokens)
         # Results stay on the device until the end: one synchronisation per call, not per batch.
-        pooled = [self.pool(*self._padded(ids, batch)) for batch in batches]
+        pooled = [self.pool(*self.padded(ids, batch)) for batch in batches]
         out = torch.empty((len(texts), self.hidden_size), dtype=torch.float32)
         if pooled:
             order = torch.tensor([i for batch in batches for i in batch])

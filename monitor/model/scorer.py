@@ -12,7 +12,7 @@ from typing import Protocol
 import torch
 
 from monitor.config import Settings
-from monitor.model.adapter import apply_adapter
+from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.heads import WEIGHTS_DIR, Heads
 from monitor.model.hf import HFClassifier
@@ -121,6 +121,6 @@ def load_scorer(settings: Settings) -> Scorer:
             max_seq_tokens=settings.max_seq_tokens,
             max_batch_tokens=settings.max_batch_tokens,
         )
-        apply_adapter(encoder.model, WEIGHTS_DIR)
-        encoder.set_precision(settings.precision)  # after the fp32 merge of the adapter
+        apply_deltas(encoder.model, WEIGHTS_DIR)
+        encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
     return TransformerScorer(encoder, heads, sentiment, intent)
