@@ -75,11 +75,11 @@ class Settings(BaseSettings):
     max_batch_tokens: int = Field(default=16_384, ge=64)
     """Token budget of one model call (padded length x rows)."""
     scoring_threads: int = Field(default=0, ge=0, le=8)
-    """Batches validated and scored at once; 0 = auto (2: one batch is validated and tokenized while
-    another is in the model)."""
+    """Batches validated and scored at once; 0 = auto: 2 on a GPU (one batch is tokenized while
+    another is on the device), 1 on a CPU (its model calls use every core: lowest latency)."""
     model_threads: int = Field(default=0, ge=0, le=256)
     """Threads one model call uses on a CPU; 0 = auto: the cores shared out between the batches
-    scored at once (on 2 cores, one each)."""
+    scored at once."""
     max_seq_tokens: int = Field(default=128, ge=8, le=512)
     """Tokens of a message the model reads; longer texts are scored on their beginning."""
     data_dir: Path = Path("../shared/data")

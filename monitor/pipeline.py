@@ -88,8 +88,9 @@ class Pipeline:
         self._idle = asyncio.Condition()
         self._draining = 0
         self._stopping_since: float | None = None
-        # Two workers by default: while one batch is in the model, the next is validated and
-        # tokenized. The write stage awaits results in fetch order, so commits stay in order.
+        # With several workers (the default on a GPU), one batch is validated and tokenized while
+        # another is in the model. The write stage awaits results in fetch order, so commits stay
+        # in order.
         self._workers = scoring_layout(settings).workers
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
         self._scoring = 0

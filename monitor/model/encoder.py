@@ -21,6 +21,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens, unit length: the sentence embedding the heads read."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
 Precision = Literal["auto", "float32", "bfloat16", "float16"]
 
 
@@ -90,11 +97,8 @@ class Encoder:
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One forward pass; mean over real tokens; unit length. Gradients flow if enabled."""
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * mask).sum(dim=1)
-        mean = summed / mask.sum(dim=1).clamp(min=1)
-        return torch.nn.functional.normalize(mean, dim=-1)
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(hidden.float(), attention_mask)
 
     def padded(self, ids: Sequence[list[int]], batch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and attention mask of one batch, padded to its longest row, on the device."""

@@ -16,14 +16,7 @@ from transformers.masking_utils import create_bidirectional_mask
 
 from monitor.batching import plan_batches
 from monitor.model.deltas import blocks
-from monitor.model.encoder import Encoder
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over real tokens, unit length: the sentence embedding the heads read."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    mean = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
-    return nn.functional.normalize(mean, dim=-1)
+from monitor.model.encoder import Encoder, mean_pool
 
 
 class TopBlocks:

@@ -23,15 +23,16 @@ class ScoringLayout:
 
 
 def plan_layout(scoring_threads: int, model_threads: int, device_type: str, cores: int) -> ScoringLayout:
-    """Two workers by default, so one batch is validated and tokenized while another is in the model.
+    """On a GPU two workers, so one batch is validated and tokenized while another is on the device.
 
-    On a CPU the cores are shared out between the workers: each model call on its own cores rather
-    than both on all of them, which would make them wait on each other's threads (and on any other
-    work the cores do: the event loop, the broker, Postgres).
+    On a CPU one worker using every core by default: measured on 2 cores, two single-threaded
+    workers scored 7-11% more messages/s but doubled p99 latency at half load (609 against 288 ms),
+    since each batch then runs on one core. Asking for several workers shares the cores out
+    between them, so concurrent model calls never wait on each other's threads.
     """
-    workers = scoring_threads or 2
     if device_type != "cpu":
-        return ScoringLayout(workers, model_threads or DEFAULT_THREADS)
+        return ScoringLayout(scoring_threads or 2, model_threads or DEFAULT_THREADS)
+    workers = scoring_threads or 1
     return ScoringLayout(workers, model_threads or max(1, cores // workers))
 
 

@@ -14,7 +14,7 @@ from monitor.model.deltas import (
     quantize_rows,
     save_deltas,
 )
-from monitor.model.layers import mean_pool
+from monitor.model.encoder import mean_pool
 
 
 def tiny_bert(seed: int = 0) -> BertModel:
