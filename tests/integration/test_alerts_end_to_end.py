@@ -20,8 +20,7 @@ from monitor.db.store import Store, make_engine
 from monitor.kafka import make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores
-from monitor.service import run_service
-from tests.integration.test_pipeline import settings_for
+from tests.integration.test_pipeline import service_running, settings_for
 from tests.kafka_helpers import create_topics, encode, produce
 from tests.webhook_receiver import Receiver
 
@@ -105,18 +104,15 @@ async def test_done_when_scenario(
         webhook_backoff_max_s=4.0,
         dispatch_poll_interval_s=0.2,
     )
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
     try:
+        async with service_running(settings, scorer):
 
-        async def three_delivered() -> bool:
-            return len(receiver.delivered) >= 3
+            async def three_delivered() -> bool:
+                return len(receiver.delivered) >= 3
 
-        await wait_until(three_delivered)
-        await asyncio.sleep(1.5)  # anything delivered twice would show up now
+            await wait_until(three_delivered)
+            await asyncio.sleep(1.5)  # anything delivered twice would show up now
     finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)
         receiver.close()
 
     delivered = receiver.delivered

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -14,9 +13,8 @@ import pytest
 from monitor.db.migrate import downgrade, upgrade
 from monitor.db.partitions import maintain_partitions
 from monitor.db.store import make_engine
-from monitor.service import run_service
 from tests.conftest import ADMIN_URL
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, settings_for, wait_for_rows
+from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -69,15 +67,10 @@ async def test_every_documented_query_runs_on_data_written_by_the_service(
     ]
     await produce(broker.bootstrap, customer, texts)
 
-    stop = asyncio.Event()
     settings = settings_for(broker.bootstrap, database_url, news, customer)
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
+    async with service_running(settings, scorer):
         assert await wait_for_rows(db, "scored_events", 32) == 32
         assert await wait_for_rows(db, "dead_letters", 1) == 1
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)
 
     for name, sql in named_queries().items():
         rows = await analyst.fetch(sql)

@@ -21,7 +21,7 @@ from monitor.pipeline import Pipeline
 from monitor.records import Scores
 from monitor.service import run_service
 from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
+from tests.integration.test_pipeline import HEADLINES, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -66,15 +66,10 @@ async def test_killed_after_the_database_commit_before_the_offset_commit_replays
     assert 0 < at_crash < total, "the first batch was written, and nothing after it"
 
     monkeypatch.undo()
-    stop = asyncio.Event()
     with structlog.testing.capture_logs() as logs:
-        service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-        try:
+        async with service_running(settings, scorer):
             assert await wait_for_rows(db, "scored_events", total, within_s=60) == total
             await asyncio.sleep(1)
-        finally:
-            stop.set()
-            await asyncio.wait_for(service, 30)
 
     assert await db.fetchval("SELECT count(*) FROM scored_events") == total
     batches = committed_batches(logs)
@@ -123,15 +118,10 @@ async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_
 
     monkeypatch.setattr(Pipeline, "joined", counting_joined)
     stalled = StalledScorer(scorer, stall_s=poll_interval_ms / 1000 * 3)
-    stop = asyncio.Event()
     with structlog.testing.capture_logs() as logs:
-        service = asyncio.create_task(run_service(settings, stop=stop, scorer=stalled))
-        try:
+        async with service_running(settings, stalled):
             assert await wait_for_rows(db, "scored_events", total, within_s=90) == total
             await asyncio.sleep(1)
-        finally:
-            stop.set()
-            await asyncio.wait_for(service, 30)
 
     assert stalled.calls >= 2
     assert joins == 1, f"the group rebalanced {joins - 1} times"
@@ -149,9 +139,7 @@ async def test_broker_frozen_for_15_s_the_service_is_unready_then_reconnects_by_
     settings = settings_for(
         broker.bootstrap, database_url, news, customer, max_poll_records=100, http_port=_free_http_port
     )
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
+    async with service_running(settings, scorer, stop_within_s=60) as service:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}", timeout=5) as http:
             assert await wait_for_rows(db, "scored_events", first, within_s=60) == first
             assert await wait_for_status(http, "/readyz", 200, within_s=10) == 200
@@ -169,7 +157,4 @@ async def test_broker_frozen_for_15_s_the_service_is_unready_then_reconnects_by_
             assert await wait_for_rows(db, "scored_events", first + second, within_s=120) == first + second
             assert await wait_for_status(http, "/readyz", 200, within_s=10) == 200
         assert not service.done()
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 60)
     assert await db.fetchval("SELECT count(*) FROM scored_events") == first + second

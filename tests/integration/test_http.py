@@ -9,9 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from monitor.service import run_service
 from tests.conftest import ADMIN_URL
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, settings_for, wait_for_rows
+from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -70,35 +69,30 @@ async def test_health_readiness_and_metrics_of_a_running_service(
     await produce(broker.bootstrap, customer, texts)
 
     settings = settings_for(broker.bootstrap, database_url, news, customer, http_port=_free_http_port)
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
     database = database_url.rsplit("/", 1)[1]
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as client:
-            assert await wait_for_status(client, "/healthz", 200, within_s=30) == 200
-            assert await wait_for_status(client, "/readyz", 200, within_s=60) == 200
-            assert await wait_for_rows(db, "scored_events", 40) == 40
-            assert await wait_for_rows(db, "dead_letters", 1) == 1
-            await asyncio.sleep(0.5)  # the commit (and its metrics) follows the transaction
+    base_url = f"http://127.0.0.1:{settings.http_port}"
+    async with service_running(settings, scorer), httpx.AsyncClient(base_url=base_url) as client:
+        assert await wait_for_status(client, "/healthz", 200, within_s=30) == 200
+        assert await wait_for_status(client, "/readyz", 200, within_s=60) == 200
+        assert await wait_for_rows(db, "scored_events", 40) == 40
+        assert await wait_for_rows(db, "dead_letters", 1) == 1
+        await asyncio.sleep(0.5)  # the commit (and its metrics) follows the transaction
 
-            body = (await client.get("/metrics")).text
-            assert sample("monitor_messages_consumed_total", f'topic="{news}"', body) == 31
-            assert sample("monitor_messages_scored_total", f'topic="{customer}"', body) == 10
-            assert sample("monitor_messages_dead_lettered_total", f'topic="{news}"', body) == 1
-            assert sample("monitor_batch_size_count", "", body) >= 1
-            assert sample("monitor_db_write_seconds_count", "", body) >= 1
-            assert sample("monitor_model_seconds_count", "", body) >= 1
-            assert sample("monitor_batch_latency_seconds_count", "", body) >= 1
-            lags = [line for line in body.splitlines() if line.startswith("monitor_consumer_lag{")]
-            assert lags and all(line.endswith(" 0.0") for line in lags)
+        body = (await client.get("/metrics")).text
+        assert sample("monitor_messages_consumed_total", f'topic="{news}"', body) == 31
+        assert sample("monitor_messages_scored_total", f'topic="{customer}"', body) == 10
+        assert sample("monitor_messages_dead_lettered_total", f'topic="{news}"', body) == 1
+        assert sample("monitor_batch_size_count", "", body) >= 1
+        assert sample("monitor_db_write_seconds_count", "", body) >= 1
+        assert sample("monitor_model_seconds_count", "", body) >= 1
+        assert sample("monitor_batch_latency_seconds_count", "", body) >= 1
+        lags = [line for line in body.splitlines() if line.startswith("monitor_consumer_lag{")]
+        assert lags and all(line.endswith(" 0.0") for line in lags)
 
-            await _set_connections(database, allowed=False, spare_pid=db.get_server_pid())
-            try:
-                assert await wait_for_status(client, "/readyz", 503, within_s=15) == 503
-                assert (await client.get("/healthz")).status_code == 200
-            finally:
-                await _set_connections(database, allowed=True)
-            assert await wait_for_status(client, "/readyz", 200, within_s=15) == 200
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)
+        await _set_connections(database, allowed=False, spare_pid=db.get_server_pid())
+        try:
+            assert await wait_for_status(client, "/readyz", 503, within_s=15) == 503
+            assert (await client.get("/healthz")).status_code == 200
+        finally:
+            await _set_connections(database, allowed=True)
+        assert await wait_for_status(client, "/readyz", 200, within_s=15) == 200

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from monitor.config import Settings
+from monitor.model.scorer import Scorer
 from monitor.service import run_service
 from tests.kafka_helpers import create_topics, produce
 
@@ -28,6 +31,21 @@ QUESTIONS = [
     "There is a payment on my statement I do not recognise",
     "What is the exchange rate for dollars today?",
 ]
+
+
+@contextlib.asynccontextmanager
+async def service_running(
+    settings: Settings, scorer: Scorer, stop_within_s: float = 30.0
+) -> AsyncIterator[asyncio.Task[None]]:
+    """`monitor run` in this process for the block; then stopped (as by SIGTERM) and awaited, so
+    an exception it raised fails the test."""
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, stop_within_s)
 
 
 def settings_for(broker: str, database_url: str, news: str, customer: str, **extra: object) -> Settings:
@@ -74,14 +92,9 @@ async def test_consumes_scores_and_stores_both_streams_once(broker, database_url
     await produce(broker.bootstrap, news, [b"{not json", {"headline": ""}, None])
 
     settings = settings_for(broker.bootstrap, database_url, news, customer)
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
+    async with service_running(settings, scorer):
         assert await wait_for_rows(db, "scored_events", n_news + n_customer) == n_news + n_customer
         assert await wait_for_rows(db, "dead_letters", 3) == 3
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)
 
     rows = await db.fetch("SELECT stream, sentiment, intent, entities, model_version FROM scored_events")
     assert {r["sentiment"] for r in rows} == {"negative", "neutral", "positive"}
@@ -95,14 +108,9 @@ async def test_consumes_scores_and_stores_both_streams_once(broker, database_url
     assert reasons == ["empty text", "invalid JSON", "tombstone"]
 
     # Every offset was committed: a second run of the same group reads nothing new.
-    stop2 = asyncio.Event()
-    again = asyncio.create_task(run_service(settings, stop=stop2, scorer=scorer))
-    await produce(broker.bootstrap, news, [{"id": "late-1", "headline": "Shares fall sharply"}])
-    try:
+    async with service_running(settings, scorer):
+        await produce(broker.bootstrap, news, [{"id": "late-1", "headline": "Shares fall sharply"}])
         assert await wait_for_rows(db, "scored_events", n_news + n_customer + 1) == n_news + n_customer + 1
-    finally:
-        stop2.set()
-        await asyncio.wait_for(again, 30)
     assert await db.fetchval("SELECT count(*) FROM scored_events") == n_news + n_customer + 1
     assert await db.fetchval("SELECT count(*) FROM dead_letters") == 3
 
@@ -129,15 +137,10 @@ async def test_a_value_postgres_refuses_becomes_a_dead_letter_not_a_crash_loop(
     values.insert(7, {"id": "bad", "headline": "Card 4111 1111 1111 1111 in a refused row"})
     await produce(broker.bootstrap, news, values)
 
-    stop = asyncio.Event()
     settings = settings_for(broker.bootstrap, database_url, news, customer)
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
+    async with service_running(settings, scorer):
         assert await wait_for_rows(db, "scored_events", 20) == 20
         assert await wait_for_rows(db, "dead_letters", 1) == 1
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)
     letter = await db.fetchrow("SELECT source_offset, reason, raw FROM dead_letters")
     assert letter["source_offset"] == 7
     assert letter["reason"].startswith("Postgres refused a value")

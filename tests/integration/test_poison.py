@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 
-from monitor.service import run_service
 from tests.integration.poison import CUSTOMER_POISON, MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, NEWS_POISON, Poison
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, settings_for, wait_for_rows
+from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -46,16 +45,12 @@ async def test_every_poison_kind_becomes_one_readable_dead_letter_and_the_stream
         max_message_bytes=MAX_MESSAGE_BYTES, max_text_chars=MAX_TEXT_CHARS,
         max_poll_records=10,  # several batches, so poison sits in batches with good messages
     )
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
+    # Leaving the block awaits the service: a clean return, no exception, means it never crashed.
+    async with service_running(settings, scorer) as service:
         assert await wait_for_rows(db, "scored_events", n_good) == n_good
         assert await wait_for_rows(db, "dead_letters", n_poison) == n_poison
         await asyncio.sleep(1)  # anything doubled or late would land now
         assert not service.done(), "the service stopped on poison input"
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 30)  # a clean return, no exception: it never crashed
 
     ids = {r["message_id"] for r in await db.fetch("SELECT message_id FROM scored_events")}
     assert ids == {m["id"] for m in good_news + good_customer}

@@ -16,9 +16,8 @@ import pytest
 import structlog
 
 from monitor.db.migrate import upgrade
-from monitor.service import run_service
 from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
+from tests.integration.test_pipeline import HEADLINES, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -78,39 +77,34 @@ async def test_postgres_restarted_the_service_waits_retries_and_catches_up_witho
     before, during = 200, 300
     await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} ({i})"} for i in range(before)])
     settings = settings_for(broker.bootstrap, pg.url, news, customer, max_poll_records=50, http_port=_free_http_port)
-    stop = asyncio.Event()
+    base_url = f"http://127.0.0.1:{_free_http_port}"
     with structlog.testing.capture_logs() as logs:
-        service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client:
-                db = await pg.connect()
-                try:
-                    assert await wait_for_rows(db, "scored_events", before, within_s=60) == before
-                finally:
-                    await db.close()
-                assert await wait_for_status(client, "/readyz", 200, within_s=10) == 200
+        async with service_running(settings, scorer) as service, httpx.AsyncClient(base_url=base_url) as client:
+            db = await pg.connect()
+            try:
+                assert await wait_for_rows(db, "scored_events", before, within_s=60) == before
+            finally:
+                await db.close()
+            assert await wait_for_status(client, "/readyz", 200, within_s=10) == 200
 
-                pg.stop()
-                await produce(
-                    broker.bootstrap, news, [{"headline": f"during the outage ({i})"} for i in range(during)]
-                )
-                assert await wait_for_status(client, "/readyz", 503, within_s=10) == 503
-                await asyncio.sleep(8)
-                assert (await client.get("/readyz")).status_code == 503
-                assert (await client.get("/healthz")).status_code == 200
-                assert not service.done(), "the service gave up while Postgres was down"
-                pg.start()
+            pg.stop()
+            await produce(
+                broker.bootstrap, news, [{"headline": f"during the outage ({i})"} for i in range(during)]
+            )
+            assert await wait_for_status(client, "/readyz", 503, within_s=10) == 503
+            await asyncio.sleep(8)
+            assert (await client.get("/readyz")).status_code == 503
+            assert (await client.get("/healthz")).status_code == 200
+            assert not service.done(), "the service gave up while Postgres was down"
+            pg.start()
 
-                assert await wait_for_status(client, "/readyz", 200, within_s=30) == 200
-                db = await pg.connect()
-                try:
-                    assert await wait_for_rows(db, "scored_events", before + during, within_s=60) == before + during
-                finally:
-                    await db.close()
-                await asyncio.sleep(1)
-        finally:
-            stop.set()
-            await asyncio.wait_for(service, 30)
+            assert await wait_for_status(client, "/readyz", 200, within_s=30) == 200
+            db = await pg.connect()
+            try:
+                assert await wait_for_rows(db, "scored_events", before + during, within_s=60) == before + during
+            finally:
+                await db.close()
+            await asyncio.sleep(1)
 
     assert await count_rows(pg) == (before + during, before + during)
     waits = [float(e["retry_in_s"]) for e in logs if e.get("event") == "database unavailable; retrying"]
