@@ -49,6 +49,32 @@ def plan_batches(
     return batches
 
 
+def plan_calls(lengths: Sequence[int], max_call_tokens: int) -> list[list[list[int]]]:
+    """Model calls for packed inference (`monitor.model.packed`): each a run of the length-sorted
+    groups of `plan_batches`, whose real tokens together stay within `max_call_tokens`."""
+    calls: list[list[list[int]]] = []
+    current: list[list[int]] = []
+    tokens = 0
+    for group in plan_batches(lengths, max_call_tokens):
+        size = sum(max(lengths[i], 1) for i in group)
+        if current and tokens + size > max_call_tokens:
+            calls.append(current)
+            current, tokens = [], 0
+        current.append(group)
+        tokens += size
+    if current:
+        calls.append(current)
+    return calls
+
+
+def packed_rows(tokens: int) -> int:
+    """Rows of a packed call's token matrix: `tokens` rounded up to one of sixteen sizes per
+    doubling (at least 16). At most a sixteenth is wasted, and calls repeat about a hundred
+    shapes, so a backend that builds a kernel per shape (oneDNN) builds each once."""
+    step = max(16, (1 << max(tokens - 1, 1).bit_length()) // 32)
+    return -(-tokens // step) * step
+
+
 def padded_tokens(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> int:
     """Tokens the model computes for `batches`, padding included."""
     return sum(len(b) * max(lengths[i] for i in b) for b in batches if b)

@@ -18,7 +18,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from monitor.batching import plan_batches
 from monitor.errors import ModelError
-from monitor.model.encoder import resolve_device
+from monitor.model.encoder import default_batch_tokens, resolve_device
 
 ALIASES = {"pos": "positive", "neg": "negative", "neu": "neutral"}
 _GENERIC = re.compile(r"^(label_?)?\d+$")
@@ -87,7 +87,7 @@ class HFClassifier:
         *,
         device: str = "auto",
         max_seq_tokens: int = 128,
-        max_batch_tokens: int = 16_384,
+        max_batch_tokens: int = 0,
     ) -> None:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -103,7 +103,7 @@ class HFClassifier:
         self.model = model.to(self.device).eval()
         limit = int(getattr(model.config, "max_position_embeddings", max_seq_tokens))
         self.max_seq_tokens = min(max_seq_tokens, limit)
-        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(self.device, model.dtype)
         self.version = checkpoint_version(path)
 
     @torch.inference_mode()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.batching import padded_tokens, plan_batches
+from monitor.batching import packed_rows, padded_tokens, plan_batches, plan_calls
 
 
 def test_every_index_once_and_each_batch_within_budget() -> None:
@@ -42,3 +42,22 @@ def test_padding_stays_within_its_share_of_each_batch() -> None:
         assert len(b) * max(lengths[i] for i in b) - real <= 0.05 * real + 256
     budget_only = plan_batches(lengths, max_batch_tokens=16_384, max_padding_share=float("inf"))
     assert padded_tokens(lengths, batches) < padded_tokens(lengths, budget_only)
+
+
+def test_calls_pack_whole_groups_within_the_token_budget() -> None:
+    rng = random.Random(6)
+    lengths = [rng.randint(3, 128) for _ in range(700)]
+    calls = plan_calls(lengths, max_call_tokens=4_096)
+    assert [g for call in calls for g in call] == plan_batches(lengths, 4_096)
+    for call in calls:
+        real = sum(lengths[i] for group in call for i in group)
+        assert real <= 4_096 or len(call) == 1
+    assert len(calls) < len(plan_batches(lengths, 4_096))
+    assert plan_calls([], 100) == []
+
+
+def test_packed_rows_waste_little_and_repeat_few_shapes() -> None:
+    rows = {t: packed_rows(t) for t in range(1, 16_385)}
+    for tokens, padded in rows.items():
+        assert 0 <= padded - tokens < max(16, tokens / 16)
+    assert len(set(rows.values())) <= 128
