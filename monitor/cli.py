@@ -185,8 +185,11 @@ def bench(
     encoder = scorer.encoder
     device = encoder.device
     n = messages or (2_000 if device.type == "cpu" else 100_000)
+    if not (settings.data_dir / "fpb").is_dir():
+        typer.echo(f"no {settings.data_dir / 'fpb'}: timing four built-in sentences (set MONITOR_DATA_DIR)", err=True)
     texts = news_texts(settings.data_dir, n)
-    report: dict[str, object] = {"device": str(torch_device_name(device)), "messages": n}
+    mean_tokens = sum(len(ids) for ids in encoder.token_lengths(texts)) / n
+    report: dict[str, object] = {"device": str(torch_device_name(device)), "messages": n, "mean_tokens": mean_tokens}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("loading", total=None)
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from transformers import BertModel
+from transformers.models.bert.modeling_bert import BertLayer
 
 from monitor.batching import packed_rows
+
 
 @dataclass(frozen=True)
 class AttentionGroup:
@@ -76,7 +79,10 @@ def pack(ids: Sequence[list[int]], groups: Sequence[Sequence[int]], pad_id: int,
     owners.extend([texts] * padding)
 
     def tensor(values: Sequence[int], dtype: torch.dtype = torch.long) -> torch.Tensor:
-        return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
+        host = torch.tensor(values, dtype=dtype)
+        if device.type == "cuda":  # pinned: the copy overlaps the previous call still computing
+            host = host.pin_memory()
+        return host.to(device, non_blocking=True)
 
     return PackedCall(
         tensor(token_ids),
@@ -124,7 +130,7 @@ class PackedForward:
             + embeddings.token_type_embeddings.weight[0]
         )
         x = self._norm(x, embeddings.LayerNorm)
-        for layer in self.model.encoder.layer:
+        for layer in cast("Sequence[BertLayer]", self.model.encoder.layer):
             attention = layer.attention
             parts = (attention.self.query, attention.self.key, attention.self.value)
             # One matmul for Q, K and V (the weights are joined per call: a few MB, so that
