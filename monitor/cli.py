@@ -47,6 +47,8 @@ def partitions() -> None:
                 typer.echo(f"dropped {name}")
             if report.rows_expired:
                 typer.echo(f"deleted {report.rows_expired} rows and keys past the retention")
+            if report.alerts_expired:
+                typer.echo(f"deleted {report.alerts_expired} resolved alerts and delivery attempts past the retention")
             return await list_partitions(engine)
         finally:
             await engine.dispose()

@@ -2,7 +2,8 @@
 
 Every row has a home: rows whose day has no partition land in `scored_events_default` (still
 queryable), and maintenance moves recent ones into daily partitions. Retention drops whole
-partitions instead of deleting rows. `monitor migrate` and every replica of `monitor run` (at
+partitions instead of deleting rows; it also deletes resolved alerts and webhook delivery attempts
+older than it. `monitor migrate` and every replica of `monitor run` (at
 start, then hourly) do the maintenance; an advisory lock lets one replica at a time do it.
 """
 
@@ -86,6 +87,8 @@ class MaintenanceReport:
     dropped: tuple[str, ...]
     rows_expired: int
     """Rows deleted from the default partition, plus keys deleted, for being past the retention."""
+    alerts_expired: int = 0
+    """Resolved alerts (with their notifications) and webhook delivery attempts past the retention."""
 
 
 async def maintain_partitions(
@@ -112,13 +115,14 @@ async def maintain_partitions(
             if day in await _existing_days(conn):
                 await conn.execute(sql(f"DROP TABLE {partition_name(day)}"))
                 dropped.append(partition_name(day))
-    expired = 0
+    expired = alerts_expired = 0
     if plan.cutoff is not None:
         async with engine.begin() as conn:
             await _lock(conn)
             expired = await _expire(conn, plan.cutoff)
-    report = MaintenanceReport(created=tuple(created), dropped=tuple(dropped), rows_expired=expired)
-    if report.created or report.dropped or report.rows_expired:
+            alerts_expired = await _expire_alerts(conn, plan.cutoff)
+    report = MaintenanceReport(tuple(created), tuple(dropped), expired, alerts_expired)
+    if report.created or report.dropped or report.rows_expired or report.alerts_expired:
         log.info("partitions maintained", **report.__dict__)
     return report
 
@@ -187,6 +191,18 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
         sql("DELETE FROM scored_event_keys WHERE event_time < :cutoff"), {"cutoff": cutoff}
     )
     return int(rows.rowcount) + int(keys.rowcount)
+
+
+async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
+    """Alerts resolved before the cutoff go, with their notifications (ON DELETE CASCADE), and so
+    do delivery attempts made before it; firing alerts stay whatever their age."""
+    alerts = await conn.execute(
+        sql("DELETE FROM alerts WHERE status = 'resolved' AND resolved_at < :cutoff"), {"cutoff": cutoff}
+    )
+    attempts = await conn.execute(
+        sql("DELETE FROM alert_deliveries WHERE attempted_at < :cutoff"), {"cutoff": cutoff}
+    )
+    return int(alerts.rowcount) + int(attempts.rowcount)
 
 
 async def list_partitions(engine: AsyncEngine) -> list[tuple[str, str, int]]:

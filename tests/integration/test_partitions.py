@@ -4,6 +4,7 @@ nothing across partitions, retention drops whole days, and 0004 keeps the rows i
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -70,6 +71,47 @@ async def test_rows_find_their_day_replays_insert_nothing_and_retention_drops_da
         assert three_days_ago not in tables
     finally:
         await store.close()
+
+
+async def test_retention_deletes_old_resolved_alerts_and_delivery_attempts_not_firing_ones(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=40), now - timedelta(days=1)
+
+    async def alert(entity: str, resolved_at: datetime | None, attempted_at: datetime) -> uuid.UUID:
+        alert_id, notification_id = uuid.uuid4(), uuid.uuid4()
+        status = "firing" if resolved_at is None else "resolved"
+        await db.execute(
+            "INSERT INTO alerts (id, rule, severity, entity, status, first_seen, last_seen, event_count,"
+            " resolved_at) VALUES ($1, 'r', 'high', $2, $3, $4, $4, 1, $5)",
+            alert_id, entity, status, old, resolved_at,
+        )
+        await db.execute(
+            "INSERT INTO alert_notifications (id, alert_id, kind, payload) VALUES ($1, $2, 'firing', '{}')",
+            notification_id, alert_id,
+        )
+        await db.execute(
+            "INSERT INTO alert_deliveries (notification_id, endpoint, attempt, status_code, duration_ms,"
+            " attempted_at) VALUES ($1, 'http://x', 1, 200, 1.0, $2)",
+            notification_id, attempted_at,
+        )
+        return alert_id
+
+    try:
+        gone = await alert("resolved-long-ago", resolved_at=old, attempted_at=old)
+        kept = await alert("resolved-yesterday", resolved_at=recent, attempted_at=old)
+        firing = await alert("firing-for-weeks", resolved_at=None, attempted_at=recent)
+        report = await maintain_partitions(engine, retention_days=30, now=now)
+        assert report.alerts_expired == 1 + 1  # one alert (its attempt cascades) and the other old attempt
+        assert {r["id"] for r in await db.fetch("SELECT id FROM alerts")} == {kept, firing}
+        assert await db.fetchval("SELECT count(*) FROM alert_notifications WHERE alert_id = $1", gone) == 0
+        assert await db.fetchval("SELECT count(*) FROM alert_deliveries") == 1  # the firing one's, recent
+        again = await maintain_partitions(engine, retention_days=30, now=now)
+        assert again.alerts_expired == 0
+    finally:
+        await engine.dispose()
 
 
 async def test_every_partition_carries_the_indexes_the_views_need(
