@@ -8,6 +8,7 @@ batch (which inserts nothing) can never raise or change an alert.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -190,30 +191,44 @@ def spike_fires(config: RulesConfig, short_count: int, baseline_count: int) -> b
 
 
 def evaluate_spike(
-    config: RulesConfig,
-    candidate: Candidate,
-    short: Sequence[tuple[int, datetime]],
-    baseline_count: int,
+    config: RulesConfig, candidate: Candidate, intent_events: Sequence[tuple[int, datetime]]
 ) -> Trigger | None:
-    """`short`: the intent's events in [t - window, t]; `baseline_count`: those in the baseline."""
-    if not short or not spike_fires(config, len(short), baseline_count):
+    """The fullest firing short window among those ending at one of the candidate's events.
+
+    `intent_events`: (id, event time) of the intent's events from `spike_bounds`. Every window
+    ending at a new event is judged, not only the newest: a batch can span minutes of event time
+    (a consumer catching up, late arrivals within the grace), and a spike early in it must fire.
+    """
+    rule = config.rules.intent_spike
+    ordered = sorted(intent_events, key=lambda p: (p[1], p[0]))
+    times = [t for _, t in ordered]
+    best: list[tuple[int, datetime]] = []
+    for end in sorted({e.event_time for e in candidate.events}):
+        hi = bisect_right(times, end)
+        short_lo = bisect_right(times, end - rule.window)
+        base_lo = bisect_right(times, end - rule.window - rule.baseline)
+        short = ordered[short_lo:hi]
+        if len(short) > len(best) and spike_fires(config, len(short), short_lo - base_lo):
+            best = short
+    if not best:
         return None
-    ordered = sorted(short, key=lambda p: (p[1], p[0]))
     return Trigger(
         rule=candidate.rule,
         entity=candidate.entity,
-        severity=config.rules.intent_spike.severity,
-        evidence=tuple(i for i, _ in ordered)[-EVIDENCE_LIMIT:],
-        first_seen=ordered[0][1],
-        last_seen=ordered[-1][1],
-        event_count=len(ordered),
+        severity=rule.severity,
+        evidence=tuple(i for i, _ in best)[-EVIDENCE_LIMIT:],
+        first_seen=best[0][1],
+        last_seen=best[-1][1],
+        event_count=len(best),
     )
 
 
-def spike_bounds(config: RulesConfig, at: datetime) -> tuple[datetime, datetime, datetime]:
-    """(baseline start, short-window start, end) of an intent_spike evaluated at event time `at`."""
+def spike_bounds(config: RulesConfig, events: Sequence[EventFacts]) -> tuple[datetime, datetime]:
+    """Event times an intent_spike over `events` reads: every window ending at one of them,
+    with its baseline."""
     rule = config.rules.intent_spike
-    return at - rule.window - rule.baseline, at - rule.window, at
+    times = [e.event_time for e in events]
+    return min(times) - rule.window - rule.baseline, max(times)
 
 
 def update_open(

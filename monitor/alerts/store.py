@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, func, select, text, update
+from sqlalchemy import Row, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -217,21 +217,13 @@ class AlertStore:
                 )
             )
             return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
-        base_lo, short_lo, end = r.spike_bounds(self.config, candidate.events[-1].event_time)
-        same_intent = and_(e.stream == "customer", e.intent == candidate.entity)
-        short = await conn.execute(
+        lo, hi = r.spike_bounds(self.config, candidate.events)
+        rows = await conn.execute(
             select(e.id, e.event_time).where(
-                same_intent, e.event_time > short_lo, e.event_time <= end
+                e.stream == "customer", e.intent == candidate.entity, e.event_time > lo, e.event_time <= hi
             )
         )
-        baseline = await conn.scalar(
-            select(func.count()).where(
-                same_intent, e.event_time > base_lo, e.event_time <= short_lo
-            )
-        )
-        return r.evaluate_spike(
-            self.config, candidate, [(i, t) for i, t in short], int(baseline or 0)
-        )
+        return r.evaluate_spike(self.config, candidate, [(i, t) for i, t in rows])
 
     async def notify(
         self, conn: AsyncConnection, alert: AlertView, kind: str, now: datetime

@@ -99,11 +99,28 @@ def test_spike_compares_the_short_rate_with_the_baseline() -> None:
     assert not r.spike_fires(CONFIG, 30, 120)  # 6/min vs 2/min: only 3x
     candidate = r.Candidate(r.INTENT_SPIKE, "card_arrival", (msg(30, "card_arrival"),))
     short = [(i, T0 - timedelta(seconds=i)) for i in range(30)]
-    trigger = r.evaluate_spike(CONFIG, candidate, short, 10)
+    baseline = [(100 + i, T0 - timedelta(minutes=10 + i)) for i in range(10)]
+    trigger = r.evaluate_spike(CONFIG, candidate, [*short, *baseline])
     assert trigger is not None
     assert (trigger.entity, trigger.event_count, trigger.severity) == ("card_arrival", 30, "medium")
-    base_lo, short_lo, end = r.spike_bounds(CONFIG, T0)
-    assert (end - short_lo, short_lo - base_lo) == (timedelta(minutes=5), timedelta(hours=1))
+    assert set(trigger.evidence) == {i for i, _ in short}
+    lo, hi = r.spike_bounds(CONFIG, candidate.events)
+    assert hi - lo == timedelta(minutes=65)
+
+
+def test_a_spike_early_in_a_batch_fires_though_the_window_ending_at_its_newest_event_is_quiet() -> None:
+    # One batch (a consumer catching up) spans 8 minutes: 25 messages of one intent in the first
+    # minute, then one more; the 5-minute window ending at that last one holds only it.
+    spike = [msg(i, "card_arrival", minutes=i / 30) for i in range(25)]
+    late = msg(99, "card_arrival", minutes=8)
+    candidate = r.Candidate(r.INTENT_SPIKE, "card_arrival", (*spike, late))
+    stored = [(e.id, e.event_time) for e in candidate.events]
+    trigger = r.evaluate_spike(CONFIG, candidate, stored)
+    assert trigger is not None
+    assert trigger.event_count == 25
+    assert trigger.last_seen == T0 + timedelta(seconds=48)
+    alone = r.Candidate(r.INTENT_SPIKE, "card_arrival", (late,))
+    assert r.evaluate_spike(CONFIG, alone, stored) is None  # the window ending at it holds one
 
 
 def test_open_alert_takes_new_evidence_and_pages_again_only_after_cooldown() -> None:
