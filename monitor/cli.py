@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
 from monitor.config import Settings
 from monitor.logs import configure_logging
 
+if TYPE_CHECKING:
+    from monitor.alerts.outbox import Outbox
+
+T = TypeVar("T")
+
 app = typer.Typer(help="Score financial news and customer messages from Kafka into Postgres.", no_args_is_help=True)
 model_app = typer.Typer(help="Train and evaluate the embedded model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+webhooks_app = typer.Typer(
+    help="Webhook endpoints: their state, and re-enabling one a 410 disabled.", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 @app.command()
@@ -83,6 +94,42 @@ def alerts(
     configure_logging(settings.log_level)
     for line in asyncio.run(show_open_alerts(settings.database_url, as_json=as_json)):
         typer.echo(line)
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """Every endpoint: enabled or disabled (since when, why), deliveries pending and dropped."""
+    for e in asyncio.run(_with_outbox(lambda outbox: outbox.endpoints())):
+        state = "enabled"
+        if e.disabled_at is not None:
+            state = f"disabled since {e.disabled_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({e.disabled_reason})"
+        typer.echo(f"{e.url}  {state}  pending={e.pending} dropped={e.dropped}")
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(
+    url: Annotated[str, typer.Argument(help="the endpoint, as in MONITOR_WEBHOOK_URL")],
+    resend: Annotated[bool, typer.Option(help="queue again the notifications dropped while it was disabled")] = False,
+) -> None:
+    """Re-enable an endpoint disabled by a 410 Gone, once its owner has fixed it."""
+    requeued = asyncio.run(_with_outbox(lambda outbox: outbox.enable(url, resend=resend)))
+    if requeued is None:
+        typer.echo(f"no endpoint {url} (see `monitor webhooks list`)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"enabled {url}" + (f"; {requeued} dropped notifications queued again" if resend else ""))
+
+
+async def _with_outbox(action: Callable[[Outbox], Awaitable[T]]) -> T:
+    from monitor.alerts.outbox import Outbox
+    from monitor.db.store import make_engine
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    try:
+        return await action(Outbox(engine))
+    finally:
+        await engine.dispose()
 
 
 @app.command()

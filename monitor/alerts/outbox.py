@@ -36,6 +36,24 @@ class Claimed:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointState:
+    url: str
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    pending: int
+    dropped: int
+    """Notifications not sent because the endpoint was disabled (`enable --resend` queues them)."""
+
+
+_ENDPOINTS = text("""
+SELECT e.url, e.disabled_at, e.disabled_reason,
+       count(*) FILTER (WHERE o.status = 'pending') AS pending,
+       count(*) FILTER (WHERE o.status = 'disabled') AS dropped
+FROM webhook_endpoints e LEFT JOIN alert_outbox o ON o.endpoint = e.url
+GROUP BY e.url ORDER BY e.url
+""")
+
 _CLAIM = text("""
 WITH due AS (
     SELECT notification_id, endpoint FROM alert_outbox
@@ -113,6 +131,37 @@ class Outbox:
                 insert(WebhookEndpointRow).on_conflict_do_nothing(index_elements=["url"]),
                 [{"url": url} for url in urls],
             )
+
+    async def endpoints(self) -> list[EndpointState]:
+        """Every endpoint ever configured, with its state and its deliveries still to make."""
+        async with self._txn() as conn:
+            rows = await conn.execute(_ENDPOINTS)
+            return [EndpointState(r.url, r.disabled_at, r.disabled_reason, r.pending, r.dropped) for r in rows]
+
+    async def enable(self, url: str, *, resend: bool = False) -> int | None:
+        """Clear a disabled endpoint (after its owner fixed it); None if no such endpoint.
+
+        With `resend`, notifications dropped while it was disabled are queued again as new
+        (attempts and give-up clock reset); returns how many.
+        """
+        async with self._txn() as conn:
+            found = await conn.execute(
+                text("UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL WHERE url = :u"),
+                {"u": url},
+            )
+            if not found.rowcount:
+                return None
+            if not resend:
+                return 0
+            requeued = await conn.execute(
+                text(
+                    "UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(),"
+                    " created_at = now(), finished_at = NULL, last_error = NULL, last_status_code = NULL"
+                    " WHERE endpoint = :u AND status = 'disabled'"
+                ),
+                {"u": url},
+            )
+            return int(requeued.rowcount)
 
     async def disabled_reason(self, url: str) -> str | None:
         """Why the endpoint is disabled, or None while it is enabled."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -184,6 +187,46 @@ async def test_410_disables_one_endpoint_and_the_other_still_gets_everything(
             e["event"] == "endpoint answered 410 Gone; disabled" and e["endpoint"] == gone.url
             for e in logs
         )
+    finally:
+        await store.close()
+
+
+async def test_a_disabled_endpoint_re_enabled_by_the_cli_gets_what_it_missed_once(
+    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+) -> None:
+    answer = [410]
+    receiver = Receiver([SECRET], respond=lambda _t: (answer[0], {}))
+    receivers.append(receiver)
+    urls = (receiver.url,)
+    store = alert_store(database_url, rules(), urls)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MONITOR_DATABASE_URL": database_url}
+        run = [sys.executable, "-m", "monitor", "webhooks", *args]
+        return subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        await store.write(batch(customer_event("c1", "cust-1", "compromised_card")))
+        async with Running(store, urls, [SECRET], FAST):
+            dropped = "SELECT count(*) FROM alert_outbox WHERE endpoint = $1 AND status = 'disabled'"
+            await until_sql(db, dropped, lambda n: n == 1, receiver.url)
+        await store.write(batch(customer_event("c2", "cust-2", "compromised_card")))
+        listed = await asyncio.to_thread(cli, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "disabled since" in listed.stdout
+        assert "(HTTP 410 Gone)  pending=1 dropped=1" in listed.stdout
+
+        answer[0] = 204  # its owner fixed it
+        enabled = await asyncio.to_thread(cli, "enable", receiver.url, "--resend")
+        assert enabled.returncode == 0, enabled.stderr
+        assert "1 dropped notifications queued again" in enabled.stdout
+        async with Running(store, urls, [SECRET], FAST):
+            await until(lambda: len(receiver.delivered) == 2)
+            await asyncio.sleep(0.5)  # nothing more arrives
+        assert sorted(d.body["entity"] for d in receiver.delivered) == ["cust-1", "cust-2"]
+        unknown = await asyncio.to_thread(cli, "enable", "http://nowhere/hook")
+        assert unknown.returncode == 1
+        assert "no endpoint http://nowhere/hook" in unknown.stderr
     finally:
         await store.close()
 
