@@ -71,10 +71,10 @@ def default_encoder_path() -> Path:
 class Encoder:
     """Tokenizer plus BERT encoder, mean-pooled and L2-normalised like sentence-transformers does.
 
-    Texts are sorted by length and their tokens packed, without padding, into model calls of at
-    most `max_batch_tokens` (`monitor.model.packed`); a budget of 0 picks one by device and
-    precision. The weights load in fp32 (training needs them
-    so); `set_precision` casts them for serving.
+    Texts are sorted by length into groups of similar length (padding bounded), and the groups
+    laid end to end into model calls of at most `max_batch_tokens` real tokens
+    (`monitor.model.packed`); a budget of 0 picks one by device and precision. The weights load
+    in fp32 (training needs them so); `set_precision` casts them for serving.
     """
 
     def __init__(
