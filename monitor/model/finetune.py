@@ -33,7 +33,6 @@ class TaskData:
     weight: nn.Parameter
     """(classes, hidden): applied to the unit-length sentence embedding."""
     bias: nn.Parameter
-    class_weights: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
