@@ -15,7 +15,7 @@ from monitor.config import Settings
 from monitor.logs import configure_logging
 
 if TYPE_CHECKING:
-    from monitor.alerts.outbox import Outbox
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -45,26 +45,21 @@ def partitions() -> None:
     """Create the next days' partitions of scored_events, drop those past MONITOR_RETENTION_DAYS,
     and list them. `monitor run` does the same hourly; this is for operators and first installs."""
     from monitor.db.partitions import list_partitions, maintain_partitions
-    from monitor.db.store import make_engine
 
     settings = Settings()
     configure_logging(settings.log_level)
 
-    async def maintain() -> list[tuple[str, str, int]]:
-        engine = make_engine(settings.database_url)
-        try:
-            report = await maintain_partitions(engine, settings.retention_days)
-            for name in report.dropped:
-                typer.echo(f"dropped {name}")
-            if report.rows_expired:
-                typer.echo(f"deleted {report.rows_expired} rows and keys past the retention")
-            if report.alerts_expired:
-                typer.echo(f"deleted {report.alerts_expired} resolved alerts and delivery attempts past the retention")
-            return await list_partitions(engine)
-        finally:
-            await engine.dispose()
+    async def maintain(engine: AsyncEngine) -> list[tuple[str, str, int]]:
+        report = await maintain_partitions(engine, settings.retention_days)
+        for name in report.dropped:
+            typer.echo(f"dropped {name}")
+        if report.rows_expired:
+            typer.echo(f"deleted {report.rows_expired} rows and keys past the retention")
+        if report.alerts_expired:
+            typer.echo(f"deleted {report.alerts_expired} resolved alerts and delivery attempts past the retention")
+        return await list_partitions(engine)
 
-    for name, bounds, rows in asyncio.run(maintain()):
+    for name, bounds, rows in asyncio.run(_with_engine(settings, maintain)):
         typer.echo(f"{name}  {bounds}  ~{rows} rows")
 
 
@@ -99,7 +94,14 @@ def alerts(
 @webhooks_app.command("list")
 def webhooks_list() -> None:
     """Every endpoint: enabled or disabled (since when, why), deliveries pending and dropped."""
-    for e in asyncio.run(_with_outbox(lambda outbox: outbox.endpoints())):
+    from monitor.alerts.outbox import Outbox
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    endpoints = asyncio.run(_with_engine(settings, lambda engine: Outbox(engine).endpoints()))
+    if not endpoints:
+        typer.echo("no webhook endpoints yet (a replica registers MONITOR_WEBHOOK_URL when it starts)")
+    for e in endpoints:
         state = "enabled"
         if e.disabled_at is not None:
             state = f"disabled since {e.disabled_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({e.disabled_reason})"
@@ -112,22 +114,24 @@ def webhooks_enable(
     resend: Annotated[bool, typer.Option(help="queue again the notifications dropped while it was disabled")] = False,
 ) -> None:
     """Re-enable an endpoint disabled by a 410 Gone, once its owner has fixed it."""
-    requeued = asyncio.run(_with_outbox(lambda outbox: outbox.enable(url, resend=resend)))
+    from monitor.alerts.outbox import Outbox
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    requeued = asyncio.run(_with_engine(settings, lambda engine: Outbox(engine).enable(url, resend=resend)))
     if requeued is None:
         typer.echo(f"no endpoint {url} (see `monitor webhooks list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"enabled {url}" + (f"; {requeued} dropped notifications queued again" if resend else ""))
 
 
-async def _with_outbox(action: Callable[[Outbox], Awaitable[T]]) -> T:
-    from monitor.alerts.outbox import Outbox
+async def _with_engine(settings: Settings, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `action` on an engine for the configured database, disposed afterwards."""
     from monitor.db.store import make_engine
 
-    settings = Settings()
-    configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     try:
-        return await action(Outbox(engine))
+        return await action(engine)
     finally:
         await engine.dispose()
 

@@ -87,7 +87,7 @@ class MaintenanceReport:
     dropped: tuple[str, ...]
     rows_expired: int
     """Rows deleted from the default partition, plus keys deleted, for being past the retention."""
-    alerts_expired: int = 0
+    alerts_expired: int
     """Resolved alerts (with their notifications) and webhook delivery attempts past the retention."""
 
 
