@@ -7,11 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from torch import nn
 from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.config import Settings
 from monitor.model.data import task_splits
+from monitor.model.encoder import Encoder
+from monitor.model.finetune import LoopConfig, TaskData, run_loop
+from monitor.model.layers import TopBlocks
 from monitor.model.scorer import load_scorer
 from monitor.model.train import VERSION_PREFIX
 from tests.conftest import DATA_DIR
@@ -66,3 +71,18 @@ def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:
     assert scores[1].intent is not None  # intent still comes from the embedded head
     assert ";sentiment=hf:finbert-tiny-" in scorer.model_version
     assert scorer.model_version.startswith(VERSION_PREFIX)
+
+
+@pytest.mark.parametrize("lr_scale", [0.0, 1.0])
+def test_a_tasks_lr_scale_sets_how_far_its_batches_move_the_blocks(lr_scale: float) -> None:
+    encoder = Encoder(device="cpu")
+    encoder.model.float()
+    top = TopBlocks(encoder, first=5)
+    before = [p.detach().clone() for p in top.blocks.parameters()]
+    states, _ = top.lower(encoder.token_lengths(["Profit rose.", "Sales fell sharply.", "Results due."]))
+    head = (torch.zeros((2, encoder.hidden_size)), torch.zeros(2))
+    task = TaskData("sentiment", states, [1, 0, 1], nn.Parameter(head[0]), nn.Parameter(head[1]), lr_scale)
+    run_loop(top, [task], LoopConfig(epochs=2, batch_size=2, warmup=0.0))
+    moved = any(not torch.equal(b, p) for b, p in zip(before, top.blocks.parameters(), strict=True))
+    assert moved == (lr_scale > 0)
+    assert task.weight.abs().sum() > 0  # the head trains at its own rate either way
