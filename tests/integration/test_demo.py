@@ -64,7 +64,9 @@ class DemoRun:
     def _watch(self) -> None:
         while self.process.poll() is None:
             for proc in self._started_processes():
-                self.seen.setdefault(proc.pid, " ".join(_cmdline(proc))[:120])
+                # The latest command line: one seen between fork and exec is still the parent's.
+                if cmd := " ".join(_cmdline(proc))[:120]:
+                    self.seen[proc.pid] = cmd
             time.sleep(0.2)
 
     def _started_processes(self) -> Iterator[psutil.Process]:
