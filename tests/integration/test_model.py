@@ -80,8 +80,8 @@ def test_a_tasks_lr_scale_sets_how_far_its_batches_move_the_blocks(lr_scale: flo
     top = TopBlocks(encoder, first=5)
     before = [p.detach().clone() for p in top.blocks.parameters()]
     states, _ = top.lower(encoder.token_lengths(["Profit rose.", "Sales fell sharply.", "Results due."]))
-    head = (torch.zeros((2, encoder.hidden_size)), torch.zeros(2))
-    task = TaskData("sentiment", states, [1, 0, 1], nn.Parameter(head[0]), nn.Parameter(head[1]), lr_scale)
+    weight, bias = nn.Parameter(torch.zeros((2, encoder.hidden_size))), nn.Parameter(torch.zeros(2))
+    task = TaskData("sentiment", states, [1, 0, 1], weight, bias, lr_scale)
     run_loop(top, [task], LoopConfig(epochs=2, batch_size=2, warmup=0.0))
     moved = any(not torch.equal(b, p) for b, p in zip(before, top.blocks.parameters(), strict=True))
     assert moved == (lr_scale > 0)
