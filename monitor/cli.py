@@ -226,7 +226,6 @@ def bench(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from monitor.bench import model_only, news_texts
-    from monitor.bench_e2e import end_to_end
     from monitor.model.layout import scoring_layout
     from monitor.model.scorer import TransformerScorer, load_scorer
 
@@ -251,6 +250,8 @@ def bench(
 
         report.update(model_only(scorer, encoder, texts, scoring_layout(settings), progress))
         if e2e:
+            from monitor.bench_e2e import end_to_end  # Kafka and Postgres clients: only when asked for
+
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
             report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))
             report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / float(report["batched_msgs_per_s"])  # type: ignore[arg-type]

@@ -145,8 +145,8 @@ def train(
                 name=task,
                 states=states,
                 targets=[head.labels.index(y) for y in train_y],
-                weight=nn.Parameter(head.weight.clone()),
-                bias=nn.Parameter(head.bias.clone()),
+                weight=nn.Parameter(head.weight.to(encoder.device)),
+                bias=nn.Parameter(head.bias.to(encoder.device)),
                 lr_scale=LR_SCALE[task],
             )
         )
