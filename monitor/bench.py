@@ -131,9 +131,9 @@ def batched_rate(scorer: Scorer, texts: Sequence[str], layout: ScoringLayout, de
     apply_layout(layout)
     shards = [texts[i :: layout.workers] for i in range(layout.workers)]
     with ThreadPoolExecutor(layout.workers) as pool:
-        list(pool.map(lambda shard: scorer.score(shard[:256], [False] * len(shard[:256])), shards))
+        list(pool.map(lambda shard: scorer.score(shard[:256], ["news"] * len(shard[:256])), shards))
         started = time.perf_counter()
-        list(pool.map(lambda shard: scorer.score(shard, [False] * len(shard)), shards))
+        list(pool.map(lambda shard: scorer.score(shard, ["news"] * len(shard)), shards))
         sync(device)
         return len(texts) / (time.perf_counter() - started)
 
@@ -167,7 +167,7 @@ def model_only(
     few = texts[: 200 if device.type == "cpu" else 2000]
     started = time.perf_counter()
     for text in few:
-        scorer.score([text], [False])
+        scorer.score([text], ["news"])
     out["per_message_msgs_per_s"] = len(few) / (time.perf_counter() - started)
 
     progress("Hugging Face pipeline, same model")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -153,7 +153,7 @@ def demo(
 @app.command()
 def score(
     text: str,
-    stream: Annotated[str, typer.Option(help="news or customer (customer adds intent)")] = "news",
+    stream: Annotated[str, typer.Option(help="news or customer (customer: the customer's mood, and intent)")] = "news",
 ) -> None:
     """Score one text and print one JSON line."""
     from dataclasses import asdict
@@ -166,24 +166,28 @@ def score(
     settings = Settings()
     configure_logging(settings.log_level)
     scorer = load_scorer(settings)
-    scores = scorer.score([mask_text(text)], [stream == "customer"])[0]
+    scores = scorer.score([mask_text(text)], ["customer" if stream == "customer" else "news"])[0]
     out = {"stream": stream, **asdict(scores), "model_version": scorer.model_version}
     if stream != "customer":
-        out.pop("intent")
-        out.pop("intent_confidence")
+        for key in ("intent", "intent_confidence", "intent_probabilities"):
+            out.pop(key)
+    else:
+        out["intent_probabilities"] = dict(scores.intent_probabilities)
     typer.echo(json.dumps(out))
 
 
 @model_app.command("train")
 def model_train(
-    data_dir: Annotated[Path | None, typer.Option(help="folder with fpb/ and banking77/")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option(help="where to write the weights (default: into the package)")
     ] = None,
 ) -> None:
-    """Fine-tune the encoder's top blocks and both heads from the labelled data; save them."""
+    """Fine-tune the encoder's top blocks and every head from the labelled data; save them."""
     from monitor.model.heads import WEIGHTS_DIR
-    from monitor.model.train import train
+    from monitor.model.training.recipe import train
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -193,19 +197,30 @@ def model_train(
 
 @model_app.command("eval")
 def model_eval(
-    task: Annotated[str, typer.Option(help="sentiment or intent")],
+    task: Annotated[
+        str, typer.Option(help="sentiment, intent, or fraud (labels fraud/ordinary, judged as fraud_intent)")
+    ],
     data: Annotated[Path, typer.Option(help="CSV with text,label columns")],
+    stream: Annotated[str, typer.Option(help="news or customer: which stream's sentiment head judges")] = "news",
+    variant: Annotated[
+        str | None, typer.Option(help="rewrite the texts first: lower, typos or social (handles, links, emoji)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
 ) -> None:
     """Accuracy, macro-F1 and calibration error of the configured model on a labelled CSV."""
-    from monitor.model.evaluate import evaluate
+    from monitor.model.training.evaluate import EvalTask, evaluate
+    from monitor.model.training.variants import VARIANTS
 
-    if task not in ("sentiment", "intent"):
-        raise typer.BadParameter("task must be sentiment or intent")
+    if variant is not None and variant not in VARIANTS:
+        raise typer.BadParameter(f"variant must be one of {', '.join(VARIANTS)}")
+    if task not in ("sentiment", "intent", "fraud"):
+        raise typer.BadParameter("task must be sentiment, intent or fraud")
+    if stream not in ("news", "customer"):
+        raise typer.BadParameter("stream must be news or customer")
     settings = Settings()
     configure_logging(settings.log_level)
-    chosen: Literal["sentiment", "intent"] = "sentiment" if task == "sentiment" else "intent"
-    report = evaluate(settings, chosen, data)
+    chosen: EvalTask = "sentiment" if task == "sentiment" else "intent" if task == "intent" else "fraud"
+    report = evaluate(settings, chosen, data, "customer" if stream == "customer" else "news", variant)
     if as_json:
         typer.echo(json.dumps(report))
     else:

@@ -51,15 +51,15 @@ def process_records(
 def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[tuple[Message, Scores]]:
     """Score in one call; if the model fails on the batch, find and dead-letter the culprits alone."""
     texts = [m.text for m in messages]
-    wants_intent = [m.stream == "customer" for m in messages]
+    streams = [m.stream for m in messages]
     try:
-        return list(zip(messages, scorer.score(texts, wants_intent), strict=True))
+        return list(zip(messages, scorer.score(texts, streams), strict=True))
     except Exception:
         log.exception("model failed on a batch; scoring its messages one by one", batch_size=len(messages))
     scored = []
-    for message, text, intent in zip(messages, texts, wants_intent, strict=True):
+    for message in messages:
         try:
-            scored.append((message, scorer.score([text], [intent])[0]))
+            scored.append((message, scorer.score([message.text], [message.stream])[0]))
         except Exception as e:  # noqa: BLE001 - one bad message must not stop the stream
             reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}")
             batch.dead_letters.append(

@@ -11,6 +11,12 @@ Sentiment = Literal["negative", "neutral", "positive"]
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
 
 
+def canonical_intent(label: str) -> str:
+    """An intent's one spelling: Banking77 capitalises `Refund_not_showing_up` alone of its 77,
+    and rows stored before that was fixed still carry it."""
+    return label.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One Kafka record as it arrived, before anything is decided about it."""
@@ -65,6 +71,13 @@ class Scores:
     sentiment_confidence: float
     intent: str | None = None
     intent_confidence: float | None = None
+    intent_probabilities: tuple[tuple[str, float], ...] = ()
+    """The likeliest intents and their calibrated probabilities, likeliest first (those above
+    `INTENT_PROBABILITY_FLOOR`, at most `TOP_INTENTS`): rules over a set of intents sum these."""
+
+
+TOP_INTENTS = 10
+INTENT_PROBABILITY_FLOOR = 0.001
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,22 @@ from monitor.alerts.payload import AlertView
 from monitor.alerts.store import open_alerts
 from monitor.db.store import make_engine
 
-_COLUMNS = ("id", "rule", "severity", "entity", "events", "first_seen", "last_seen", "age")
+_COLUMNS = ("id", "rule", "severity", "entity", "events", "first_seen", "last_seen", "age", "why")
 
 
 def _age(alert: AlertView, now: datetime) -> str:
     minutes = int((now - alert.first_seen).total_seconds() // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _why(alert: AlertView) -> str:
+    """The latest evidence's reason: for a rule over a set of intents, their summed probability
+    and the intents that carried it."""
+    if not alert.evidence_details:
+        return ""
+    latest = alert.evidence_details[-1]
+    intents = sorted(latest.get("intents", {}).items(), key=lambda kv: -kv[1])
+    return f"p={latest['probability']:.2f} " + "+".join(name for name, _ in intents)
 
 
 def format_table(alerts: list[AlertView], now: datetime) -> list[str]:
@@ -31,6 +41,7 @@ def format_table(alerts: list[AlertView], now: datetime) -> list[str]:
             a.first_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             a.last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             _age(a, now),
+            _why(a),
         )
         for a in alerts
     ]
@@ -59,6 +70,7 @@ async def show_open_alerts(database_url: str, *, as_json: bool = False) -> list[
                     "last_seen": a.last_seen.isoformat(),
                     "event_count": a.event_count,
                     "evidence": list(a.evidence),
+                    "evidence_details": list(a.evidence_details),
                 }
             )
             for a in alerts

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from monitor.errors import ConfigError
+from monitor.records import canonical_intent
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -55,9 +56,15 @@ class NegativeNewsBurst(_Rule):
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
+def _canonical_intents(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return tuple(canonical_intent(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
 class FraudIntent(_Rule):
     severity: str = Field(default="critical", pattern=r"^(info|low|medium|high|critical)$")
-    intents: tuple[str, ...] = (
+    intents: Annotated[tuple[str, ...], BeforeValidator(_canonical_intents)] = (
         "compromised_card",
         "lost_or_stolen_card",
         "card_payment_not_recognised",
@@ -65,6 +72,8 @@ class FraudIntent(_Rule):
         "direct_debit_payment_not_recognised",
     )
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Compared with the probability that a message is one of `intents` (their summed
+    probabilities), not with the top intent's own share of it."""
 
 
 class IntentSpike(_Rule):
@@ -82,6 +91,13 @@ class Rules(BaseModel):
     negative_news_burst: NegativeNewsBurst = NegativeNewsBurst()
     fraud_intent: FraudIntent = FraudIntent()
     intent_spike: IntentSpike = IntentSpike()
+
+    def named(self, rule: str) -> _Rule:
+        """The rule called `rule` (its field name here)."""
+        found = getattr(self, rule, None)
+        if not isinstance(found, _Rule):
+            raise KeyError(rule)
+        return found
 
 
 class RulesConfig(BaseModel):

@@ -30,6 +30,9 @@ class AlertView:
     evidence: tuple[int, ...]
     """scored_events ids, most recent last."""
     resolved_at: datetime | None = None
+    evidence_details: tuple[dict[str, Any], ...] = ()
+    """Why evidence counted, per event (fraud_intent: the watch-list intents and their summed
+    probability)."""
 
 
 def sql_hint(alert: AlertView) -> str:
@@ -56,6 +59,7 @@ def notification_body(alert: AlertView, kind: str, sent_for: datetime) -> dict[s
         "last_seen": alert.last_seen.isoformat(),
         "event_count": alert.event_count,
         "evidence": list(alert.evidence),
+        "evidence_details": list(alert.evidence_details),
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "sql": sql_hint(alert),
     }

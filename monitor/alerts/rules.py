@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +37,36 @@ class EventFacts:
     intent: str | None = None
     intent_confidence: float | None = None
     customer_id: str | None = None
+    intent_probabilities: tuple[tuple[str, float], ...] = ()
+    """The likeliest intents with their calibrated probabilities (`Scores.intent_probabilities`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceDetail:
+    """Why one event counts for a rule over a set of intents: which of them, and their summed
+    probability (what the rule's `min_confidence` is compared with)."""
+
+    event_id: int
+    probability: float
+    intents: tuple[tuple[str, float], ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"event_id": self.event_id, "probability": self.probability, "intents": dict(self.intents)}
+
+
+def intent_set_probability(event: EventFacts, intents: Collection[str]) -> EvidenceDetail:
+    """The probability that `event` is any one of `intents`: the sum of their probabilities.
+
+    Related intents share a fraud report's probability (a stolen card that was then used is both
+    `lost_or_stolen_card` and `card_payment_not_recognised`), so the top intent's own share can
+    sit under a threshold exactly when the message is plainly one of them. Without a distribution
+    (a row scored before there was one) the top intent's confidence stands for it.
+    """
+    shares = event.intent_probabilities or (
+        ((event.intent, event.intent_confidence or 0.0),) if event.intent is not None else ()
+    )
+    matched = tuple((name, p) for name, p in shares if name in intents)
+    return EvidenceDetail(event.id, round(min(1.0, sum(p for _, p in matched)), 6), matched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +77,8 @@ class Candidate:
     entity: str
     events: tuple[EventFacts, ...]
     """The batch's new events that match the rule for this entity, oldest first."""
+    details: tuple[EvidenceDetail, ...] = ()
+    """For rules over a set of intents: why each of `events` matched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +92,7 @@ class Trigger:
     first_seen: datetime
     last_seen: datetime
     event_count: int
+    details: tuple[EvidenceDetail, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +116,8 @@ class AlertUpdate:
     last_seen: datetime
     event_count: int
     page_again: bool
+    details: tuple[EvidenceDetail, ...] = ()
+    """The fresh evidence's details, to add to the alert's."""
 
 
 def in_time(event: EventFacts, now: datetime, window: timedelta, grace: timedelta) -> bool:
@@ -95,6 +130,7 @@ def candidates(config: RulesConfig, events: Iterable[EventFacts], now: datetime)
     """Every (rule, entity) the events touch, sorted: the order locks are taken in (no deadlock)."""
     rules = config.rules
     touched: dict[tuple[str, str], list[EventFacts]] = defaultdict(list)
+    details: dict[int, EvidenceDetail] = {}
     for e in events:
         burst = rules.negative_news_burst
         if (
@@ -110,20 +146,20 @@ def candidates(config: RulesConfig, events: Iterable[EventFacts], now: datetime)
             continue
         fraud = rules.fraud_intent
         # A fraud report has no window: one arriving late (after an outage) still matters.
-        if (
-            fraud.enabled
-            and e.customer_id
-            and e.intent in fraud.intents
-            and (e.intent_confidence or 0.0) >= fraud.min_confidence
-        ):
-            touched[(FRAUD_INTENT, e.customer_id)].append(e)
+        if fraud.enabled and e.customer_id:
+            detail = intent_set_probability(e, fraud.intents)
+            if detail.probability >= fraud.min_confidence:
+                touched[(FRAUD_INTENT, e.customer_id)].append(e)
+                details[e.id] = detail
         spike = rules.intent_spike
         if spike.enabled and in_time(e, now, spike.window, config.grace):
             touched[(INTENT_SPIKE, e.intent)].append(e)
-    return [
-        Candidate(rule, entity, tuple(sorted(evs, key=lambda e: (e.event_time, e.id))))
-        for (rule, entity), evs in sorted(touched.items())
-    ]
+    found = []
+    for (rule, entity), evs in sorted(touched.items()):
+        ordered = tuple(sorted(evs, key=lambda e: (e.event_time, e.id)))
+        why = tuple(details[e.id] for e in ordered if e.id in details) if rule == FRAUD_INTENT else ()
+        found.append(Candidate(rule, entity, ordered, why))
+    return found
 
 
 def burst_window(
@@ -177,6 +213,7 @@ def evaluate_fraud(config: RulesConfig, candidate: Candidate) -> Trigger:
         first_seen=evs[0].event_time,
         last_seen=evs[-1].event_time,
         event_count=len(evs),
+        details=candidate.details[-EVIDENCE_LIMIT:],
     )
 
 
@@ -244,6 +281,7 @@ def update_open(
         last_seen=max(alert.last_seen, fresh[-1].event_time),
         event_count=alert.event_count + len(fresh),
         page_again=now - alert.last_notified_at >= cooldown,
+        details=tuple(d for d in candidate.details if d.event_id in {e.id for e in fresh}),
     )
 
 

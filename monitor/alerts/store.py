@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import rules as r
-from monitor.alerts.config import RulesConfig
+from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
 from monitor.alerts.payload import AlertView, notification_body
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.records import ScoredEvent
@@ -57,6 +57,7 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
         sentiment_confidence=s.sentiment_confidence,
         intent=s.intent,
         intent_confidence=s.intent_confidence,
+        intent_probabilities=s.intent_probabilities,
         customer_id=m.customer_id,
     )
 
@@ -73,6 +74,7 @@ def view(row: Row[Any]) -> AlertView:
         event_count=row.event_count,
         evidence=tuple(row.evidence),
         resolved_at=row.resolved_at,
+        evidence_details=tuple(row.evidence_details or ()),
     )
 
 
@@ -137,6 +139,7 @@ class AlertStore:
                 last_seen=trigger.last_seen,
                 event_count=trigger.event_count,
                 evidence=list(trigger.evidence),
+                evidence_details=[d.as_json() for d in trigger.details],
                 created_at=now,
                 updated_at=now,
                 last_notified_at=now,
@@ -179,6 +182,10 @@ class AlertStore:
             "event_count": change.event_count,
             "updated_at": now,
         }
+        if change.details:
+            kept = set(change.evidence)
+            details = [*row.evidence_details, *(d.as_json() for d in change.details)]
+            values["evidence_details"] = [d for d in details if d["event_id"] in kept]
         if change.page_again:
             values["last_notified_at"] = now
         updated = (
@@ -199,31 +206,34 @@ class AlertStore:
             changes.notifications += await self.notify(conn, view(updated), "repeat", now)
 
     async def _evaluate(self, conn: AsyncConnection, candidate: r.Candidate) -> r.Trigger | None:
-        """Count the window in scored_events (every replica's rows) and apply the rule."""
-        if candidate.rule == r.FRAUD_INTENT:
-            return r.evaluate_fraud(self.config, candidate)
+        """Count the window in scored_events (every replica's rows) and apply the rule; the rule's
+        type says which rows it reads."""
         e = ScoredEventRow
-        if candidate.rule == r.NEGATIVE_NEWS_BURST:
-            rule = self.config.rules.negative_news_burst
-            lo = candidate.events[0].event_time - rule.window
-            hi = candidate.events[-1].event_time + rule.window
-            rows = await conn.execute(
-                select(e.id, e.event_time).where(
-                    e.stream == "news",
-                    e.sentiment == "negative",
-                    e.sentiment_confidence >= rule.min_confidence,
-                    e.entities.contains([candidate.entity]),
-                    e.event_time.between(lo, hi),
+        match self.config.rules.named(candidate.rule):
+            case FraudIntent():
+                return r.evaluate_fraud(self.config, candidate)
+            case NegativeNewsBurst() as rule:
+                lo = candidate.events[0].event_time - rule.window
+                hi = candidate.events[-1].event_time + rule.window
+                rows = await conn.execute(
+                    select(e.id, e.event_time).where(
+                        e.stream == "news",
+                        e.sentiment == "negative",
+                        e.sentiment_confidence >= rule.min_confidence,
+                        e.entities.contains([candidate.entity]),
+                        e.event_time.between(lo, hi),
+                    )
                 )
-            )
-            return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
-        lo, hi = r.spike_bounds(self.config, candidate.events)
-        rows = await conn.execute(
-            select(e.id, e.event_time).where(
-                e.stream == "customer", e.intent == candidate.entity, e.event_time > lo, e.event_time <= hi
-            )
-        )
-        return r.evaluate_spike(self.config, candidate, [(i, t) for i, t in rows])
+                return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
+            case IntentSpike():
+                lo, hi = r.spike_bounds(self.config, candidate.events)
+                rows = await conn.execute(
+                    select(e.id, e.event_time).where(
+                        e.stream == "customer", e.intent == candidate.entity, e.event_time > lo, e.event_time <= hi
+                    )
+                )
+                return r.evaluate_spike(self.config, candidate, [(i, t) for i, t in rows])
+        raise AssertionError(f"no evaluation for rule {candidate.rule!r}")
 
     async def notify(
         self, conn: AsyncConnection, alert: AlertView, kind: str, now: datetime

@@ -76,6 +76,9 @@ class ScoredEventRow(Base):
     sentiment_confidence: Mapped[float] = mapped_column(Double)
     intent: Mapped[str | None] = mapped_column(Text)
     intent_confidence: Mapped[float | None] = mapped_column(Double)
+    intent_probabilities: Mapped[dict[str, float] | None] = mapped_column(JSONB)
+    """The likeliest intents -> calibrated probability (migration 0005); rules over a set of
+    intents sum them."""
     model_version: Mapped[str] = mapped_column(Text)
     customer_id: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
@@ -142,6 +145,9 @@ class AlertRow(Base):
     event_count: Mapped[int] = mapped_column(Integer)
     evidence: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=sql_text("'{}'"))
     """scored_events ids (the most recent ones when there are many)."""
+    evidence_details: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sql_text("'[]'::jsonb"))
+    """Why evidence counted (migration 0005): for fraud_intent, per event the watch-list intents
+    and their summed probability."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     """When evidence last arrived (wall clock): resolution counts from here."""

@@ -78,6 +78,7 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "sentiment_confidence": s.sentiment_confidence,
         "intent": s.intent,
         "intent_confidence": s.intent_confidence,
+        "intent_probabilities": dict(s.intent_probabilities) if s.intent_probabilities else None,
         "model_version": event.model_version,
         "customer_id": m.customer_id,
         "payload": m.fields,

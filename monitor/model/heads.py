@@ -28,19 +28,30 @@ class Head:
         return torch.softmax(logits / self.temperature, dim=-1)
 
 
+HEAD_NAMES = ("news_sentiment", "customer_sentiment", "intent")
+"""Every head on the shared encoder: sentiment as each stream's analyst means it, and intent."""
+
+
 @dataclass
 class Heads:
-    """The sentiment and intent heads and the version every scored row records."""
+    """The shipped heads and the version every scored row records."""
 
     version: str
-    sentiment: Head
+    news_sentiment: Head
+    """What a text means for the company or market."""
+    customer_sentiment: Head
+    """The customer's own mood."""
     intent: Head
+
+    def sentiment_for(self, stream: str) -> Head:
+        return self.customer_sentiment if stream == "customer" else self.news_sentiment
 
     def save(self, directory: Path = WEIGHTS_DIR) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {}
         meta: dict[str, object] = {"version": self.version}
-        for name, head in (("sentiment", self.sentiment), ("intent", self.intent)):
+        for name in HEAD_NAMES:
+            head: Head = getattr(self, name)
             tensors[f"{name}.weight"] = head.weight.contiguous()
             tensors[f"{name}.bias"] = head.bias.contiguous()
             meta[name] = {"labels": list(head.labels), "temperature": head.temperature}
@@ -54,6 +65,9 @@ class Heads:
             meta = json.loads((directory / "heads.json").read_text())
         except FileNotFoundError as e:
             raise ModelError(f"no trained heads in {directory}: run `monitor model train`") from e
+        missing = [name for name in HEAD_NAMES if name not in meta]
+        if missing:
+            raise ModelError(f"the heads in {directory} lack {missing}: retrain with `monitor model train`")
 
         def head(name: str) -> Head:
             return Head(
@@ -63,4 +77,4 @@ class Heads:
                 temperature=float(meta[name]["temperature"]),
             )
 
-        return cls(version=str(meta["version"]), sentiment=head("sentiment"), intent=head("intent"))
+        return cls(str(meta["version"]), *(head(name) for name in HEAD_NAMES))

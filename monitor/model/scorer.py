@@ -1,4 +1,4 @@
-"""Score texts: one encoder pass per message, sentiment for all, intent for customer messages.
+"""Score texts: one encoder pass per message; sentiment as each stream means it, intent for customers.
 
 Either task's head can be replaced by a Hugging Face checkpoint on disk (`MONITOR_SENTIMENT_MODEL`,
 `MONITOR_INTENT_MODEL`); the encoder then runs only for the tasks still on the embedded heads.
@@ -16,7 +16,14 @@ from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.heads import WEIGHTS_DIR, Heads
 from monitor.model.hf import HFClassifier
-from monitor.records import SENTIMENTS, Scores
+from monitor.records import (
+    INTENT_PROBABILITY_FLOOR,
+    SENTIMENTS,
+    TOP_INTENTS,
+    Scores,
+    Stream,
+    canonical_intent,
+)
 
 
 class Scorer(Protocol):
@@ -24,16 +31,18 @@ class Scorer(Protocol):
 
     model_version: str
 
-    def score(self, texts: Sequence[str], with_intent: Sequence[bool]) -> list[Scores]:
-        """Scores for each text; intent only where `with_intent` is true."""
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        """Scores for each text: sentiment as its stream means it; intent for customer messages."""
         ...
 
 
 class TransformerScorer:
     """The embedded default (fine-tuned MiniLM, shipped heads), with optional per-task overrides.
 
-    `sentiment_model` gives probabilities over `SENTIMENTS`, `intent_model` over the intent head's
-    labels; `model_version` names every part that scored, so a row says what produced it.
+    One encoder pass per text; news texts go to the news sentiment head, customer messages to the
+    customer's-mood head and the intent head. `sentiment_model` (a checkpoint) gives probabilities
+    over `SENTIMENTS` for every stream, `intent_model` over the intent head's labels;
+    `model_version` names every part that scored, so a row says what produced it.
     """
 
     def __init__(
@@ -55,34 +64,43 @@ class TransformerScorer:
         if intent_model:
             parts.append(f"intent={intent_model.version}")
         self.model_version = ";".join(parts)
-        order = [heads.sentiment.labels.index(s) for s in SENTIMENTS]
-        self._sentiment_order = torch.tensor(order)
+        self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
 
-    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
-        assert self.encoder is not None
-        return self.encoder.embed(texts)
+    def _sentiment(self, texts: Sequence[str], streams: Sequence[Stream], emb: torch.Tensor | None) -> torch.Tensor:
+        """(n, 3) probabilities in `SENTIMENTS` order."""
+        if self.sentiment_model is not None:
+            return self.sentiment_model.probabilities(texts)
+        assert emb is not None
+        out = torch.empty((len(texts), len(SENTIMENTS)))
+        for stream in ("news", "customer"):
+            rows = [i for i, s in enumerate(streams) if s == stream]
+            if rows:
+                head = self.heads.sentiment_for(stream)
+                order = [head.labels.index(label) for label in SENTIMENTS]
+                out[rows] = head.probabilities(emb[rows])[:, order]
+        return out
 
-    def score(self, texts: Sequence[str], with_intent: Sequence[bool]) -> list[Scores]:
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         if not texts:
             return []
-        wanted = [i for i, w in enumerate(with_intent) if w]
-        needs_encoder = self.sentiment_model is None or (wanted and self.intent_model is None)
-        embeddings = self._embed(texts) if needs_encoder else None
-        if self.sentiment_model is not None:
-            sentiment = self.sentiment_model.probabilities(texts)
-        else:
-            assert embeddings is not None
-            sentiment = self.heads.sentiment.probabilities(embeddings)[:, self._sentiment_order]
-        intents: dict[int, tuple[str, float]] = {}
-        if wanted:
+        customers = [i for i, s in enumerate(streams) if s == "customer"]
+        needs_encoder = self.sentiment_model is None or (customers and self.intent_model is None)
+        emb = self.encoder.embed(texts) if needs_encoder and self.encoder is not None else None
+        sentiment = self._sentiment(texts, streams, emb)
+        intents: dict[int, tuple[tuple[str, float], ...]] = {}
+        if customers:
             if self.intent_model is not None:
-                probs = self.intent_model.probabilities([texts[i] for i in wanted])
+                probs = self.intent_model.probabilities([texts[i] for i in customers])
             else:
-                assert embeddings is not None
-                probs = self.heads.intent.probabilities(embeddings[wanted])
-            conf, idx = probs.max(dim=-1)
-            for row, i in enumerate(wanted):
-                intents[i] = (self.heads.intent.labels[int(idx[row])], float(conf[row]))
+                assert emb is not None
+                probs = self.heads.intent.probabilities(emb[customers])
+            top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
+            for row, i in enumerate(customers):
+                intents[i] = tuple(
+                    (self.intent_labels[int(j)], round(float(p), 6))
+                    for p, j in zip(top_p[row], top_i[row], strict=True)
+                    if p >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]
+                )
         conf_s, idx_s = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
         return [
@@ -90,8 +108,9 @@ class TransformerScorer:
                 sentiment=SENTIMENTS[int(idx_s[i])],
                 sentiment_score=round(float(polarity[i]), 6),
                 sentiment_confidence=round(float(conf_s[i]), 6),
-                intent=intents[i][0] if i in intents else None,
-                intent_confidence=round(intents[i][1], 6) if i in intents else None,
+                intent=intents[i][0][0] if i in intents else None,
+                intent_confidence=intents[i][0][1] if i in intents else None,
+                intent_probabilities=intents.get(i, ()),
             )
             for i in range(len(texts))
         ]

@@ -19,7 +19,7 @@ from monitor.alerts.store import AlertStore
 from monitor.db.store import Store, make_engine
 from monitor.kafka import make_consumer
 from monitor.pipeline import Pipeline
-from monitor.records import Scores
+from monitor.records import Scores, Stream
 from tests.integration.test_pipeline import service_running, settings_for
 from tests.kafka_helpers import create_topics, encode, produce
 from tests.webhook_receiver import Receiver
@@ -148,9 +148,9 @@ class LockedScorer:
         self.model_version = inner.model_version
         self.lock = threading.Lock()
 
-    def score(self, texts: Sequence[str], with_intent: Sequence[bool]) -> list[Scores]:
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         with self.lock:
-            return self.inner.score(texts, with_intent)  # type: ignore[no-any-return]
+            return self.inner.score(texts, streams)  # type: ignore[no-any-return]
 
 
 async def test_two_pipelines_on_different_partitions_raise_one_alert(

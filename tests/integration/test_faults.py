@@ -18,7 +18,7 @@ from monitor.config import Settings
 from monitor.kafka import make_consumer
 from monitor.model.scorer import Scorer
 from monitor.pipeline import Pipeline
-from monitor.records import Scores
+from monitor.records import Scores, Stream
 from monitor.service import run_service
 from tests.integration.test_http import wait_for_status
 from tests.integration.test_pipeline import HEADLINES, service_running, settings_for, wait_for_rows
@@ -91,11 +91,11 @@ class StalledScorer:
         self.stall_s = stall_s
         self.calls = 0
 
-    def score(self, texts: Sequence[str], with_intent: Sequence[bool]) -> list[Scores]:
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         self.calls += 1
         if self.calls == 1:
             time.sleep(self.stall_s)
-        return self.inner.score(texts, with_intent)
+        return self.inner.score(texts, streams)
 
 
 async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_written_once(

@@ -158,3 +158,61 @@ def test_disabled_rules_make_no_candidates() -> None:
 def test_every_rule_has_cooldown_and_resolution(rule: str) -> None:
     assert r.cooldown_of(CONFIG, rule) > timedelta(0)
     assert r.resolve_after_of(CONFIG)[rule] > timedelta(0)
+
+
+def split(i: int, customer: str, *shares: tuple[str, float]) -> r.EventFacts:
+    """A customer message whose intent probability is spread over `shares`, likeliest first."""
+    top, conf = shares[0]
+    return r.EventFacts(
+        i, "customer", T0, (), "negative", 0.9, top, conf, customer, intent_probabilities=shares
+    )
+
+
+def test_fraud_fires_on_probability_split_across_watch_list_intents() -> None:
+    # No single watch-list intent reaches 0.5, together they are 0.83: plainly a fraud report.
+    stolen_and_used = split(
+        1, "cust-1", ("lost_or_stolen_card", 0.4996), ("card_payment_not_recognised", 0.21),
+        ("compromised_card", 0.12), ("card_not_working", 0.1),
+    )
+    [candidate] = [c for c in r.candidates(CONFIG, [stolen_and_used], T0) if c.rule == r.FRAUD_INTENT]
+    trigger = r.evaluate_fraud(CONFIG, candidate)
+    [detail] = trigger.details
+    assert detail.probability == pytest.approx(0.8296)
+    assert dict(detail.intents) == {
+        "lost_or_stolen_card": 0.4996, "card_payment_not_recognised": 0.21, "compromised_card": 0.12,
+    }
+    assert detail.as_json()["event_id"] == 1
+
+
+def test_fraud_stays_quiet_when_the_watch_list_holds_little_probability() -> None:
+    # The top intent is on the watch list, but most of the mass is on ordinary intents.
+    unsure = split(
+        2, "cust-2", ("card_payment_not_recognised", 0.3), ("card_payment_fee_charged", 0.28),
+        ("extra_charge_on_statement", 0.25), ("direct_debit_payment_not_recognised", 0.1),
+    )
+    ordinary_top = split(3, "cust-3", ("card_not_working", 0.45), ("compromised_card", 0.3))
+    found = r.candidates(CONFIG, [unsure, ordinary_top], T0)
+    assert not [c for c in found if c.rule == r.FRAUD_INTENT]
+
+
+def test_fraud_fires_when_a_watch_list_intent_is_not_the_top_one() -> None:
+    event = split(
+        4, "cust-4", ("card_not_working", 0.35), ("compromised_card", 0.33), ("lost_or_stolen_card", 0.3)
+    )
+    [candidate] = [c for c in r.candidates(CONFIG, [event], T0) if c.rule == r.FRAUD_INTENT]
+    assert candidate.details[0].probability == pytest.approx(0.63)
+
+
+def test_an_open_fraud_alert_gains_the_details_of_fresh_evidence_only() -> None:
+    first = split(5, "cust-5", ("compromised_card", 0.9))
+    again = split(6, "cust-5", ("lost_or_stolen_card", 0.7))
+    [candidate] = [c for c in r.candidates(CONFIG, [first, again], T0) if c.rule == r.FRAUD_INTENT]
+    alert = r.OpenAlert("a1", (5,), T0, T0, 1, T0)
+    change = r.update_open(alert, candidate, T0, timedelta(minutes=30))
+    assert change is not None
+    assert [d.event_id for d in change.details] == [6]
+
+
+def test_watch_list_intents_are_read_in_one_spelling() -> None:
+    config = parse_rules("rules:\n  fraud_intent:\n    intents: [Refund_not_showing_up]\n")
+    assert config.rules.fraud_intent.intents == ("refund_not_showing_up",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.model.metrics import accuracy, expected_calibration_error, macro_f1
+from monitor.model.training.metrics import accuracy, expected_calibration_error, macro_f1
 
 
 def test_accuracy_counts_exact_matches() -> None:

@@ -17,7 +17,7 @@ import structlog
 import torch
 from torch import nn
 
-from monitor.model.layers import TopBlocks
+from monitor.model.training.layers import TopBlocks
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,7 @@ class TaskData:
 class LoopConfig:
     first_tuned_block: int = 1
     """Blocks below this one stay frozen (their outputs are cached); the rest train in full."""
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 32
     lr_blocks: float = 5e-5
     lr_head: float = 2e-3
