@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar
 
 import typer
 
@@ -32,10 +32,14 @@ app.add_typer(webhooks_app, name="webhooks")
 def migrate() -> None:
     """Bring the database schema to head (Alembic) and create the next days' partitions."""
     from monitor.db.migrate import upgrade
+    from monitor.errors import StoreUnavailable
 
     settings = Settings()
     configure_logging(settings.log_level)
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except StoreUnavailable as e:
+        _unreachable(e)
     typer.echo("database is at head")
     partitions()
 
@@ -134,8 +138,12 @@ def _database(work: Coroutine[object, object, T]) -> T:
     try:
         return asyncio.run(work)
     except StoreUnavailable as e:
-        typer.echo(f"monitor: {e} (check MONITOR_DATABASE_URL)", err=True)
-        raise typer.Exit(1) from e
+        _unreachable(e)
+
+
+def _unreachable(error: Exception) -> NoReturn:
+    typer.echo(f"monitor: {error} (check MONITOR_DATABASE_URL)", err=True)
+    raise typer.Exit(1) from error
 
 
 async def _with_engine(settings: Settings, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import TracebackType
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -53,17 +54,30 @@ def unavailable(error: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"Postgres unavailable: {type(error).__name__}")
 
 
-@asynccontextmanager
-async def connection_errors() -> AsyncIterator[None]:
+class _ConnectionErrors:
+    """`connection_errors()`: usable as `with` (Alembic's synchronous commands) and `async with`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, StoreUnavailable) and is_connection_error(exc):
+            raise unavailable(exc) from exc
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def connection_errors() -> _ConnectionErrors:
     """Turn connection errors raised in the block into `StoreUnavailable`; anything else propagates."""
-    try:
-        yield
-    except StoreUnavailable:
-        raise
-    except Exception as e:
-        if is_connection_error(e):
-            raise unavailable(e) from e
-        raise
+    return _ConnectionErrors()
 
 
 @asynccontextmanager
