@@ -18,7 +18,7 @@ import torch
 
 from monitor.model.encoder import Encoder
 from monitor.model.layout import DEFAULT_THREADS, ScoringLayout, apply_layout
-from monitor.model.scorer import Scorer
+from monitor.ports import Scorer
 
 FALLBACK_TEXTS = (
     "Shares of the company fell 8% after it cut its full-year outlook.",

@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from monitor.batch import CommittedBatch
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
 from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.kafka import create_topics
 from monitor.metrics import Metrics
-from monitor.model.scorer import Scorer
-from monitor.pipeline import Batch
+from monitor.ports import Scorer
 from monitor.service import run_service
 
 
@@ -36,15 +36,14 @@ class _Recorder:
         self.latencies_ms: list[float] = []
         self.measure_latency = False
 
-    def __call__(self, batch: Batch) -> None:
-        now_mono, now_wall = time.monotonic(), time.time()
+    def __call__(self, batch: CommittedBatch) -> None:
         self.committed += len(batch.records)
         if self.first_fetch is None:
             self.first_fetch = batch.fetched_at
-        self.last_commit = now_mono
+        self.last_commit = time.monotonic()
         if self.measure_latency:
             self.latencies_ms.extend(
-                (now_wall - r.timestamp.timestamp()) * 1000 for r in batch.records if r.timestamp
+                (batch.committed_at - r.timestamp).total_seconds() * 1000 for r in batch.records if r.timestamp
             )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -32,10 +32,14 @@ app.add_typer(webhooks_app, name="webhooks")
 def migrate() -> None:
     """Bring the database schema to head (Alembic) and create the next days' partitions."""
     from monitor.db.migrate import upgrade
+    from monitor.errors import StoreUnavailable
 
     settings = Settings()
     configure_logging(settings.log_level)
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except StoreUnavailable as e:
+        _unreachable(e)
     typer.echo("database is at head")
     partitions()
 
@@ -59,7 +63,7 @@ def partitions() -> None:
             typer.echo(f"deleted {report.alerts_expired} resolved alerts and delivery attempts past the retention")
         return await list_partitions(engine)
 
-    for name, bounds, rows in asyncio.run(_with_engine(settings, maintain)):
+    for name, bounds, rows in _database(_with_engine(settings, maintain)):
         typer.echo(f"{name}  {bounds}  ~{rows} rows")
 
 
@@ -87,7 +91,7 @@ def alerts(
 
     settings = Settings()
     configure_logging(settings.log_level)
-    for line in asyncio.run(show_open_alerts(settings.database_url, as_json=as_json)):
+    for line in _database(show_open_alerts(settings.database_url, as_json=as_json)):
         typer.echo(line)
 
 
@@ -98,7 +102,7 @@ def webhooks_list() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
-    endpoints = asyncio.run(_with_engine(settings, lambda engine: Outbox(engine).endpoints()))
+    endpoints = _database(_with_engine(settings, lambda engine: Outbox(engine).endpoints()))
     if not endpoints:
         typer.echo("no webhook endpoints yet (a replica registers MONITOR_WEBHOOK_URL when it starts)")
     for e in endpoints:
@@ -118,16 +122,33 @@ def webhooks_enable(
 
     settings = Settings()
     configure_logging(settings.log_level)
-    requeued = asyncio.run(_with_engine(settings, lambda engine: Outbox(engine).enable(url, resend=resend)))
+    requeued = _database(
+        _with_engine(settings, lambda engine: Outbox(engine).enable(url, resend=resend))
+    )
     if requeued is None:
         typer.echo(f"no endpoint {url} (see `monitor webhooks list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"enabled {url}" + (f"; {requeued} dropped notifications queued again" if resend else ""))
 
 
+def _database(work: Coroutine[object, object, T]) -> T:
+    """Run a command's database work; an unreachable database is one line on stderr and exit 1."""
+    from monitor.errors import StoreUnavailable
+
+    try:
+        return asyncio.run(work)
+    except StoreUnavailable as e:
+        _unreachable(e)
+
+
+def _unreachable(error: Exception) -> NoReturn:
+    typer.echo(f"monitor: {error} (check MONITOR_DATABASE_URL)", err=True)
+    raise typer.Exit(1) from error
+
+
 async def _with_engine(settings: Settings, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `action` on an engine for the configured database, disposed afterwards."""
-    from monitor.db.store import make_engine
+    from monitor.db.connection import make_engine
 
     engine = make_engine(settings.database_url)
     try:

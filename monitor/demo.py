@@ -41,7 +41,8 @@ from monitor.demo_view import LiveView, Tally
 from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.errors import MonitorError
 from monitor.kafka import create_topics, security_options
-from monitor.model.scorer import Scorer, load_scorer
+from monitor.model.scorer import load_scorer
+from monitor.ports import Scorer
 from monitor.service import run_service
 
 STORE_TIMEOUT_S = 90.0

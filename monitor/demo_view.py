@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from monitor.pipeline import Batch
+from monitor.batch import CommittedBatch
 from monitor.records import SENTIMENTS
 
 
@@ -32,10 +32,10 @@ class Tally:
     dead_letters: int = 0
     last_text: str = ""
 
-    def add(self, batch: Batch) -> None:
+    def add(self, batch: CommittedBatch) -> None:
         self.records += len(batch.records)
-        self.dead_letters += len(batch.rows.dead_letters)
-        for event in batch.rows.events:
+        self.dead_letters += len(batch.dead_letters)
+        for event in batch.events:
             self.sentiments[(event.message.stream, event.scores.sentiment)] += 1
             if event.scores.intent is not None:
                 self.intents[event.scores.intent] += 1

@@ -23,3 +23,10 @@ class StoreUnavailable(MonitorError):
 
 class RowsRejected(MonitorError):
     """Postgres refused the data itself (a data or limit error): retrying the same rows cannot help."""
+
+
+class CommitFailed(MonitorError):
+    """Kafka refused an offset commit (a rebalance, a lost coordinator): the records will be
+    replayed by whoever owns the partitions, and their natural keys make that replay harmless."""
+
+    retriable = True

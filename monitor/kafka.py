@@ -1,20 +1,26 @@
-"""The Kafka edge: build the consumer from settings and turn its records into `SourceRecord`s."""
+"""The Kafka edge: build the consumer from settings and show it to the core as `monitor.ports.Consumer`.
+
+`ConsumerAdapter` is the only place aiokafka's types meet the core's: `TopicPartition` becomes
+`Partition`, `ConsumerRecord` becomes `SourceRecord`, a refused commit becomes `CommitFailed`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
+from monitor.errors import CommitFailed
+from monitor.ports import Partition
 from monitor.records import SourceRecord
 
 
@@ -90,3 +96,63 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         """Called after every join, even with no partitions: the replica is in the group."""
         if self._on_assigned is not None:
             self._on_assigned()
+
+
+def _tp(partition: Partition) -> TopicPartition:
+    return TopicPartition(partition.topic, partition.partition)
+
+
+def _partition(tp: TopicPartition) -> Partition:
+    return Partition(tp.topic, tp.partition)
+
+
+class ConsumerAdapter:
+    """An `AIOKafkaConsumer` as the core's `monitor.ports.Consumer`, plus its lifecycle."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+
+    async def start(self) -> None:
+        """Connect to the brokers (raises aiokafka's `KafkaConnectionError` while unreachable)."""
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        """Leave the group and close; commits nothing (auto-commit is off)."""
+        await self.consumer.stop()
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        before_revoke: Callable[[], Awaitable[None]],
+        on_assigned: Callable[[], None] | None = None,
+    ) -> None:
+        """Join the group on `topics`; `before_revoke` runs (and is awaited) before partitions go."""
+        self.consumer.subscribe(list(topics), listener=DrainOnRevoke(before_revoke, on_assigned))
+
+    def assignment(self) -> frozenset[Partition]:
+        return frozenset(_partition(tp) for tp in self.consumer.assignment())
+
+    def pause(self, *partitions: Partition) -> None:
+        self.consumer.pause(*(_tp(p) for p in partitions))
+
+    def resume(self, *partitions: Partition) -> None:
+        self.consumer.resume(*(_tp(p) for p in partitions))
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Partition, list[SourceRecord]]:
+        polled = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return {_partition(tp): [to_source_record(r) for r in rs] for tp, rs in polled.items() if rs}
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        try:
+            await self.consumer.commit({_tp(p): offset for p, offset in offsets.items()})
+        except KafkaError as e:
+            raise CommitFailed(f"offset commit refused: {e!r}") from e
+
+    def last_poll_timestamp(self, partition: Partition) -> int | None:
+        stamp = self.consumer.last_poll_timestamp(_tp(partition))
+        return int(stamp) if stamp is not None else None
+
+    def highwater(self, partition: Partition) -> int | None:
+        mark = self.consumer.highwater(_tp(partition))
+        return int(mark) if mark is not None else None

@@ -9,12 +9,14 @@ write:  await each batch's scores in fetch order, write its rows in one Postgres
 
 Batches pass through the stages in order, so committing each batch's highest offsets after its
 transaction means a committed offset never runs ahead of the rows in Postgres.
+
+The loop knows the world only through `monitor.ports` (a consumer, a scorer, a store): it imports
+no Kafka, database or model library, and the unit tests run it against in-memory fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,17 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
+from monitor.backoff import jittered_backoff_s
+from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
-from monitor.db.store import Store, WriteBatch, WriteResult
-from monitor.errors import RowsRejected, StoreUnavailable
-from monitor.kafka import to_source_record
+from monitor.errors import CommitFailed, RowsRejected, StoreUnavailable
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
-from monitor.model.layout import scoring_layout
-from monitor.model.scorer import Scorer
+from monitor.ports import Consumer, Partition, Scorer, Store
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
 from monitor.validation import Limits
@@ -44,46 +43,71 @@ WRITE_BACKOFF_S = (0.2, 15.0)
 
 
 @dataclass
-class Batch:
+class _Batch:
     """Records of one poll, and later their rows; `offsets` are what to commit once written."""
 
     records: list[SourceRecord]
     received_at: datetime
-    offsets: dict[TopicPartition, int]
+    offsets: dict[Partition, int]
     rows: WriteBatch = field(default_factory=WriteBatch)
     fetched_at: float = field(default_factory=time.monotonic)
 
+    def committed(self, partitions: Mapping[Partition, int]) -> CommittedBatch:
+        """The public view of this batch, limited to the partitions whose offsets were committed."""
+
+        def kept(topic: str, partition: int) -> bool:
+            return Partition(topic, partition) in partitions
+
+        return CommittedBatch(
+            records=tuple(r for r in self.records if kept(r.topic, r.partition)),
+            events=tuple(e for e in self.rows.events if kept(e.message.topic, e.message.partition)),
+            dead_letters=tuple(d for d in self.rows.dead_letters if kept(d.topic, d.partition)),
+            fetched_at=self.fetched_at,
+            committed_at=datetime.now(UTC),
+        )
+
 
 class Pipeline:
-    """One replica's consuming service. `run()` until `stop` is set; then drain and return."""
+    """One replica's consuming service. `run()` until `stop` is set; then drain and return.
+
+    `workers` batches are validated and scored at once (the service takes it from
+    `monitor.model.layout.scoring_layout`); `on_committed` is the public hook: it gets a
+    `CommittedBatch` after each batch's offsets are committed (the demo's live view and the
+    benchmark's latencies come from it).
+    """
 
     def __init__(
         self,
         settings: Settings,
-        consumer: AIOKafkaConsumer,
+        consumer: Consumer,
         scorer: Scorer,
         store: Store,
         *,
+        workers: int = 1,
         aliases: Mapping[str, str] | None = None,
         drain_timeout_s: float = 20.0,
+        write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
         metrics: Metrics | None = None,
-        on_committed: Callable[[Batch], None] | None = None,
+        on_committed: Callable[[CommittedBatch], None] | None = None,
     ) -> None:
+        if workers < 1:
+            raise ValueError("a pipeline needs at least one scoring worker")
         self.settings = settings
         self.consumer = consumer
         self.scorer = scorer
         self.store = store
         self.aliases = aliases
         self.drain_timeout_s = drain_timeout_s
+        self.write_backoff_s = write_backoff_s
         self.on_committed = on_committed
-        """Called after each batch's offsets are committed (benchmarks measure latency with it)."""
+        """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
         self.store_healthy = True
         """False while the last write attempt failed: /readyz reports not ready."""
         self.metrics = metrics if metrics is not None else Metrics()
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
-        self._to_write: asyncio.Queue[tuple[Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
+        self._to_write: asyncio.Queue[tuple[_Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
         self._in_flight = 0
         self._idle = asyncio.Condition()
         self._draining = 0
@@ -91,7 +115,7 @@ class Pipeline:
         # With several workers (the default on a GPU), one batch is validated and tokenized while
         # another is in the model. The write stage awaits results in fetch order, so commits stay
         # in order.
-        self._workers = scoring_layout(settings).workers
+        self._workers = workers
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
@@ -154,7 +178,7 @@ class Pipeline:
                     timeout_ms=self.settings.poll_timeout_ms,
                     max_records=self.settings.max_poll_records,
                 )
-                records = [to_source_record(r) for rs in polled.values() for r in rs]
+                records = [r for rs in polled.values() for r in rs]
                 if not records:
                     continue
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
@@ -163,7 +187,7 @@ class Pipeline:
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
                 self._scoring += 1
-                batch = Batch(records, datetime.now(UTC), offsets)
+                batch = _Batch(records, datetime.now(UTC), offsets)
                 scoring = loop.run_in_executor(self._executor, self._process, batch)
                 scoring.add_done_callback(self._scored)
                 self._to_write.put_nowait((batch, scoring))
@@ -175,7 +199,7 @@ class Pipeline:
     def _scored(self, _: object) -> None:
         self._scoring -= 1
 
-    def _process(self, batch: Batch) -> WriteBatch:
+    def _process(self, batch: _Batch) -> WriteBatch:
         """Validate and score one batch (in a worker thread)."""
         started = time.perf_counter()
         rows = process_records(
@@ -199,12 +223,12 @@ class Pipeline:
                 self._observe_scored(batch)
                 written = await self._write_with_retry(batch)
                 if written is not None:
-                    await self._commit(batch)
+                    committed = await self._commit(batch)
                     self._log_batch(batch, written)
-                    for alert in getattr(written.alerts, "raised", ()):
+                    for alert in written.alerts.raised:
                         self.metrics.alerts_raised.labels(alert.rule, alert.severity).inc()
-                    if self.on_committed is not None:
-                        self.on_committed(batch)
+                    if committed and self.on_committed is not None:
+                        self.on_committed(batch.committed(committed))
             finally:
                 async with self._idle:
                     self._in_flight -= 1
@@ -212,14 +236,15 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _write_with_retry(self, batch: Batch) -> WriteResult | None:
+    async def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
         """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
-        delay = WRITE_BACKOFF_S[0]
+        attempt = 0
         while True:
             started = time.perf_counter()
             try:
                 result = await self._write_once(batch)
             except StoreUnavailable as e:
+                attempt += 1
                 self.store_healthy = False
                 self.metrics.db_write_failures.inc()
                 if self._stopping_since is not None and (
@@ -227,16 +252,15 @@ class Pipeline:
                 ):
                     log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
                     return None
-                wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not cryptography
+                wait = jittered_backoff_s(attempt, *self.write_backoff_s)
                 log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, WRITE_BACKOFF_S[1])
             else:
                 self.store_healthy = True
                 self.metrics.db_write_seconds.observe(time.perf_counter() - started)
                 return result
 
-    async def _write_once(self, batch: Batch) -> WriteResult:
+    async def _write_once(self, batch: _Batch) -> WriteResult:
         """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
         try:
             return await self.store.write(batch.rows)
@@ -244,14 +268,14 @@ class Pipeline:
             log.error("postgres refused a value; writing the batch row by row", error=str(e))  # noqa: TRY400
             return await self._write_row_by_row(batch)
 
-    async def _write_row_by_row(self, batch: Batch) -> WriteResult:
+    async def _write_row_by_row(self, batch: _Batch) -> WriteResult:
         """Each row in its own transaction; a row Postgres refuses becomes a dead letter instead.
 
         Rare by construction (validation refuses what it knows Postgres cannot store), but an
         unforeseen value must cost one dead letter, not a crash loop over the whole batch.
         """
         raw = {(r.topic, r.partition, r.offset): r.value for r in batch.records}
-        inserted: dict[tuple[str, str], int] = {}
+        total = WriteResult({}, 0)
         stored, dead = [], list(batch.rows.dead_letters)
         for event in batch.rows.events:
             m = event.message
@@ -262,41 +286,45 @@ class Pipeline:
                 dead.append(DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value)))
             else:
                 stored.append(event)
-                inserted.update(result.inserted_event_ids)
-        count = 0
+                total = total.merged(result)  # its alerts too: they were raised and committed
         for letter in dead:
             try:
-                count += (await self.store.write(WriteBatch(dead_letters=[letter]))).dead_letters_inserted
+                result = await self.store.write(WriteBatch(dead_letters=[letter]))
             except RowsRejected as e:
                 # Even the raw bytes were refused: keep the place and the reason, which is enough
                 # to fetch the record from Kafka again.
                 bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None)
-                count += (await self.store.write(WriteBatch(dead_letters=[bare]))).dead_letters_inserted
+                result = await self.store.write(WriteBatch(dead_letters=[bare]))
+            total = total.merged(result)
         batch.rows = WriteBatch(events=stored, dead_letters=dead)
-        return WriteResult(inserted, count)
+        return total
 
-    async def _commit(self, batch: Batch) -> None:
-        """Commit the batch's offsets for the partitions this replica still owns."""
+    async def _commit(self, batch: _Batch) -> dict[Partition, int]:
+        """Commit the batch's offsets for the partitions this replica still owns; returns those.
+
+        Called only once the batch's rows are in Postgres: write, THEN commit, never the reverse.
+        """
         assigned = self.consumer.assignment()
         offsets = {tp: offset for tp, offset in batch.offsets.items() if tp in assigned}
         if not offsets:
-            return
+            return {}
         try:
             await self.consumer.commit(offsets)
-        except KafkaError as e:
+        except CommitFailed as e:
             # The rows are in Postgres; whoever owns these partitions now replays the records
             # and the natural keys make that replay write nothing.
-            log.warning("offset commit failed; records will be replayed harmlessly", error=repr(e))
-            return
+            log.warning("offset commit failed; records will be replayed harmlessly", error=str(e))
+            return {}
         self._observe_committed(batch, offsets)
+        return offsets
 
-    def _observe_scored(self, batch: Batch) -> None:
+    def _observe_scored(self, batch: _Batch) -> None:
         for event in batch.rows.events:
             self.metrics.messages_scored.labels(event.message.topic).inc()
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
 
-    def _observe_committed(self, batch: Batch, offsets: Mapping[TopicPartition, int]) -> None:
+    def _observe_committed(self, batch: _Batch, offsets: Mapping[Partition, int]) -> None:
         """Latency of the batch, and lag = high watermark - committed offset, per partition."""
         self.metrics.batch_latency.observe(time.monotonic() - batch.fetched_at)
         for tp, committed in offsets.items():
@@ -305,7 +333,7 @@ class Pipeline:
                 lag = max(highwater - committed, 0)
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
-    def _log_batch(self, batch: Batch, written: WriteResult) -> None:
+    def _log_batch(self, batch: _Batch, written: WriteResult) -> None:
         for tp, next_offset in batch.offsets.items():
             log.info(
                 "batch committed",

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import structlog
 
-from monitor.db.store import WriteBatch
+from monitor.batch import WriteBatch
 from monitor.entities import extract_entities
 from monitor.masking import mask_text
-from monitor.model.scorer import Scorer
+from monitor.ports import Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
 from monitor.validation import Limits, validate
 

@@ -89,3 +89,8 @@ class ScoredEvent:
     entities: tuple[str, ...]
     model_version: str
     received_at: datetime
+
+    @property
+    def event_time(self) -> datetime:
+        """When it happened: the message's own time, else when it arrived (the one fallback rule)."""
+        return self.message.event_time or self.received_at

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Callable
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
 from monitor.alerts.config import load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
+from monitor.backoff import jittered_backoff_s
+from monitor.batch import CommittedBatch
 from monitor.config import Settings
+from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
-from monitor.db.store import Store, make_engine
-from monitor.kafka import DrainOnRevoke, make_consumer
+from monitor.db.store import Store
+from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
-from monitor.model.scorer import Scorer, load_scorer
-from monitor.periodic import run_periodically
-from monitor.pipeline import Batch, Pipeline
+from monitor.model.scorer import load_scorer
+from monitor.periodic import pause, run_periodically
+from monitor.pipeline import Pipeline
+from monitor.ports import Scorer
 from monitor.web import HttpServer
 from monitor.webhooks import Signer, WebhookClient, webhook_secrets
 
@@ -35,10 +37,13 @@ async def run_service(
     *,
     stop: asyncio.Event | None = None,
     scorer: Scorer | None = None,
-    on_committed: Callable[[Batch], None] | None = None,
+    on_committed: Callable[[CommittedBatch], None] | None = None,
     metrics: Metrics | None = None,
 ) -> None:
-    """Consume until SIGTERM/SIGINT (or `stop`); finish and commit the batch in flight; leave the group."""
+    """Consume until SIGTERM/SIGINT (or `stop`); finish and commit the batch in flight; leave the group.
+
+    `on_committed` is the public hook of `Pipeline`: a `CommittedBatch` after each batch commits.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,16 +52,24 @@ async def run_service(
     # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
     rules = load_rules(settings.rules_file)
     signer = Signer(webhook_secrets(settings))
-    apply_layout(scoring_layout(settings))
+    layout = scoring_layout(settings)
+    apply_layout(layout)
     if scorer is None:
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
     alerts = AlertStore(rules, settings.webhook_url)
     store = Store(make_engine(settings.database_url), on_inserted=alerts)
-    consumer = make_consumer(settings)
+    consumer = ConsumerAdapter(make_consumer(settings))
     metrics = metrics or Metrics()
     pipeline = Pipeline(
-        settings, consumer, scorer, store, aliases=rules.aliases, metrics=metrics, on_committed=on_committed
+        settings,
+        consumer,
+        scorer,
+        store,
+        workers=layout.workers,
+        aliases=rules.aliases,
+        metrics=metrics,
+        on_committed=on_committed,
     )
 
     async def ready() -> bool:
@@ -92,8 +105,7 @@ async def run_service(
         await _start_consumer(consumer, stop)
         if stop.is_set():
             return
-        listener = DrainOnRevoke(pipeline.drain, on_assigned=pipeline.joined)
-        consumer.subscribe(list(settings.topics), listener=listener)
+        consumer.subscribe(settings.topics, before_revoke=pipeline.drain, on_assigned=pipeline.joined)
         log.info("consuming", topics=list(settings.topics), group_id=settings.group_id)
         await pipeline.run(stop)
     finally:
@@ -124,16 +136,20 @@ def _policy(settings: Settings) -> DispatchPolicy:
     )
 
 
-async def _start_consumer(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-    """Connect to the brokers, retrying with backoff while they are unreachable."""
-    delay = 0.5
+CONNECT_BACKOFF_S = (0.5, 30.0)
+"""First and longest wait between attempts to reach the brokers at start."""
+
+
+async def _start_consumer(consumer: ConsumerAdapter, stop: asyncio.Event) -> None:
+    """Connect to the brokers, retrying with the common backoff while they are unreachable."""
+    attempt = 0
     while not stop.is_set():
         try:
             await consumer.start()
         except KafkaConnectionError as e:
-            log.warning("kafka unreachable; retrying", error=str(e), retry_in_s=delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            delay = min(delay * 2, 30.0)
+            attempt += 1
+            delay = jittered_backoff_s(attempt, *CONNECT_BACKOFF_S)
+            log.warning("kafka unreachable; retrying", error=str(e), retry_in_s=round(delay, 2))
+            await pause(stop, delay)
         else:
             return

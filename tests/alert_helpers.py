@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.config import RulesConfig, parse_rules
 from monitor.alerts.store import AlertStore
-from monitor.db.store import Store, WriteBatch, make_engine
+from monitor.batch import WriteBatch
+from monitor.db.connection import make_engine
+from monitor.db.store import Store
 from monitor.records import Message, ScoredEvent, Scores
 
 _offsets = itertools.count()

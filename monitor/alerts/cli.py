@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from monitor.alerts.payload import AlertView
 from monitor.alerts.store import open_alerts
-from monitor.db.store import make_engine
+from monitor.db.connection import make_engine
 
 _COLUMNS = ("id", "rule", "severity", "entity", "events", "first_seen", "last_seen", "age", "why")
 

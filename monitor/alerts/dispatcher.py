@@ -17,6 +17,7 @@ import structlog
 
 from monitor.alerts.outbox import Claimed, Outbox
 from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
+from monitor.backoff import jittered_backoff_s
 from monitor.errors import StoreUnavailable
 from monitor.metrics import Metrics
 from monitor.periodic import pause
@@ -66,13 +67,16 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         if not self.endpoints:
             return
+        attempt = 0
         while not stop.is_set():
             try:
                 await self.outbox.register(self.endpoints)
                 break
             except StoreUnavailable as e:
-                log.warning("dispatcher waiting for the database", error=str(e))
-                await pause(stop, self.policy.poll_interval_s * 5)
+                attempt += 1
+                wait = jittered_backoff_s(attempt, self.policy.poll_interval_s, self.policy.poll_interval_s * 30)
+                log.warning("dispatcher waiting for the database", error=str(e), retry_in_s=round(wait, 2))
+                await pause(stop, wait)
         async with asyncio.TaskGroup() as tasks:
             for url in self.endpoints:
                 tasks.create_task(self._endpoint_loop(url, stop))

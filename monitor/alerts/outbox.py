@@ -8,8 +8,8 @@ any replica sends it again, under the same webhook-id, which receivers de-duplic
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,9 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.db.connection import transaction
 from monitor.db.schema import WebhookEndpointRow
-from monitor.db.store import is_connection_error
-from monitor.errors import StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +111,9 @@ class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @asynccontextmanager
-    async def _txn(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.begin() as conn:
-                yield conn
-        except Exception as e:
-            if is_connection_error(e):
-                raise StoreUnavailable(f"Postgres unavailable: {type(e).__name__}") from e
-            raise
+    def _txn(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """Every query here runs in one of these: a lost connection raises `StoreUnavailable`."""
+        return transaction(self.engine)
 
     async def register(self, urls: Sequence[str]) -> None:
         """Make sure every configured endpoint has a row (where a 410 is recorded)."""

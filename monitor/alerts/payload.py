@@ -6,7 +6,7 @@ same content under the same webhook-id, and what a receiver got can be read back
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,24 @@ class AlertView:
     evidence_details: tuple[dict[str, Any], ...] = ()
     """Why evidence counted, per event (fraud_intent: the watch-list intents and their summed
     probability)."""
+
+
+@dataclass
+class AlertChanges:
+    """What one batch's write did to alerts (filled in inside its transaction)."""
+
+    raised: list[AlertView] = field(default_factory=list)
+    """Alerts opened by this write (each counted once in `monitor_alerts_raised_total`)."""
+    updated: int = 0
+    """Open alerts that took new evidence."""
+    notifications: int = 0
+    """Notifications written to the outbox."""
+
+    def merged(self, other: AlertChanges) -> AlertChanges:
+        """Both writes' changes together."""
+        return AlertChanges(
+            [*self.raised, *other.raised], self.updated + other.updated, self.notifications + other.notifications
+        )
 
 
 def sql_hint(alert: AlertView) -> str:

@@ -6,6 +6,8 @@ import enum
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from monitor.backoff import backoff_s
+
 
 class Outcome(enum.Enum):
     DELIVERED = "delivered"
@@ -41,16 +43,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def backoff_s(attempt: int, initial_s: float, max_s: float, jitter: float) -> float:
-    """Exponential backoff with jitter: attempt 1 waits ~initial, each next about twice as long.
-
-    `jitter` in [0, 1) picks a point in the upper half of the step, so replicas retrying the same
-    receiver spread out without any wait collapsing to zero.
-    """
-    step: float = min(max_s, initial_s * 2.0 ** max(0, attempt - 1))
-    return step * (0.5 + jitter / 2)
-
-
 def next_delay_s(
     attempt: int,
     status_code: int | None,
@@ -60,7 +52,8 @@ def next_delay_s(
     max_s: float,
     jitter: float,
 ) -> float:
-    """The wait before the next attempt: our backoff, or longer when a 429/5xx asked for it."""
+    """The wait before the next attempt: the common backoff (`monitor.backoff`), or longer when a
+    429/5xx asked for it with Retry-After (up to `max_s`)."""
     delay = backoff_s(attempt, initial_s, max_s, jitter)
     honoured = status_code is not None and (status_code == 429 or status_code >= 500)
     if honoured and retry_after_s is not None:

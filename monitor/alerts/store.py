@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,20 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import rules as r
 from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
-from monitor.alerts.payload import AlertView, notification_body
+from monitor.alerts.payload import AlertChanges, AlertView, notification_body
+from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.records import ScoredEvent
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class AlertChanges:
-    """What one batch did to alerts."""
-
-    raised: list[AlertView] = field(default_factory=list)
-    updated: int = 0
-    notifications: int = 0
 
 
 def lock_key(rule: str, entity: str) -> int:
@@ -51,7 +42,7 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
     return r.EventFacts(
         id=event_id,
         stream=m.stream,
-        event_time=m.event_time or event.received_at,
+        event_time=event.event_time,
         entities=event.entities,
         sentiment=s.sentiment,
         sentiment_confidence=s.sentiment_confidence,
@@ -259,10 +250,13 @@ class AlertStore:
         return 1
 
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
-        """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify."""
+        """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.
+
+        One transaction; raises `StoreUnavailable` when Postgres is away (the next round retries).
+        """
         now = datetime.now(UTC)
         resolved: list[AlertView] = []
-        async with engine.begin() as conn:
+        async with transaction(engine) as conn:
             for rule, after in r.resolve_after_of(self.config).items():
                 rows = await conn.execute(
                     update(AlertRow)
@@ -283,7 +277,7 @@ class AlertStore:
 
 async def open_alerts(engine: AsyncEngine) -> list[AlertView]:
     """Firing alerts, most recently seen first (for `monitor alerts`)."""
-    async with engine.connect() as conn:
+    async with connect(engine) as conn:
         rows = await conn.execute(
             select(AlertRow).where(AlertRow.status == "firing").order_by(AlertRow.last_seen.desc())
         )

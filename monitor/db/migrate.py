@@ -7,6 +7,8 @@ from importlib.resources import files
 from alembic import command
 from alembic.config import Config
 
+from monitor.db.connection import connection_errors
+
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
@@ -16,8 +18,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Raises `StoreUnavailable` when Postgres cannot be reached (nothing was changed then)."""
+    with connection_errors():
+        command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    with connection_errors():
+        command.downgrade(alembic_config(database_url), revision)

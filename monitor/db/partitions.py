@@ -18,6 +18,8 @@ import structlog
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.db.connection import connect, transaction
+
 log = structlog.get_logger(__name__)
 
 PARENT = "scored_events"
@@ -94,30 +96,34 @@ class MaintenanceReport:
 async def maintain_partitions(
     engine: AsyncEngine, retention_days: int, now: datetime | None = None
 ) -> MaintenanceReport:
-    """Create the partitions the next days need, drop those past the retention, expire stragglers."""
+    """Create the partitions the next days need, drop those past the retention, expire stragglers.
+
+    Raises `StoreUnavailable` when Postgres is away; every step is its own transaction and safe to
+    run again, so the next round simply carries on.
+    """
     now = now or datetime.now(UTC)
-    async with engine.begin() as conn:
+    async with transaction(engine) as conn:
         await _lock(conn)
         existing = await _existing_days(conn)
         in_default = await _days_in_default(conn, now)
     plan = plan_partitions(now, existing, in_default, retention_days)
     created: list[str] = []
     for day in plan.create:
-        async with engine.begin() as conn:
+        async with transaction(engine) as conn:
             await _lock(conn)
             if day not in await _existing_days(conn):  # another replica may have got here first
                 await _create_partition(conn, day)
                 created.append(partition_name(day))
     dropped: list[str] = []
     for day in plan.drop:
-        async with engine.begin() as conn:
+        async with transaction(engine) as conn:
             await _lock(conn)
             if day in await _existing_days(conn):
                 await conn.execute(sql(f"DROP TABLE {partition_name(day)}"))
                 dropped.append(partition_name(day))
     expired = alerts_expired = 0
     if plan.cutoff is not None:
-        async with engine.begin() as conn:
+        async with transaction(engine) as conn:
             await _lock(conn)
             expired = await _expire(conn, plan.cutoff)
             alerts_expired = await _expire_alerts(conn, plan.cutoff)
@@ -207,7 +213,7 @@ async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
 
 async def list_partitions(engine: AsyncEngine) -> list[tuple[str, str, int]]:
     """(partition, bounds, estimated rows) of every partition, oldest first, the default last."""
-    async with engine.connect() as conn:
+    async with connect(engine) as conn:
         rows = await conn.execute(
             sql(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), GREATEST(c.reltuples, 0)::bigint "

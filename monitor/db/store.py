@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts.payload import AlertChanges
+from monitor.batch import WriteBatch, WriteResult
+from monitor.db.connection import connect, transaction
 from monitor.db.schema import DeadLetterRow, ScoredEventKeyRow, ScoredEventRow
-from monitor.errors import RowsRejected, StoreUnavailable
+from monitor.errors import RowsRejected
 from monitor.records import DeadLetter, ScoredEvent
-
-
-@dataclass
-class WriteBatch:
-    """Rows of one consumed batch, accumulated and then written in one transaction."""
-
-    events: list[ScoredEvent] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.events) + len(self.dead_letters)
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What a write actually inserted; replays of already-written records insert nothing."""
-
-    inserted_event_ids: dict[tuple[str, str], int]
-    """(stream, message_id) -> scored_events.id, for rows new in this write."""
-    dead_letters_inserted: int
-    alerts: Any = None
-    """What the insert hook (the alert rules) did with the new events, when there is one."""
 
 
 class InsertHook(Protocol):
@@ -44,7 +24,7 @@ class InsertHook(Protocol):
 
     async def on_inserted(
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
-    ) -> Any:
+    ) -> AlertChanges:
         """Called inside the batch's transaction with (scored_events.id, event) of new rows only."""
         ...
 
@@ -53,12 +33,8 @@ def _key(event: ScoredEvent) -> tuple[str, str]:
     return event.message.stream, event.message.message_id
 
 
-def _event_time(event: ScoredEvent) -> datetime:
-    return event.message.event_time or event.received_at
-
-
 def key_row(event: ScoredEvent) -> dict[str, Any]:
-    return {"stream": event.message.stream, "message_id": event.message.message_id, "event_time": _event_time(event)}
+    return {"stream": event.message.stream, "message_id": event.message.message_id, "event_time": event.event_time}
 
 
 def event_row(event: ScoredEvent) -> dict[str, Any]:
@@ -70,7 +46,7 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "source_partition": m.partition,
         "source_offset": m.offset,
         "received_at": event.received_at,
-        "event_time": _event_time(event),
+        "event_time": event.event_time,
         "text": m.text,
         "entities": list(event.entities),
         "sentiment": s.sentiment,
@@ -96,13 +72,6 @@ def dead_letter_row(dead: DeadLetter, received_at: datetime) -> dict[str, Any]:
     }
 
 
-def is_connection_error(error: BaseException) -> bool:
-    """True for a lost or refused connection (worth retrying), false for a real SQL error."""
-    if isinstance(error, OperationalError | InterfaceError | OSError | ConnectionError):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
-
-
 REJECTING_SQLSTATE_CLASSES = ("22", "54")
 """Data exceptions (bad encoding, out of range, invalid JSON text) and program limits (an index
 row too large): the row can never be stored, however often it is retried."""
@@ -122,12 +91,8 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def make_engine(url: str) -> AsyncEngine:
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
 class Store:
-    """The pipeline's only door to Postgres."""
+    """The pipeline's `monitor.ports.Store` over Postgres."""
 
     def __init__(self, engine: AsyncEngine, on_inserted: InsertHook | None = None) -> None:
         self.engine = engine
@@ -141,11 +106,9 @@ class Store:
         itself (nothing was committed either); the caller finds the row by writing one at a time.
         """
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 return await self._write(conn, batch)
-        except Exception as e:
-            if is_connection_error(e):
-                raise StoreUnavailable(f"Postgres unavailable: {type(e).__name__}") from e
+        except DBAPIError as e:
             if is_data_error(e):
                 raise RowsRejected(f"Postgres refused a value: {_first_line(e)}") from e
             raise
@@ -185,7 +148,7 @@ class Store:
             dead_count = len(
                 (await conn.execute(dstmt, [dead_letter_row(d, now) for d in batch.dead_letters])).all()
             )
-        alerts = None
+        alerts = AlertChanges()
         if self.on_inserted is not None and inserted:
             # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
             new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted]
@@ -195,7 +158,7 @@ class Store:
     async def ping(self) -> bool:
         """Whether Postgres answers right now."""
         try:
-            async with self.engine.connect() as conn:
+            async with connect(self.engine) as conn:
                 await conn.execute(sql("SELECT 1"))
         except Exception:  # noqa: BLE001 - any failure at all means "not ready"
             return False

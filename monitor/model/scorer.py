@@ -7,7 +7,6 @@ Either task's head can be replaced by a Hugging Face checkpoint on disk (`MONITO
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import torch
 
@@ -16,6 +15,7 @@ from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.heads import WEIGHTS_DIR, Heads
 from monitor.model.hf import HFClassifier
+from monitor.ports import Scorer
 from monitor.records import (
     INTENT_PROBABILITY_FLOOR,
     SENTIMENTS,
@@ -24,16 +24,6 @@ from monitor.records import (
     Stream,
     canonical_intent,
 )
-
-
-class Scorer(Protocol):
-    """What the pipeline needs of a model. Blocking: call it off the event loop."""
-
-    model_version: str
-
-    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
-        """Scores for each text: sentiment as its stream means it; intent for customer messages."""
-        ...
 
 
 class TransformerScorer:

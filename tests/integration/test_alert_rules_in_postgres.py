@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
+from monitor.alerts.payload import AlertChanges
 from monitor.alerts.store import AlertStore
 from tests.alert_helpers import alert_store, batch, customer_event, news_event, rules
 
@@ -52,7 +53,7 @@ async def test_replaying_a_batch_changes_no_alert(
         assert len(first.alerts.raised) == 2
         before = await db.fetch("SELECT * FROM alerts ORDER BY rule")
         again = await store.write(burst)
-        assert again.alerts is None  # nothing inserted, nothing evaluated
+        assert again.alerts == AlertChanges()  # nothing inserted, nothing evaluated
         assert await db.fetch("SELECT * FROM alerts ORDER BY rule") == before
         assert await db.fetchval("SELECT count(*) FROM alert_notifications") == 2
         # one outbox row per notification per endpoint, each delivered independently

@@ -16,8 +16,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from monitor.alerts.cli import show_open_alerts
 from monitor.alerts.config import load_rules
 from monitor.alerts.store import AlertStore
-from monitor.db.store import Store, make_engine
-from monitor.kafka import make_consumer
+from monitor.db.connection import make_engine
+from monitor.db.store import Store
+from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores, Stream
 from tests.integration.test_pipeline import service_running, settings_for
@@ -181,7 +182,7 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         await consumer.start()
         consumer.assign([TopicPartition(news, partition)])
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
-        pipeline = Pipeline(settings, consumer, shared, store, aliases=rules.aliases)
+        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, aliases=rules.aliases)
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))
     try:

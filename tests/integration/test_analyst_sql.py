@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from monitor.db.connection import make_engine
 from monitor.db.migrate import downgrade, upgrade
 from monitor.db.partitions import maintain_partitions
-from monitor.db.store import make_engine
 from tests.conftest import ADMIN_URL
 from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce

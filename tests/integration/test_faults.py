@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer
 import monitor.service
 from monitor.config import Settings
 from monitor.kafka import make_consumer
-from monitor.model.scorer import Scorer
 from monitor.pipeline import Pipeline
+from monitor.ports import Scorer
 from monitor.records import Scores, Stream
 from monitor.service import run_service
 from tests.integration.test_http import wait_for_status
@@ -40,6 +40,22 @@ async def topics_with_news(broker, total: int, partitions: int = 1) -> tuple[str
 
 def committed_batches(logs: list[dict[str, object]]) -> list[dict[str, object]]:
     return [e for e in logs if e.get("event") == "batch committed"]
+
+
+async def wait_for_commits(logs: list[dict[str, object]], total: int, within_s: float = 30.0) -> None:
+    """Until the "batch committed" lines account for `total` records (rows reach Postgres a moment
+    before their offsets commit and the line is logged)."""
+
+    def committed() -> int:
+        last: dict[tuple[object, object], int] = {}
+        for e in committed_batches(logs):
+            key = (e["topic"], e["partition"])
+            last[key] = max(last.get(key, -1), int(e["offset"]))  # type: ignore[call-overload]
+        return sum(offset + 1 for offset in last.values())
+
+    async with asyncio.timeout(within_s):
+        while committed() < total:  # noqa: ASYNC110 - the service logs from another task
+            await asyncio.sleep(0.05)
 
 
 async def test_killed_after_the_database_commit_before_the_offset_commit_replays_and_writes_nothing(
@@ -69,7 +85,7 @@ async def test_killed_after_the_database_commit_before_the_offset_commit_replays
     with structlog.testing.capture_logs() as logs:
         async with service_running(settings, scorer):
             assert await wait_for_rows(db, "scored_events", total, within_s=60) == total
-            await asyncio.sleep(1)
+            await wait_for_commits(logs, total)
 
     assert await db.fetchval("SELECT count(*) FROM scored_events") == total
     batches = committed_batches(logs)
@@ -121,7 +137,7 @@ async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_
     with structlog.testing.capture_logs() as logs:
         async with service_running(settings, stalled):
             assert await wait_for_rows(db, "scored_events", total, within_s=90) == total
-            await asyncio.sleep(1)
+            await wait_for_commits(logs, total)
 
     assert stalled.calls >= 2
     assert joins == 1, f"the group rebalanced {joins - 1} times"

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from monitor.db.connection import make_engine
 from monitor.db.migrate import downgrade, upgrade
 from monitor.db.partitions import list_partitions, maintain_partitions, partition_name
-from monitor.db.store import Store, make_engine
+from monitor.db.store import Store
 from tests.alert_helpers import batch, news_event
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from monitor.config import Settings
-from monitor.model.scorer import Scorer
+from monitor.ports import Scorer
 from monitor.service import run_service
 from tests.kafka_helpers import create_topics, produce
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.pipeline import Batch
+from monitor.batch import CommittedBatch
 from monitor.service import run_service
 from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
@@ -28,8 +28,8 @@ async def test_replica_joins_and_leaves_under_load(broker, database_url, db, sco
     stop_a, stop_b = asyncio.Event(), asyncio.Event()
     committed = {"a": 0, "b": 0}
 
-    def counter(name: str) -> Callable[[Batch], None]:
-        def count(batch: Batch) -> None:
+    def counter(name: str) -> Callable[[CommittedBatch], None]:
+        def count(batch: CommittedBatch) -> None:
             committed[name] += len(batch.records)
 
         return count

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from monitor.alerts.payload import AlertView, notification_body
-from monitor.alerts.retry import Outcome, backoff_s, classify, next_delay_s, parse_retry_after
+from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
+from monitor.backoff import backoff_s
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.webhooks import DEVELOPMENT_SECRET, Signer, webhook_secrets

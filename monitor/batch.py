@@ -1,0 +1,61 @@
+"""The pipeline's batches as plain data: what to write, what a write did, what was committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.alerts.payload import AlertChanges
+from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+
+
+@dataclass
+class WriteBatch:
+    """Rows of one consumed batch, accumulated and then written in one transaction."""
+
+    events: list[ScoredEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.dead_letters)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write actually inserted; replays of already-written records insert nothing."""
+
+    inserted_event_ids: dict[tuple[str, str], int]
+    """(stream, message_id) -> scored_events.id, for rows new in this write."""
+    dead_letters_inserted: int
+    alerts: AlertChanges = field(default_factory=AlertChanges)
+    """What the alert rules did with the new events in the same transaction."""
+
+    def merged(self, other: WriteResult) -> WriteResult:
+        """Both writes' effects, as if one (the row-by-row fallback adds up its single-row writes)."""
+        return WriteResult(
+            {**self.inserted_event_ids, **other.inserted_event_ids},
+            self.dead_letters_inserted + other.dead_letters_inserted,
+            self.alerts.merged(other.alerts),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBatch:
+    """One batch whose rows are in Postgres and whose offsets are committed: the public hook's data.
+
+    Given to `Pipeline(on_committed=...)` (and `run_service(on_committed=...)`) once per batch, on
+    the event loop, right after the offsets commit; only the partitions whose offsets this replica
+    committed are included (a partition revoked meanwhile is its new owner's to replay). The
+    callback must return quickly: the next batch's write waits for it.
+    """
+
+    records: tuple[SourceRecord, ...]
+    """The records as consumed, in fetch order (each became one event or one dead letter)."""
+    events: tuple[ScoredEvent, ...]
+    """Scored events of the batch (written now, or already present from an earlier replay)."""
+    dead_letters: tuple[DeadLetter, ...]
+    """Records refused, stored as dead letters."""
+    fetched_at: float
+    """`time.monotonic()` when the batch was polled from Kafka."""
+    committed_at: datetime
+    """Wall-clock time (UTC) when its offsets were committed: compare with record timestamps."""

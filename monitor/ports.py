@@ -1,0 +1,86 @@
+"""What the core needs of the outside world, as Protocols over the core's own plain types.
+
+The pipeline is written against these, not against aiokafka, SQLAlchemy or torch: the adapters
+live at the edges (`monitor.kafka.ConsumerAdapter`, `monitor.db.store.Store`,
+`monitor.model.scorer.TransformerScorer`) and the unit tests drive the loop with in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from typing import NamedTuple, Protocol
+
+from monitor.batch import WriteBatch, WriteResult
+from monitor.records import Scores, SourceRecord, Stream
+
+
+class Partition(NamedTuple):
+    """One partition of one topic: the core's name for what aiokafka calls a TopicPartition."""
+
+    topic: str
+    """The Kafka topic."""
+    partition: int
+    """The partition number within the topic."""
+
+
+class Consumer(Protocol):
+    """The few consumer operations the pipeline's loop uses.
+
+    Offsets are "next offset to read", as Kafka commits them. `commit` raises
+    `monitor.errors.CommitFailed` when the broker refuses it (for instance after a rebalance).
+    """
+
+    def assignment(self) -> Set[Partition]:
+        """The partitions this member owns now (possibly none)."""
+        ...
+
+    def pause(self, *partitions: Partition) -> None:
+        """Stop fetching from `partitions` while still polling (heartbeats, rebalances go on)."""
+        ...
+
+    def resume(self, *partitions: Partition) -> None:
+        """Fetch from `partitions` again."""
+        ...
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[SourceRecord]]:
+        """Records fetched since the last call, per partition, in offset order; waits up to `timeout_ms`."""
+        ...
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        """Commit the next offset to read for each partition."""
+        ...
+
+    def last_poll_timestamp(self, partition: Partition) -> int | None:
+        """Unix milliseconds of the broker's last fetch answer for `partition`, if any."""
+        ...
+
+    def highwater(self, partition: Partition) -> int | None:
+        """The partition's high watermark as last seen, if known (for the lag metric)."""
+        ...
+
+
+class Scorer(Protocol):
+    """What the pipeline needs of a model. Blocking: call it off the event loop."""
+
+    model_version: str
+
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        """Scores for each text: sentiment as its stream means it; intent for customer messages."""
+        ...
+
+
+class Store(Protocol):
+    """Where a batch's rows go: one transaction per call, idempotent on the rows' natural keys.
+
+    `write` raises `monitor.errors.StoreUnavailable` when the database cannot be reached (nothing
+    was committed; the same batch may be written again) and `monitor.errors.RowsRejected` when the
+    database refuses a value itself (nothing was committed either).
+    """
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        """Insert the batch's rows in one transaction; rows already present are skipped."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the database answers right now."""
+        ...
