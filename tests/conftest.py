@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 import structlog
 
-from monitor.embedded import EmbeddedBroker as Broker
-from monitor.embedded import free_port, wait_for_port
+from monitor.tools.embedded import EmbeddedBroker as Broker
+from monitor.tools.embedded import free_port, wait_for_port
 
 __all__ = ["ADMIN_URL", "DATA_DIR", "Broker", "free_port", "wait_for_port"]
 

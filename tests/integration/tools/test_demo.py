@@ -24,8 +24,8 @@ import asyncpg
 import psutil
 import pytest
 
-from monitor.demo_stream import CARD_NUMBER
 from monitor.masking import mask_text
+from monitor.tools.demo.stream import CARD_NUMBER
 from tests.conftest import Broker
 
 pytestmark = pytest.mark.integration

@@ -18,12 +18,12 @@ from aiokafka import AIOKafkaProducer
 
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
-from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.kafka import create_topics
 from monitor.metrics import Metrics
 from monitor.model.scorer import Scorer
 from monitor.pipeline import Batch
 from monitor.service import run_service
+from monitor.tools.embedded import embedded_broker, embedded_postgres
 
 
 class _Recorder:

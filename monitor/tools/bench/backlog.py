@@ -1,6 +1,6 @@
 """Memory under a backlog: does a long queue in Kafka grow the service's memory? (a benchmark, not a test)
 
-    python -m monitor.bench_backlog [--messages 100000] [--json]
+    python -m monitor.tools.bench.backlog [--messages 100000] [--json]
 
 Starts an embedded Tansu broker and Postgres, runs `monitor run` as its own process (so the RSS
 measured is the service's alone), waits until it is ready and idle, then produces the whole backlog
@@ -30,8 +30,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from monitor.db.migrate import upgrade
-from monitor.embedded import embedded_broker, embedded_postgres, free_port
 from monitor.kafka import create_topics
+from monitor.tools.embedded import embedded_broker, embedded_postgres, free_port
 
 MB = 1024 * 1024
 

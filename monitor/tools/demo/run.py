@@ -2,7 +2,7 @@
 
 It starts what it needs (a Tansu broker and a private Postgres, unless MONITOR_KAFKA_BOOTSTRAP_SERVERS
 or MONITOR_DATABASE_URL point at real ones), migrates, runs the real service in this process next to
-a webhook receiver that verifies every delivery, plays the sample stream (monitor/demo_stream.py)
+a webhook receiver that verifies every delivery, plays the sample stream (monitor/tools/demo/stream.py)
 into fresh topics, and reports what landed. Everything it started is stopped at the end, also on
 Ctrl-C; with --keep the embedded Postgres stays up for the user to query.
 
@@ -33,16 +33,16 @@ from rich.live import Live
 
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
-from monitor.demo_receiver import WebhookReceiver, new_webhook_secret
-from monitor.demo_report import AlertOutcome, Report, connect_lines, gather_report, print_report
-from monitor.demo_sql import Scope
-from monitor.demo_stream import SPAN, SampleRecord, sample_stream
-from monitor.demo_view import LiveView, Tally
-from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.errors import MonitorError
 from monitor.kafka import create_topics, security_options
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.service import run_service
+from monitor.tools.demo.report import AlertOutcome, Report, connect_lines, gather_report, print_report
+from monitor.tools.demo.sql import Scope
+from monitor.tools.demo.stream import SPAN, SampleRecord, sample_stream
+from monitor.tools.demo.view import LiveView, Tally
+from monitor.tools.embedded import embedded_broker, embedded_postgres
+from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
 
 STORE_TIMEOUT_S = 90.0
 """Longest wait for the played records to be scored and committed before the demo gives up."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from monitor.demo_receiver import WebhookReceiver, new_webhook_secret
+from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
 
 
 def _signed(secret: str, msg_id: str, body: str) -> dict[str, str]:
