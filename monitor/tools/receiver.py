@@ -1,22 +1,44 @@
-"""A local webhook receiver for `monitor demo`: it checks every delivery the way an analyst's would.
+"""The one webhook receiver of the demo, the tests and the compose stack: it checks every delivery
+the way an analyst's would.
 
-Each POST is verified with the off-the-shelf `standardwebhooks` library against the secret the demo
-gave the service, so "signature verified" in the demo's summary is the receiver's word, not the
-sender's. Verified deliveries are recorded once per `webhook-id` (a retry is acknowledged, not
-counted twice); anything that fails verification is answered 401 and only counted.
+Each POST is verified with the off-the-shelf `standardwebhooks` library against every configured
+secret (during a rotation the service signs with two), so "signature verified" is the receiver's
+word, not the sender's. A request no secret verifies is answered 401; a verified one gets what
+`respond` says (204 by default; tests script outages and slow answers with it). The first 2xx per
+`webhook-id` is a delivery (a retry is acknowledged, not counted twice).
+
+It is a standard-library HTTP server on its own thread: an answer that blocks (a slow receiver in a
+test) never stalls the event loop of the service that sends, and compose runs it from the service's
+own image with nothing the extra brings (`python -m monitor.tools.receiver`, configured by
+WEBHOOK_SECRET, a comma list, and PORT; it prints each delivery as one JSON line).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
+import os
 import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+Respond = Callable[[float], tuple[int, dict[str, str]]]
+"""Seconds since the receiver's first request -> (status, extra response headers), for verified requests."""
+
+
+def accept(_elapsed_s: float) -> tuple[int, dict[str, str]]:
+    """The default answer: 204, as a healthy receiver gives."""
+    return 204, {}
 
 
 def new_webhook_secret() -> str:
@@ -26,63 +48,169 @@ def new_webhook_secret() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One verified webhook delivery."""
+    """One POST the receiver answered, verified or not."""
 
     webhook_id: str
-    """The notification's id: the same on every retry of it."""
+    """The notification's id (`webhook-id`): the same on every retry of it."""
     payload: dict[str, Any]
-    """The JSON body (the alert), as the library returned it after verifying the signature."""
+    """The JSON body (the alert); empty when the body was not a JSON object."""
+    headers: dict[str, str]
+    """Request headers, names lower-cased."""
+    status: int
+    """What the receiver answered."""
+    verified_with: list[int]
+    """Indexes of the receiver's secrets whose signature verified; empty means rejected."""
     received_at: datetime
 
 
 @dataclass
 class WebhookReceiver:
-    """Serves POST / on 127.0.0.1 between `start()` and `stop()`; `url` is set once started."""
+    """Serves POST (any path) and GET /healthz between `start()` and `stop()`; `url` once started."""
 
-    secret: str
+    secrets: Sequence[str]
+    respond: Respond = accept
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0: the OS picks a free port, read back after `start()`."""
+    on_delivery: Callable[[Delivery], None] | None = None
+    """Called (on the server's thread) with each new delivery, once per `webhook-id`."""
+    requests: list[Delivery] = field(default_factory=list)
+    """Every POST, in arrival order, retries and rejected ones included."""
     deliveries: list[Delivery] = field(default_factory=list)
-    rejected: int = 0
-    """Requests whose signature did not verify (none are expected in the demo)."""
-    url: str = ""
-    _runner: web.AppRunner | None = None
-    _seen: set[str] = field(default_factory=set)
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    """The first verified, 2xx-answered request of each `webhook-id`."""
+    first_request_at: float | None = None
+    """time.monotonic() of the first POST: `respond`'s clock starts there."""
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()  # the OS picks a free port
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/"
-        return self.url
+    def __post_init__(self) -> None:
+        if isinstance(self.secrets, str):
+            self.secrets = [self.secrets]
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - comparing, not binding
+        return f"http://{host}:{self.port}/hook"
+
+    @property
+    def delivered(self) -> list[Delivery]:
+        """Every verified request answered 2xx, retries of one `webhook-id` included."""
+        return [d for d in self.requests if d.verified_with and 200 <= d.status < 300]
+
+    @property
+    def rejected(self) -> int:
+        """Requests no secret verified (none are expected from the service)."""
+        return sum(1 for d in self.requests if not d.verified_with)
+
+    def start(self) -> WebhookReceiver:
+        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     async def wait_for_delivery(self, timeout_s: float) -> bool:
         """Wait until a new delivery arrives; False if none came within `timeout_s`."""
-        self._arrived.clear()
-        try:
-            await asyncio.wait_for(self._arrived.wait(), timeout_s)
-        except TimeoutError:
-            return False
+        seen = len(self.deliveries)
+        deadline = time.monotonic() + timeout_s
+        while len(self.deliveries) == seen:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
         return True
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
+    def _verify(self, body: bytes, headers: dict[str, str]) -> list[int]:
+        verified = []
+        for i, secret in enumerate(self.secrets):
+            try:
+                Webhook(secret).verify(body, headers)
+            except WebhookVerificationError:
+                continue
+            verified.append(i)
+        return verified
+
+    def _receive(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+        """Verify, answer, record: one request, on the server's thread."""
+        with self._lock:
+            if self.first_request_at is None:
+                self.first_request_at = time.monotonic()
+            started = self.first_request_at
+        verified = self._verify(body, headers)
+        status, extra = self.respond(time.monotonic() - started) if verified else (401, {})
         try:
-            payload = Webhook(self.secret).verify(body, headers)
-        except WebhookVerificationError:
-            self.rejected += 1
-            return web.Response(status=401, text="signature did not verify")
-        webhook_id = headers["webhook-id"]
-        if webhook_id not in self._seen:
-            self._seen.add(webhook_id)
-            self.deliveries.append(Delivery(webhook_id, dict(payload), datetime.now(UTC)))
-            self._arrived.set()
-        return web.Response(status=204)
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        delivery = Delivery(
+            webhook_id=headers.get("webhook-id", ""),
+            payload=parsed if isinstance(parsed, dict) else {},
+            headers=headers,
+            status=status,
+            verified_with=verified,
+            received_at=datetime.now(UTC),
+        )
+        with self._lock:
+            self.requests.append(delivery)
+            new = bool(verified) and 200 <= status < 300 and all(
+                d.webhook_id != delivery.webhook_id for d in self.deliveries
+            )
+            if new:
+                self.deliveries.append(delivery)
+        if new and self.on_delivery is not None:
+            self.on_delivery(delivery)
+        return status, extra
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/healthz" else 404)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra = receiver._receive(body, headers)
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the demo's display and the tests' output are not an access log."""
+
+        return Handler
+
+
+def main() -> None:
+    """Compose's receiver: verify, de-duplicate, print each alert as one JSON line until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # PID 1 in a container ignores it otherwise
+
+    def show(delivery: Delivery) -> None:
+        print(json.dumps({"webhook_id": delivery.webhook_id, "alert": delivery.payload}), flush=True)
+
+    secrets_ = [s.strip() for s in os.environ["WEBHOOK_SECRET"].split(",") if s.strip()]
+    port = int(os.environ.get("PORT", "9000"))
+    receiver = WebhookReceiver(secrets_, host="0.0.0.0", port=port, on_delivery=show)  # noqa: S104 - in its container
+    with receiver, contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,9 +20,9 @@ from monitor.db.store import Store, make_engine
 from monitor.kafka import make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores
+from monitor.tools.receiver import WebhookReceiver
 from tests.integration.test_pipeline import service_running, settings_for
 from tests.kafka_helpers import create_topics, encode, produce
-from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +92,7 @@ async def test_done_when_scenario(
             },
         ],
     )
-    receiver = Receiver([SECRET], respond=lambda t: (500, {}) if t < FAIL_FOR_S else (200, {}))
+    receiver = WebhookReceiver([SECRET], respond=lambda t: (500, {}) if t < FAIL_FOR_S else (200, {})).start()
     settings = settings_for(
         broker.bootstrap,
         database_url,
@@ -113,17 +113,17 @@ async def test_done_when_scenario(
             await wait_until(three_delivered)
             await asyncio.sleep(1.5)  # anything delivered twice would show up now
     finally:
-        receiver.close()
+        receiver.stop()
 
     delivered = receiver.delivered
-    assert sorted((d.body["rule"], d.body["entity"]) for d in delivered) == [
+    assert sorted((d.payload["rule"], d.payload["entity"]) for d in delivered) == [
         ("fraud_intent", "cust-42"),
         ("fraud_intent", "cust-77"),
         ("negative_news_burst", "ZTX"),
     ]
     assert all(d.verified_with == [0] for d in receiver.requests)  # every request, failed ones too
     assert len({d.headers["webhook-id"] for d in delivered}) == 3
-    ztx = next(d.body for d in delivered if d.body["entity"] == "ZTX")
+    ztx = next(d.payload for d in delivered if d.payload["entity"] == "ZTX")
     assert ztx["status"] == "firing" and ztx["severity"] == "high" and ztx["event_count"] >= 5
     failed = await db.fetchval("SELECT count(*) FROM alert_deliveries WHERE status_code = 500")
     ok = await db.fetchval("SELECT count(*) FROM alert_deliveries WHERE status_code = 200")

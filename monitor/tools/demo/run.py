@@ -142,8 +142,8 @@ async def _play(
     scope = Scope(news_topic=f"demo-news-{run_id}", customer_topic=f"demo-customer-messages-{run_id}")
     stream_start = datetime.now(UTC) - SPAN - timedelta(minutes=1)
     records = sample_stream(stream_start, prefix=f"demo-{run_id}")
-    receiver = WebhookReceiver(new_webhook_secret())
-    await receiver.start()
+    secret = new_webhook_secret()
+    receiver = WebhookReceiver([secret]).start()
     settings = base.model_copy(
         update={
             "kafka_bootstrap_servers": (infra.bootstrap,),
@@ -152,7 +152,7 @@ async def _play(
             "group_id": f"monitor-demo-{run_id}",
             "database_url": infra.database_url,
             "webhook_url": (receiver.url,),
-            "webhook_secret": SecretStr(receiver.secret),
+            "webhook_secret": SecretStr(secret),
             "http_port": 0,
             "poll_timeout_ms": 50,
         }
@@ -184,7 +184,7 @@ async def _play(
         stop.set()
         if service is not None:
             await _stopped(service)
-        await receiver.stop()
+        receiver.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
