@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from monitor.tools.embedded import EmbeddedBroker as Broker
-from monitor.tools.embedded import free_port, wait_for_port
+from monitor.tools.embedded import embedded_broker, free_port, wait_for_port
 
 __all__ = ["ADMIN_URL", "DATA_DIR", "Broker", "free_port", "wait_for_port"]
 
@@ -23,11 +23,8 @@ DATA_DIR = Path(os.environ.get("MONITOR_DATA_DIR", Path(__file__).resolve().pare
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
-    b = Broker()
-    try:
+    with embedded_broker() as b:
         yield b
-    finally:
-        b.close()
 
 
 async def _admin(sql: str) -> None:

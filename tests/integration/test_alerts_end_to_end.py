@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from monitor.alerts.cli import show_open_alerts
 from monitor.alerts.config import load_rules
@@ -20,9 +20,11 @@ from monitor.db.store import Store, make_engine
 from monitor.kafka import make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores
+from monitor.tools.produce import Message
+from monitor.tools.produce import produce as produce_messages
 from monitor.tools.receiver import WebhookReceiver
 from tests.integration.test_pipeline import service_running, settings_for
-from tests.kafka_helpers import create_topics, encode, produce
+from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
 
@@ -161,15 +163,13 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
 ) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
-    await producer.start()
-    try:
-        for i, headline in enumerate(ZTX_HEADLINES[:6]):  # 3 per partition; the rule needs 5
-            await producer.send_and_wait(
-                news, encode({"id": f"z{i}", "headline": headline}), partition=i % 2
-            )
-    finally:
-        await producer.stop()
+    await produce_messages(  # 3 per partition; the rule needs 5
+        broker.bootstrap,
+        [
+            Message(news, {"id": f"z{i}", "headline": headline}, partition=i % 2)
+            for i, headline in enumerate(ZTX_HEADLINES[:6])
+        ],
+    )
 
     settings = settings_for(broker.bootstrap, database_url, news, customer)
     rules = load_rules()

@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
@@ -42,6 +41,7 @@ from monitor.tools.demo.sql import Scope
 from monitor.tools.demo.stream import SPAN, SampleRecord, sample_stream
 from monitor.tools.demo.view import LiveView, Tally
 from monitor.tools.embedded import embedded_broker, embedded_postgres
+from monitor.tools.produce import Message, produce
 from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
 
 STORE_TIMEOUT_S = 90.0
@@ -205,21 +205,21 @@ async def _produce(
     stop: asyncio.Event,
 ) -> None:
     """Play the records in event-time order, one every `pace_s`, keyed by ticker or customer."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=list(settings.kafka_bootstrap_servers), linger_ms=0, **security_options(settings)
+    messages = [
+        Message(scope.news_topic if record.stream == "news" else scope.customer_topic, record.value, record.key)
+        for record in records
+    ]
+    sent = await produce(
+        list(settings.kafka_bootstrap_servers),
+        messages,
+        rate=1 / pace_s if pace_s > 0 else None,
+        on_sent=on_sent,
+        stop=stop,
+        linger_ms=0,
+        **security_options(settings),
     )
-    await producer.start()
-    try:
-        for record in records:
-            if stop.is_set():
-                raise DemoInterrupted("stopped while playing the stream")
-            topic = scope.news_topic if record.stream == "news" else scope.customer_topic
-            await producer.send_and_wait(topic, record.value, key=record.key.encode())
-            on_sent()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pace_s)
-    finally:
-        await producer.stop()
+    if sent < len(messages):
+        raise DemoInterrupted("stopped while playing the stream")
 
 
 async def _until(
