@@ -19,7 +19,6 @@ from monitor.model.finetune import LoopConfig, TaskData, run_loop
 from monitor.model.layers import TopBlocks
 from monitor.model.scorer import load_scorer
 from monitor.model.train import VERSION_PREFIX
-from tests.conftest import DATA_DIR
 from tests.unit.test_hf_override import save_checkpoint
 
 pytestmark = pytest.mark.integration
@@ -42,9 +41,9 @@ def eval_json(task: str, data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 @pytest.mark.parametrize("task", ["sentiment", "intent"])
 def test_shipped_model_beats_its_floor_on_dev(
-    task: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    task: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
 ) -> None:
-    _, (texts, labels) = task_splits(DATA_DIR, task)  # type: ignore[arg-type]
+    _, (texts, labels) = task_splits(data_dir, task)  # type: ignore[arg-type]
     dev = tmp_path / "dev.csv"
     with dev.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
