@@ -156,7 +156,6 @@ def demo(
 
     from monitor.tools.demo.run import DemoOptions, run_demo
 
-    configure_logging("WARNING")
     raise typer.Exit(run_demo(DemoOptions(keep=keep, pace_s=pace), Console()))
 
 

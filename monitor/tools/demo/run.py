@@ -37,6 +37,7 @@ from monitor.kafka import create_topics, security_options
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.service import run_service
 from monitor.tools.demo.report import AlertOutcome, Report, connect_lines, gather_report, print_report
+from monitor.tools.demo.service_log import service_log
 from monitor.tools.demo.sql import Scope
 from monitor.tools.demo.stream import SPAN, SampleRecord, sample_stream
 from monitor.tools.demo.view import LiveView, Tally
@@ -80,6 +81,11 @@ class Infrastructure:
 
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Run the demo; the exit code: 0 done, 1 failed, 130 interrupted."""
+    with service_log(console):
+        return _run_demo(options, console)
+
+
+def _run_demo(options: DemoOptions, console: Console) -> int:
     started = time.monotonic()
     base = Settings()  # the user's MONITOR_* settings: Kafka security options, model overrides, ...
     try:
