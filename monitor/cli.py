@@ -142,20 +142,11 @@ def demo(
     pace: Annotated[float, typer.Option(help="seconds between two played records", min=0.0)] = 0.15,
 ) -> None:
     """The whole pipeline on embedded Kafka and Postgres, with sample data, alerts and SQL: a first look."""
-    import os
-
-    from monitor import tools
-
-    needed = []  # the embedded servers are started only for what MONITOR_* does not point at
-    if not os.environ.get("MONITOR_KAFKA_BOOTSTRAP_SERVERS", "").strip():
-        needed.append(tools.BROKER_PACKAGE)
-    if not os.environ.get("MONITOR_DATABASE_URL", "").strip():
-        needed.append(tools.POSTGRES_PACKAGE)
-    _require_tools("monitor demo", tuple(needed))
     from rich.console import Console
 
-    from monitor.tools.demo.run import DemoOptions, run_demo
+    from monitor.tools.demo.run import DemoOptions, embedded_packages_needed, run_demo
 
+    _require_tools("monitor demo", embedded_packages_needed())
     raise typer.Exit(run_demo(DemoOptions(keep=keep, pace_s=pace), Console()))
 
 

@@ -36,6 +36,7 @@ from monitor.errors import MonitorError
 from monitor.kafka import create_topics, security_options
 from monitor.model.scorer import Scorer, load_scorer
 from monitor.service import run_service
+from monitor.tools import BROKER_PACKAGE, POSTGRES_PACKAGE
 from monitor.tools.demo.report import AlertOutcome, Report, connect_lines, gather_report, print_report
 from monitor.tools.demo.service_log import service_log
 from monitor.tools.demo.sql import Scope
@@ -106,6 +107,17 @@ def _run_demo(options: DemoOptions, console: Console) -> int:
         return 1
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def embedded_packages_needed() -> tuple[tuple[str, str], ...]:
+    """The `tools` extra's packages this run needs: the broker unless MONITOR_KAFKA_BOOTSTRAP_SERVERS
+    is set, Postgres unless MONITOR_DATABASE_URL is (as `_start_infrastructure` decides)."""
+    needed = []
+    if not os.environ.get("MONITOR_KAFKA_BOOTSTRAP_SERVERS", "").strip():
+        needed.append(BROKER_PACKAGE)
+    if not os.environ.get("MONITOR_DATABASE_URL", "").strip():
+        needed.append(POSTGRES_PACKAGE)
+    return tuple(needed)
 
 
 def _start_infrastructure(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -> Infrastructure:
