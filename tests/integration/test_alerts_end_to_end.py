@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from monitor.alerts.cli import show_open_alerts
 from monitor.alerts.config import load_rules
@@ -21,9 +21,11 @@ from monitor.db.store import Store
 from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores, Stream
+from monitor.tools.produce import Message
+from monitor.tools.produce import produce as produce_messages
+from monitor.tools.receiver import WebhookReceiver
 from tests.integration.test_pipeline import service_running, settings_for
-from tests.kafka_helpers import create_topics, encode, produce
-from tests.webhook_receiver import Receiver
+from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +95,7 @@ async def test_done_when_scenario(
             },
         ],
     )
-    receiver = Receiver([SECRET], respond=lambda t: (500, {}) if t < FAIL_FOR_S else (200, {}))
+    receiver = WebhookReceiver([SECRET], respond=lambda t: (500, {}) if t < FAIL_FOR_S else (200, {})).start()
     settings = settings_for(
         broker.bootstrap,
         database_url,
@@ -114,17 +116,17 @@ async def test_done_when_scenario(
             await wait_until(three_delivered)
             await asyncio.sleep(1.5)  # anything delivered twice would show up now
     finally:
-        receiver.close()
+        receiver.stop()
 
     delivered = receiver.delivered
-    assert sorted((d.body["rule"], d.body["entity"]) for d in delivered) == [
+    assert sorted((d.payload["rule"], d.payload["entity"]) for d in delivered) == [
         ("fraud_intent", "cust-42"),
         ("fraud_intent", "cust-77"),
         ("negative_news_burst", "ZTX"),
     ]
     assert all(d.verified_with == [0] for d in receiver.requests)  # every request, failed ones too
     assert len({d.headers["webhook-id"] for d in delivered}) == 3
-    ztx = next(d.body for d in delivered if d.body["entity"] == "ZTX")
+    ztx = next(d.payload for d in delivered if d.payload["entity"] == "ZTX")
     assert ztx["status"] == "firing" and ztx["severity"] == "high" and ztx["event_count"] >= 5
     failed = await db.fetchval("SELECT count(*) FROM alert_deliveries WHERE status_code = 500")
     ok = await db.fetchval("SELECT count(*) FROM alert_deliveries WHERE status_code = 200")
@@ -162,15 +164,13 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
 ) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
-    await producer.start()
-    try:
-        for i, headline in enumerate(ZTX_HEADLINES[:6]):  # 3 per partition; the rule needs 5
-            await producer.send_and_wait(
-                news, encode({"id": f"z{i}", "headline": headline}), partition=i % 2
-            )
-    finally:
-        await producer.stop()
+    await produce_messages(  # 3 per partition; the rule needs 5
+        broker.bootstrap,
+        [
+            Message(news, {"id": f"z{i}", "headline": headline}, partition=i % 2)
+            for i, headline in enumerate(ZTX_HEADLINES[:6])
+        ],
+    )
 
     settings = settings_for(broker.bootstrap, database_url, news, customer)
     rules = load_rules()

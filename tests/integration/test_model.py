@@ -19,7 +19,6 @@ from monitor.model.training.data import dev_sets
 from monitor.model.training.finetune import LoopConfig, TaskData, run_loop
 from monitor.model.training.layers import TopBlocks
 from monitor.model.training.recipe import VERSION_PREFIX
-from tests.conftest import DATA_DIR
 from tests.unit.test_hf_override import save_checkpoint
 
 pytestmark = pytest.mark.integration
@@ -44,11 +43,12 @@ def eval_json(task: str, stream: str, data: Path, monkeypatch: pytest.MonkeyPatc
     return json.loads(result.output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(("dev_set", "task", "stream"), list(FLOORS))
+@pytest.mark.parametrize("case", list(FLOORS), ids="-".join)
 def test_shipped_model_beats_its_floor_on_dev(
-    dev_set: str, task: str, stream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: tuple[str, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
 ) -> None:
-    texts, labels = dev_sets(DATA_DIR)[dev_set]
+    dev_set, task, stream = case
+    texts, labels = dev_sets(data_dir)[dev_set]
     dev = tmp_path / "dev.csv"
     with dev.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -56,7 +56,7 @@ def test_shipped_model_beats_its_floor_on_dev(
         writer.writerows(zip(texts, labels, strict=True))
     report = eval_json(task, stream, dev, monkeypatch)
     assert (report["task"], report["stream"], report["n"]) == (task, stream, len(labels))
-    accuracy, macro_f1, ece = FLOORS[(dev_set, task, stream)]
+    accuracy, macro_f1, ece = FLOORS[case]
     assert report["accuracy"] >= accuracy  # type: ignore[operator]
     assert report["macro_f1"] >= macro_f1  # type: ignore[operator]
     assert report["ece"] <= ece  # type: ignore[operator]

@@ -21,10 +21,10 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.db.store import Store
 from monitor.periodic import run_periodically
+from monitor.tools.receiver import WebhookReceiver
 from monitor.webhooks import Signer, WebhookClient
 from tests.alert_helpers import alert_store, batch, customer_event, rules
 from tests.conftest import free_port
-from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +72,15 @@ class Running:
 
 
 @pytest.fixture
-async def receivers() -> AsyncIterator[list[Receiver]]:
-    made: list[Receiver] = []
+async def receivers() -> AsyncIterator[list[WebhookReceiver]]:
+    made: list[WebhookReceiver] = []
     yield made
     for r in made:
-        r.close()
+        r.stop()
 
 
 async def test_receiver_down_then_up_gets_each_alert_once_verified(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
     port = free_port()  # nothing listens here yet: the receiver is down
     url = f"http://127.0.0.1:{port}/hook"
@@ -96,13 +96,13 @@ async def test_receiver_down_then_up_gets_each_alert_once_verified(
             await until_sql(db, "SELECT count(*) FROM alert_deliveries", lambda n: n >= 4)
             down = await db.fetch("SELECT status_code, error FROM alert_deliveries")
             assert all(r["status_code"] is None and "ConnectError" in r["error"] for r in down)
-            receiver = Receiver([SECRET], port=port)
+            receiver = WebhookReceiver([SECRET], port=port).start()
             receivers.append(receiver)
             await until(lambda: len(receiver.delivered) == 2)
             delivered = "SELECT count(*) FROM alert_outbox WHERE status = 'delivered'"
             await until_sql(db, delivered, lambda n: n == 2)
         assert all(d.verified_with == [0] for d in receiver.requests)
-        assert {d.body["entity"] for d in receiver.delivered} == {"cust-42", "cust-77"}
+        assert {d.payload["entity"] for d in receiver.delivered} == {"cust-42", "cust-77"}
         assert len({d.headers["webhook-id"] for d in receiver.delivered}) == 2
         durations = await db.fetchval("SELECT min(duration_ms) FROM alert_deliveries")
         assert durations >= 0
@@ -111,9 +111,9 @@ async def test_receiver_down_then_up_gets_each_alert_once_verified(
 
 
 async def test_500s_are_retried_with_the_same_webhook_id_until_2xx(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
-    receiver = Receiver([SECRET], respond=lambda t: (500, {}) if t < 1.5 else (200, {}))
+    receiver = WebhookReceiver([SECRET], respond=lambda t: (500, {}) if t < 1.5 else (200, {})).start()
     receivers.append(receiver)
     store = alert_store(database_url, rules(), (receiver.url,))
     try:
@@ -136,11 +136,11 @@ async def test_500s_are_retried_with_the_same_webhook_id_until_2xx(
 
 
 async def test_retry_after_is_honoured(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
-    receiver = Receiver(
+    receiver = WebhookReceiver(
         [SECRET], respond=lambda t: (429, {"retry-after": "2"}) if t < 0.5 else (204, {})
-    )
+    ).start()
     receivers.append(receiver)
     store = alert_store(database_url, rules(), (receiver.url,))
     policy = DispatchPolicy(
@@ -158,10 +158,10 @@ async def test_retry_after_is_honoured(
 
 
 async def test_410_disables_one_endpoint_and_the_other_still_gets_everything(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
-    gone = Receiver([SECRET], respond=lambda _t: (410, {}))
-    fine = Receiver([SECRET])
+    gone = WebhookReceiver([SECRET], respond=lambda _t: (410, {})).start()
+    fine = WebhookReceiver([SECRET]).start()
     receivers += [gone, fine]
     urls = (gone.url, fine.url)
     store = alert_store(database_url, rules(), urls)
@@ -192,10 +192,10 @@ async def test_410_disables_one_endpoint_and_the_other_still_gets_everything(
 
 
 async def test_a_disabled_endpoint_re_enabled_by_the_cli_gets_what_it_missed_once(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
     answer = [410]
-    receiver = Receiver([SECRET], respond=lambda _t: (answer[0], {}))
+    receiver = WebhookReceiver([SECRET], respond=lambda _t: (answer[0], {})).start()
     receivers.append(receiver)
     urls = (receiver.url,)
     store = alert_store(database_url, rules(), urls)
@@ -223,7 +223,7 @@ async def test_a_disabled_endpoint_re_enabled_by_the_cli_gets_what_it_missed_onc
         async with Running(store, urls, [SECRET], FAST):
             await until(lambda: len(receiver.delivered) == 2)
             await asyncio.sleep(0.5)  # nothing more arrives
-        assert sorted(d.body["entity"] for d in receiver.delivered) == ["cust-1", "cust-2"]
+        assert sorted(d.payload["entity"] for d in receiver.delivered) == ["cust-1", "cust-2"]
         unknown = await asyncio.to_thread(cli, "enable", "http://nowhere/hook")
         assert unknown.returncode == 1
         assert "no endpoint http://nowhere/hook" in unknown.stderr
@@ -232,10 +232,10 @@ async def test_a_disabled_endpoint_re_enabled_by_the_cli_gets_what_it_missed_onc
 
 
 async def test_rotation_sends_both_signatures_and_either_secret_verifies(
-    database_url: str, receivers: list[Receiver]
+    database_url: str, receivers: list[WebhookReceiver]
 ) -> None:
-    old_only = Receiver([SECRET])
-    new_only = Receiver([NEXT])
+    old_only = WebhookReceiver([SECRET]).start()
+    new_only = WebhookReceiver([NEXT]).start()
     receivers += [old_only, new_only]
     urls = (old_only.url, new_only.url)
     store = alert_store(database_url, rules(), urls)
@@ -252,9 +252,9 @@ async def test_rotation_sends_both_signatures_and_either_secret_verifies(
 
 
 async def test_gives_up_after_the_configured_time(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
-    receiver = Receiver([SECRET], respond=lambda _t: (503, {}))
+    receiver = WebhookReceiver([SECRET], respond=lambda _t: (503, {})).start()
     receivers.append(receiver)
     store = alert_store(database_url, rules(), (receiver.url,))
     policy = DispatchPolicy(
@@ -280,9 +280,9 @@ async def test_gives_up_after_the_configured_time(
 
 
 async def test_resolution_is_delivered_too(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
-    receiver = Receiver([SECRET])
+    receiver = WebhookReceiver([SECRET]).start()
     receivers.append(receiver)
     config = rules("rules:\n  fraud_intent:\n    resolve_after: 0.5s\n")
     store = alert_store(database_url, config, (receiver.url,))
@@ -295,7 +295,7 @@ async def test_resolution_is_delivered_too(
             )
             await until(lambda: len(receiver.delivered) == 2)
         await resolver
-        first, second = (d.body for d in receiver.delivered)
+        first, second = (d.payload for d in receiver.delivered)
         assert (first["type"], first["status"]) == ("alert.firing", "firing")
         assert (second["type"], second["status"]) == ("alert.resolved", "resolved")
         assert first["id"] == second["id"]
@@ -307,13 +307,13 @@ async def test_resolution_is_delivered_too(
 
 
 async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
     def slow(_t: float) -> tuple[int, dict[str, str]]:
         time.sleep(2.0)  # the receiver's own thread
         return 200, {}
 
-    receiver = Receiver([SECRET], respond=slow)
+    receiver = WebhookReceiver([SECRET], respond=slow).start()
     receivers.append(receiver)
     store = alert_store(database_url, rules(), (receiver.url,))
     policy = DispatchPolicy(backoff_initial_s=5.0, poll_interval_s=0.1, timeout_s=0.5)
@@ -337,13 +337,13 @@ async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
 
 
 async def test_killed_after_a_2xx_before_marking_it_delivered_resends_with_the_same_id(
-    database_url: str, db: asyncpg.Connection, receivers: list[Receiver]
+    database_url: str, db: asyncpg.Connection, receivers: list[WebhookReceiver]
 ) -> None:
     """A replica dies between the receiver's 2xx and recording it: the lease runs out, another
     replica sends again under the same webhook-id (receivers de-duplicate on it), and no two
     replicas ever hold the same delivery at once."""
 
-    receiver = Receiver([SECRET])
+    receiver = WebhookReceiver([SECRET]).start()
     receivers.append(receiver)
     store = alert_store(database_url, rules(), (receiver.url,))
     try:

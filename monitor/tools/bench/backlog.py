@@ -1,6 +1,6 @@
 """Memory under a backlog: does a long queue in Kafka grow the service's memory? (a benchmark, not a test)
 
-    python -m monitor.bench_backlog [--messages 100000] [--json]
+    python -m monitor.tools.bench.backlog [--messages 100000] [--json]
 
 Starts an embedded Tansu broker and Postgres, runs `monitor run` as its own process (so the RSS
 measured is the service's alone), waits until it is ready and idle, then produces the whole backlog
@@ -27,11 +27,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from monitor.db.migrate import upgrade
-from monitor.embedded import embedded_broker, embedded_postgres, free_port
 from monitor.kafka import create_topics
+from monitor.tools.embedded import embedded_broker, embedded_postgres, free_port
+from monitor.tools.produce import produce, to_topic
 
 MB = 1024 * 1024
 
@@ -49,19 +49,8 @@ def memory_mb(pid: int) -> tuple[float, float]:
 async def _produce(bootstrap: str, topic: str, n: int) -> float:
     """Send n small news messages as fast as the broker takes them; return the seconds it took."""
     started = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=256 * 1024)
-    await producer.start()
-    try:
-        pending = []
-        for i in range(n):
-            value = json.dumps({"id": f"b{i}", "headline": f"ZTX shares fall {i % 97}% after guidance cut"})
-            pending.append(await producer.send(topic, value.encode()))
-            if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    values = ({"id": f"b{i}", "headline": f"ZTX shares fall {i % 97}% after guidance cut"} for i in range(n))
+    await produce(bootstrap, to_topic(topic, values, key_of=None), linger_ms=50, max_batch_size=256 * 1024)
     return time.monotonic() - started
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.demo_report import _pivot, connect_lines
-from monitor.demo_sql import Scope, showcase_queries
+from monitor.tools.demo.report import _pivot, connect_lines
+from monitor.tools.demo.sql import Scope, showcase_queries
 
 
 def test_psql_hint_for_a_given_database_hides_the_password() -> None:

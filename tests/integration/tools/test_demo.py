@@ -24,8 +24,8 @@ import asyncpg
 import psutil
 import pytest
 
-from monitor.demo_stream import CARD_NUMBER
 from monitor.masking import mask_text
+from monitor.tools.demo.stream import CARD_NUMBER
 from tests.conftest import Broker
 
 pytestmark = pytest.mark.integration
@@ -145,6 +145,9 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind() -> None:
         assert "no alerts were delivered: this build has no alert rules yet" in out
     assert "psql -h " in out
     assert "demo finished in" in out
+    # The service's JSON log lines go to a file during the demo, never between the display's lines.
+    assert not [line for line in demo.lines if '{"' in line and '"event"' in line], out
+    assert "the service's log, " in out  # the alerts it raised were logged there
     assert any("tansu" in cmd for cmd in demo.seen.values()), demo.seen
     assert any("postgres" in cmd for cmd in demo.seen.values()), demo.seen
     assert demo.left_behind() == []

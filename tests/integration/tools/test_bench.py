@@ -6,10 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +19,8 @@ KEYS = {
 }
 
 
-def test_bench_json_line_has_every_documented_figure() -> None:
-    env = {**os.environ, "MONITOR_DATA_DIR": str(DATA_DIR), "MONITOR_DEVICE": "cpu"}
+def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
+    env = {**os.environ, "MONITOR_DATA_DIR": str(data_dir), "MONITOR_DEVICE": "cpu"}
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "bench", "--json", "--messages", "48", "--paced-seconds", "2"],
         env=env, capture_output=True, text=True, timeout=600, check=False,

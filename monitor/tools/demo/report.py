@@ -19,10 +19,18 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from sqlalchemy.engine import URL, make_url
 
-from monitor.demo_receiver import Delivery
-from monitor.demo_sql import Query, Scope, dead_letter_count, fetch, intent_counts, sentiment_counts, showcase_queries
-from monitor.demo_stream import SampleRecord
-from monitor.demo_view import rows_table
+from monitor.tools.demo.sql import (
+    Query,
+    Scope,
+    dead_letter_count,
+    fetch,
+    intent_counts,
+    sentiment_counts,
+    showcase_queries,
+)
+from monitor.tools.demo.stream import SampleRecord
+from monitor.tools.demo.view import rows_table
+from monitor.tools.receiver import Delivery
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.demo_stream import (
+from monitor.entities import extract_entities
+from monitor.masking import luhn_valid, mask_text
+from monitor.records import DeadLetter, Message, SourceRecord
+from monitor.tools.demo.stream import (
     BURST_TICKER,
     CARD_NUMBER,
     SPAN,
@@ -16,9 +19,6 @@ from monitor.demo_stream import (
     SampleRecord,
     sample_stream,
 )
-from monitor.entities import extract_entities
-from monitor.masking import luhn_valid, mask_text
-from monitor.records import DeadLetter, Message, SourceRecord
 from monitor.validation import Limits, validate
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from monitor.batch import CommittedBatch
 from monitor.config import Settings
 from monitor.db.migrate import upgrade
-from monitor.embedded import embedded_broker, embedded_postgres
 from monitor.kafka import create_topics
 from monitor.metrics import Metrics
 from monitor.ports import Scorer
 from monitor.service import run_service
+from monitor.tools.embedded import embedded_broker, embedded_postgres
+from monitor.tools.produce import produce, to_topic
 
 
 class _Recorder:
@@ -48,20 +46,8 @@ class _Recorder:
 
 
 async def _produce(bootstrap: str, topic: str, texts: Sequence[str], rate: float | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if rate else 20)
-    await producer.start()
-    try:
-        started, pending = time.monotonic(), []
-        for i, text in enumerate(texts):
-            if rate is not None:
-                due = started + i / rate
-                if (wait := due - time.monotonic()) > 0:
-                    await asyncio.sleep(wait)
-            value = json.dumps({"id": f"b{uuid.uuid4().hex}", "headline": text}).encode()
-            pending.append(await producer.send(topic, value))
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    values = ({"id": f"b{uuid.uuid4().hex}", "headline": text} for text in texts)
+    await produce(bootstrap, to_topic(topic, values, key_of=None), rate=rate, linger_ms=0 if rate else 20)
 
 
 async def _wait_for(recorder: _Recorder, count: int, timeout_s: float) -> None:

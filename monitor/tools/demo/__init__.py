@@ -1,0 +1,1 @@
+"""`monitor demo`: the sample stream, the live view, the SQL it shows and the report (`run.run_demo`)."""
