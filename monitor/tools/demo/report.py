@@ -83,7 +83,8 @@ def print_report(report: Report, console: Console, connect: Sequence[str]) -> No
         f"{p['malformed']} malformed"
     )
     console.print(f"stored {report.events} scored events and {report.dead_letters} dead letters")
-    console.print(rows_table("counts by sentiment", _pivot(report.sentiments)))
+    title = "counts by sentiment (news: for the company; customer: their own mood)"
+    console.print(rows_table(title, _pivot(report.sentiments)))
     console.print(rows_table("customer messages by intent", report.intents, ["intent", "messages"]))
     _print_alerts(report.alerts, console)
     for i, (query, rows) in enumerate(report.queries, 1):

@@ -64,10 +64,13 @@ def showcase_queries(scope: Scope) -> list[Query]:
             "GROUP BY entity ORDER BY negative DESC, entity;",
         ),
         Query(
-            "Customer messages with a fraud intent (card numbers are masked before they are stored)",
-            "SELECT customer_id, intent, round(intent_confidence::numeric, 2) AS confidence, text\n"
-            "FROM scored_events\n"
-            f"WHERE source_topic = '{scope.customer_topic}' AND intent IN ({intents})\n"
+            "Customer messages that report fraud: the watch-list intents' summed probability, and the "
+            "customer's mood (card numbers are masked before they are stored)",
+            "SELECT customer_id, intent, round(fraud::numeric, 2) AS fraud_probability, sentiment AS mood, text\n"  # noqa: S608 - Scope checks the names
+            "FROM (SELECT *, (SELECT sum(p::float) FROM jsonb_each_text(intent_probabilities) AS t(i, p)\n"
+            f"               WHERE i IN ({intents})) AS fraud\n"
+            f"      FROM scored_events WHERE source_topic = '{scope.customer_topic}') AS m\n"
+            "WHERE fraud >= 0.5\n"
             "ORDER BY event_time;",
         ),
         Query(

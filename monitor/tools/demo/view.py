@@ -46,8 +46,8 @@ class Tally:
         table.add_column("stream")
         for sentiment in SENTIMENTS:
             table.add_column(sentiment, justify="right")
-        for stream in ("news", "customer"):
-            table.add_row(stream, *(str(self.sentiments[(stream, s)]) for s in SENTIMENTS))
+        for stream, meaning in (("news", "news (for the company)"), ("customer", "customers (their mood)")):
+            table.add_row(meaning, *(str(self.sentiments[(stream, s)]) for s in SENTIMENTS))
         return table
 
     def lines(self) -> Text:
