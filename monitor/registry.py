@@ -135,7 +135,7 @@ class RegistryDecoder:
     @staticmethod
     def _classify(schema_id: int, error: Exception) -> Exception:
         if isinstance(error, SchemaRegistryError) and error.http_status_code == NOT_FOUND:
-            return BadRecord(f"unknown schema id (the registry says: {error.error_message})")
+            return BadRecord(f"unknown to the schema registry ({error.error_message})")
         return RegistryUnavailable(f"schema registry unavailable for schema id {schema_id}: {_describe(error)}")
 
 
