@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -144,6 +144,15 @@ class Settings(BaseSettings):
         if 0 < value < 64:
             raise ValueError("0 (auto) or at least 64 tokens")
         return value
+
+    @model_validator(mode="after")
+    def _dead_letters_not_consumed(self) -> Settings:
+        if self.dead_letter_topic is not None and self.dead_letter_topic in self.topics:
+            raise ValueError(
+                f"MONITOR_DEAD_LETTER_TOPIC {self.dead_letter_topic!r} is also an input topic: "
+                "its records would be consumed and dead-lettered again"
+            )
+        return self
 
     def stream_of(self, topic: str) -> Literal["news", "customer"]:
         """Which kind of stream a topic carries."""
