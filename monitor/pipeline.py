@@ -289,6 +289,7 @@ class Pipeline:
             except RegistryUnavailable as e:
                 attempt += 1
                 self.registry_healthy = False
+                self.metrics.registry_failures.inc()
                 if self._give_up_now():
                     log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
                     return None
@@ -316,6 +317,7 @@ class Pipeline:
             except DeadLetterTopicUnavailable as e:
                 attempt += 1
                 self.dead_letter_topic_healthy = False
+                self.metrics.dead_letter_topic_failures.inc()
                 if self._give_up_now():
                     log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400
                     return False
