@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 
 import structlog
 
-from monitor.backoff import jittered_backoff_s
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import (
@@ -41,6 +40,7 @@ from monitor.errors import (
 )
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
+from monitor.outages import Dependency, waiting_out
 from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
@@ -114,22 +114,27 @@ class Pipeline:
         self.store = store
         self.aliases = aliases
         self.drain_timeout_s = drain_timeout_s
-        self.write_backoff_s = write_backoff_s
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.decoder = decoder
         """Decodes values in the Confluent wire format; None: such values are dead letters."""
         self.dead_letter_sink = dead_letter_sink
         """The dead-letter topic; None: dead letters go to Postgres only."""
-        self.retry_backoff_s = retry_backoff_s
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
-        self.store_healthy = True
-        """False while the last write attempt failed: /readyz reports not ready."""
-        self.registry_healthy = True
-        """False while the Schema Registry could not be asked: /readyz reports not ready."""
-        self.dead_letter_topic_healthy = True
-        """False while the dead-letter topic did not acknowledge: /readyz reports not ready."""
         self.metrics = metrics if metrics is not None else Metrics()
+        m = self.metrics
+        self._store = Dependency(
+            StoreUnavailable, "database unavailable; retrying", write_backoff_s, m.db_write_failures
+        )
+        self._registry = Dependency(
+            RegistryUnavailable, "schema registry unavailable; retrying", retry_backoff_s, m.registry_failures
+        )
+        self._dead_letter_topic = Dependency(
+            DeadLetterTopicUnavailable,
+            "dead-letter topic unavailable; retrying",
+            retry_backoff_s,
+            m.dead_letter_topic_failures,
+        )
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
         self._to_write: asyncio.Queue[tuple[_Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
@@ -147,6 +152,21 @@ class Pipeline:
         self._joined_at_ms = 0.0
         self._gave_up = False
         """Set when a batch was given up at shutdown: no later batch may commit past it."""
+
+    @property
+    def store_healthy(self) -> bool:
+        """False while the last write attempt failed: /readyz reports not ready."""
+        return self._store.healthy
+
+    @property
+    def registry_healthy(self) -> bool:
+        """False while the Schema Registry could not be asked: /readyz reports not ready."""
+        return self._registry.healthy
+
+    @property
+    def dead_letter_topic_healthy(self) -> bool:
+        """False while the dead-letter topic did not acknowledge: /readyz reports not ready."""
+        return self._dead_letter_topic.healthy
 
     def hears_from_broker(self) -> bool:
         """Whether a fetch was answered within a session timeout (or there is nothing to fetch).
@@ -278,28 +298,13 @@ class Pipeline:
         return self._gave_up
 
     async def _scored_with_retry(self, batch: _Batch, scoring: asyncio.Future[WriteBatch]) -> WriteBatch | None:
-        """The batch's rows; while the Schema Registry is away, decode it again with backoff.
+        """The batch's rows; while the Schema Registry is away, decode it again with backoff."""
+        first: list[asyncio.Future[WriteBatch]] = [scoring]
 
-        None if shutting down gave up (the batch is replayed by whoever consumes it next).
-        """
-        attempt = 0
-        while True:
-            try:
-                rows = await scoring
-            except RegistryUnavailable as e:
-                attempt += 1
-                self.registry_healthy = False
-                self.metrics.registry_failures.inc()
-                if self._give_up_now():
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
-                    return None
-                wait = jittered_backoff_s(attempt, *self.retry_backoff_s)
-                log.warning("schema registry unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
-                await asyncio.sleep(wait)
-                scoring = self._start_scoring(asyncio.get_running_loop(), batch)
-            else:
-                self.registry_healthy = True
-                return rows
+        async def attempt() -> WriteBatch:
+            return await (first.pop() if first else self._start_scoring(asyncio.get_running_loop(), batch))
+
+        return await waiting_out(self._registry, attempt, self._give_up_now)
 
     async def _publish_with_retry(self, batch: _Batch) -> bool:
         """Send the batch's dead letters to the dead-letter topic and await the acknowledgements,
@@ -308,47 +313,26 @@ class Pipeline:
         Every dead letter of the batch is sent, also on a replay: the topic is at-least-once (as
         Kafka Connect's are), while Postgres keeps one row per record.
         """
-        if self.dead_letter_sink is None or not batch.rows.dead_letters:
+        sink, letters = self.dead_letter_sink, batch.rows.dead_letters
+        if sink is None or not letters:
             return not self._gave_up
-        attempt = 0
-        while True:
-            try:
-                await self.dead_letter_sink.send(batch.rows.dead_letters)
-            except DeadLetterTopicUnavailable as e:
-                attempt += 1
-                self.dead_letter_topic_healthy = False
-                self.metrics.dead_letter_topic_failures.inc()
-                if self._give_up_now():
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400
-                    return False
-                wait = jittered_backoff_s(attempt, *self.retry_backoff_s)
-                log.warning("dead-letter topic unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
-                await asyncio.sleep(wait)
-            else:
-                self.dead_letter_topic_healthy = True
-                return not self._gave_up
+
+        async def attempt() -> bool:
+            await sink.send(letters)
+            return True
+
+        return await waiting_out(self._dead_letter_topic, attempt, self._give_up_now) is not None and not self._gave_up
 
     async def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
         """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
-        attempt = 0
-        while True:
+
+        async def attempt() -> WriteResult:
             started = time.perf_counter()
-            try:
-                result = await self._write_once(batch)
-            except StoreUnavailable as e:
-                attempt += 1
-                self.store_healthy = False
-                self.metrics.db_write_failures.inc()
-                if self._give_up_now():
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
-                    return None
-                wait = jittered_backoff_s(attempt, *self.write_backoff_s)
-                log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
-                await asyncio.sleep(wait)
-            else:
-                self.store_healthy = True
-                self.metrics.db_write_seconds.observe(time.perf_counter() - started)
-                return result
+            result = await self._write_once(batch)
+            self.metrics.db_write_seconds.observe(time.perf_counter() - started)
+            return result
+
+        return await waiting_out(self._store, attempt, self._give_up_now)
 
     async def _write_once(self, batch: _Batch) -> WriteResult:
         """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""

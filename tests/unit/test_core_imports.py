@@ -10,6 +10,7 @@ CORE = (
     "monitor.pipeline",
     "monitor.validation",
     "monitor.framing",
+    "monitor.outages",
     "monitor.headers",
     "monitor.masking",
     "monitor.alerts.rules",
