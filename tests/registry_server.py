@@ -26,6 +26,8 @@ class RegistryServer:
         """id -> {"schema": ..., "schemaType": ...} as registered."""
         self.subjects: dict[str, list[int]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.failing_with: int | None = None
+        """When set, every request is answered with this HTTP status (a registry in trouble)."""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -58,6 +60,9 @@ class RegistryServer:
 
             def do_GET(self) -> None:
                 registry.requests.append(("GET", self.path))
+                if registry.failing_with is not None:
+                    self._answer(registry.failing_with, {"error_code": registry.failing_with, "message": "trouble"})
+                    return
                 self._answer(*registry._get(self.path.split("?")[0]))
 
             def do_POST(self) -> None:
