@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -47,6 +47,25 @@ class Settings(BaseSettings):
     """Longest gap between polls before the group evicts this member (and the rebalance timeout).
     The pipeline polls even while a batch is scored or written, so a slow batch does not count."""
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    dead_letter_topic: str | None = None
+    """A Kafka topic that also receives every dead letter (masked raw bytes as the value; reason
+    and origin in `__connect.errors.*` headers), acknowledged before the batch's offsets commit."""
+
+    # Schema Registry (values in the Confluent wire format; needs the `registry` extra)
+    schema_registry_url: str | None = None
+    """Base URL (several comma-separated for failover); None: wire-format values are dead letters."""
+    schema_registry_username: str | None = None
+    """HTTP basic auth user (Confluent Cloud: the API key)."""
+    schema_registry_password: SecretStr | None = None
+    """HTTP basic auth password (Confluent Cloud: the API secret)."""
+    schema_registry_ssl_cafile: Path | None = None
+    """CA bundle to verify the registry's TLS certificate (default: the system's)."""
+    schema_registry_ssl_certfile: Path | None = None
+    """Client certificate (PEM) for mutual TLS."""
+    schema_registry_ssl_keyfile: Path | None = None
+    """The client certificate's private key (PEM)."""
+    schema_registry_timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout of one registry request; a registry that does not answer is an outage (retried)."""
 
     # Postgres
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/monitor"
@@ -125,6 +144,15 @@ class Settings(BaseSettings):
         if 0 < value < 64:
             raise ValueError("0 (auto) or at least 64 tokens")
         return value
+
+    @model_validator(mode="after")
+    def _dead_letters_not_consumed(self) -> Settings:
+        if self.dead_letter_topic is not None and self.dead_letter_topic in self.topics:
+            raise ValueError(
+                f"MONITOR_DEAD_LETTER_TOPIC {self.dead_letter_topic!r} is also an input topic: "
+                "its records would be consumed and dead-lettered again"
+            )
+        return self
 
     def stream_of(self, topic: str) -> Literal["news", "customer"]:
         """Which kind of stream a topic carries."""

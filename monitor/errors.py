@@ -30,3 +30,22 @@ class CommitFailed(MonitorError):
     replayed by whoever owns the partitions, and their natural keys make that replay harmless."""
 
     retriable = True
+
+
+class BadRecord(MonitorError):
+    """A record's bytes cannot be decoded as what they claim to be (an unknown schema id, a
+    truncated or undecodable payload, a record failing its schema): bad input, a dead letter.
+    The message is the reason, written for a person."""
+
+
+class RegistryUnavailable(MonitorError):
+    """The Schema Registry did not answer (or answered with a server error): an outage, not bad
+    input. The same records decode once it is back."""
+
+    retriable = True
+
+
+class DeadLetterTopicUnavailable(MonitorError):
+    """The dead-letter topic did not acknowledge a send; the same records may be sent again."""
+
+    retriable = True

@@ -2,26 +2,29 @@
 
 `ConsumerAdapter` is the only place aiokafka's types meet the core's: `TopicPartition` becomes
 `Partition`, `ConsumerRecord` becomes `SourceRecord`, a refused commit becomes `CommitFailed`.
+`DeadLetterProducer` is the core's `monitor.ports.DeadLetterSink`: the dead-letter topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
-from monitor.errors import CommitFailed
+from monitor.errors import CommitFailed, DeadLetterTopicUnavailable
+from monitor.headers import dead_letter_headers
 from monitor.ports import Partition
-from monitor.records import SourceRecord
+from monitor.records import DeadLetter, SourceRecord
 
 
 def security_options(settings: Settings) -> dict[str, Any]:
@@ -77,7 +80,8 @@ def to_source_record(record: ConsumerRecord[bytes, bytes]) -> SourceRecord:
     timestamp = (
         datetime.fromtimestamp(record.timestamp / 1000, tz=UTC) if record.timestamp and record.timestamp > 0 else None
     )
-    return SourceRecord(record.topic, record.partition, record.offset, record.value, timestamp)
+    headers = tuple((key, value) for key, value in record.headers or ())
+    return SourceRecord(record.topic, record.partition, record.offset, record.value, timestamp, headers)
 
 
 class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -156,3 +160,50 @@ class ConsumerAdapter:
     def highwater(self, partition: Partition) -> int | None:
         mark = self.consumer.highwater(_tp(partition))
         return int(mark) if mark is not None else None
+
+
+def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
+    """A producer for the dead-letter topic: acks from all in-sync replicas, without idempotence
+    (the sends are retried whole by the pipeline; Tansu, the test broker, refuses idempotence)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=list(settings.kafka_bootstrap_servers),
+        acks="all",
+        enable_idempotence=False,
+        max_request_size=max(1_048_576, settings.max_message_bytes * 2),
+        **security_options(settings),
+    )
+
+
+class DeadLetterProducer:
+    """The dead-letter topic as the core's `monitor.ports.DeadLetterSink`, plus its lifecycle."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, connector_name: str) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.connector_name = connector_name
+        """Goes in `__connect.errors.connector.name`: which consumer group refused the record."""
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect (raises aiokafka's `KafkaConnectionError` while the brokers are unreachable)."""
+        await self.producer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Flush what is pending and close; nothing to do if it never started."""
+        if self._started:
+            self._started = False
+            await self.producer.stop()
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Produce every letter, then await every acknowledgement."""
+        try:
+            pending = [
+                await self.producer.send(
+                    self.topic, letter.raw, headers=dead_letter_headers(letter, self.connector_name)
+                )
+                for letter in letters
+            ]
+            await asyncio.gather(*pending)
+        except KafkaError as e:
+            raise DeadLetterTopicUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {e!r}") from e

@@ -59,6 +59,16 @@ class Metrics:
             "monitor_db_write_failures", "Batch writes that failed: Postgres was unreachable.",
             registry=r,
         )
+        self.registry_failures = Counter(
+            "monitor_schema_registry_failures",
+            "Batch decodes that failed: the Schema Registry was unreachable (retried).",
+            registry=r,
+        )
+        self.dead_letter_topic_failures = Counter(
+            "monitor_dead_letter_topic_failures",
+            "Dead-letter sends that were not acknowledged (retried before the offsets commit).",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "monitor_consumer_lag",
             "Records behind the partition's high watermark after this replica's last commit.",

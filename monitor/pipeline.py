@@ -5,7 +5,11 @@ fetch:  poll Kafka (getmany) into batches; pause the partitions while enough bat
 score:  validate and score each batch in a worker thread (the event loop never blocks); with two
         workers, one batch's validation and tokenization overlap the previous batch's model pass.
 write:  await each batch's scores in fetch order, write its rows in one Postgres transaction,
-        THEN commit its offsets.
+        THEN send its dead letters to the dead-letter topic (when there is one) and await the
+        acknowledgements, THEN commit its offsets.
+
+While the Schema Registry cannot be reached, a batch that needs it is decoded again with backoff
+(records wait; nothing is dead-lettered for an outage) and /readyz says not ready.
 
 Batches pass through the stages in order, so committing each batch's highest offsets after its
 transaction means a committed offset never runs ahead of the rows in Postgres.
@@ -25,13 +29,19 @@ from datetime import UTC, datetime
 
 import structlog
 
-from monitor.backoff import jittered_backoff_s
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
-from monitor.errors import CommitFailed, RowsRejected, StoreUnavailable
+from monitor.errors import (
+    CommitFailed,
+    DeadLetterTopicUnavailable,
+    RegistryUnavailable,
+    RowsRejected,
+    StoreUnavailable,
+)
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
-from monitor.ports import Consumer, Partition, Scorer, Store
+from monitor.outages import Dependency, waiting_out
+from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
 from monitor.validation import Limits
@@ -40,6 +50,9 @@ log = structlog.get_logger(__name__)
 
 WRITE_BACKOFF_S = (0.2, 15.0)
 """First and longest wait between attempts to write a batch while Postgres is away."""
+RETRY_BACKOFF_S = (0.5, 15.0)
+"""First and longest wait between attempts to decode a batch while the Schema Registry is away,
+and between attempts to send its dead letters while the dead-letter topic is."""
 
 
 @dataclass
@@ -89,6 +102,9 @@ class Pipeline:
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
         metrics: Metrics | None = None,
         on_committed: Callable[[CommittedBatch], None] | None = None,
+        decoder: SchemaDecoder | None = None,
+        dead_letter_sink: DeadLetterSink | None = None,
+        retry_backoff_s: tuple[float, float] = RETRY_BACKOFF_S,
     ) -> None:
         if workers < 1:
             raise ValueError("a pipeline needs at least one scoring worker")
@@ -98,13 +114,27 @@ class Pipeline:
         self.store = store
         self.aliases = aliases
         self.drain_timeout_s = drain_timeout_s
-        self.write_backoff_s = write_backoff_s
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
+        self.decoder = decoder
+        """Decodes values in the Confluent wire format; None: such values are dead letters."""
+        self.dead_letter_sink = dead_letter_sink
+        """The dead-letter topic; None: dead letters go to Postgres only."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
-        self.store_healthy = True
-        """False while the last write attempt failed: /readyz reports not ready."""
         self.metrics = metrics if metrics is not None else Metrics()
+        m = self.metrics
+        self._store = Dependency(
+            StoreUnavailable, "database unavailable; retrying", write_backoff_s, m.db_write_failures
+        )
+        self._registry = Dependency(
+            RegistryUnavailable, "schema registry unavailable; retrying", retry_backoff_s, m.registry_failures
+        )
+        self._dead_letter_topic = Dependency(
+            DeadLetterTopicUnavailable,
+            "dead-letter topic unavailable; retrying",
+            retry_backoff_s,
+            m.dead_letter_topic_failures,
+        )
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
         self._to_write: asyncio.Queue[tuple[_Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
@@ -120,6 +150,23 @@ class Pipeline:
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
         self._joined_at_ms = 0.0
+        self._gave_up = False
+        """Set when a batch was given up at shutdown: no later batch may commit past it."""
+
+    @property
+    def store_healthy(self) -> bool:
+        """False while the last write attempt failed: /readyz reports not ready."""
+        return self._store.healthy
+
+    @property
+    def registry_healthy(self) -> bool:
+        """False while the Schema Registry could not be asked: /readyz reports not ready."""
+        return self._registry.healthy
+
+    @property
+    def dead_letter_topic_healthy(self) -> bool:
+        """False while the dead-letter topic did not acknowledge: /readyz reports not ready."""
+        return self._dead_letter_topic.healthy
 
     def hears_from_broker(self) -> bool:
         """Whether a fetch was answered within a session timeout (or there is nothing to fetch).
@@ -186,15 +233,18 @@ class Pipeline:
                     self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
-                self._scoring += 1
                 batch = _Batch(records, datetime.now(UTC), offsets)
-                scoring = loop.run_in_executor(self._executor, self._process, batch)
-                scoring.add_done_callback(self._scored)
-                self._to_write.put_nowait((batch, scoring))
+                self._to_write.put_nowait((batch, self._start_scoring(loop, batch)))
         finally:
             self.consuming = False
             self._stopping_since = time.monotonic()
             self._to_write.put_nowait(None)
+
+    def _start_scoring(self, loop: asyncio.AbstractEventLoop, batch: _Batch) -> asyncio.Future[WriteBatch]:
+        self._scoring += 1
+        scoring = loop.run_in_executor(self._executor, self._process, batch)
+        scoring.add_done_callback(self._scored)
+        return scoring
 
     def _scored(self, _: object) -> None:
         self._scoring -= 1
@@ -209,6 +259,7 @@ class Pipeline:
             limits=self.limits,
             received_at=batch.received_at,
             aliases=self.aliases,
+            decoder=self.decoder,
         )
         duration = time.perf_counter() - started
         self.metrics.model_seconds.observe(duration)
@@ -219,10 +270,13 @@ class Pipeline:
         while (item := await self._to_write.get()) is not None:
             batch, scoring = item
             try:
-                batch.rows = await scoring
+                rows = await self._scored_with_retry(batch, scoring)
+                if rows is None:
+                    continue
+                batch.rows = rows
                 self._observe_scored(batch)
                 written = await self._write_with_retry(batch)
-                if written is not None:
+                if written is not None and await self._publish_with_retry(batch):
                     committed = await self._commit(batch)
                     self._log_batch(batch, written)
                     for alert in written.alerts.raised:
@@ -236,29 +290,49 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------
 
+    def _give_up_now(self) -> bool:
+        """Whether shutting down has waited long enough for an outage: the batch is left to be
+        replayed, and no later batch commits past it."""
+        if self._stopping_since is not None and time.monotonic() - self._stopping_since > self.drain_timeout_s:
+            self._gave_up = True
+        return self._gave_up
+
+    async def _scored_with_retry(self, batch: _Batch, scoring: asyncio.Future[WriteBatch]) -> WriteBatch | None:
+        """The batch's rows; while the Schema Registry is away, decode it again with backoff."""
+        first: list[asyncio.Future[WriteBatch]] = [scoring]
+
+        async def attempt() -> WriteBatch:
+            return await (first.pop() if first else self._start_scoring(asyncio.get_running_loop(), batch))
+
+        return await waiting_out(self._registry, attempt, self._give_up_now)
+
+    async def _publish_with_retry(self, batch: _Batch) -> bool:
+        """Send the batch's dead letters to the dead-letter topic and await the acknowledgements,
+        retrying while it is away; False if shutting down gave up (nothing is committed).
+
+        Every dead letter of the batch is sent, also on a replay: the topic is at-least-once (as
+        Kafka Connect's are), while Postgres keeps one row per record.
+        """
+        sink, letters = self.dead_letter_sink, batch.rows.dead_letters
+        if sink is None or not letters:
+            return not self._gave_up
+
+        async def attempt() -> bool:
+            await sink.send(letters)
+            return True
+
+        return await waiting_out(self._dead_letter_topic, attempt, self._give_up_now) is not None and not self._gave_up
+
     async def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
         """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
-        attempt = 0
-        while True:
+
+        async def attempt() -> WriteResult:
             started = time.perf_counter()
-            try:
-                result = await self._write_once(batch)
-            except StoreUnavailable as e:
-                attempt += 1
-                self.store_healthy = False
-                self.metrics.db_write_failures.inc()
-                if self._stopping_since is not None and (
-                    time.monotonic() - self._stopping_since > self.drain_timeout_s
-                ):
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
-                    return None
-                wait = jittered_backoff_s(attempt, *self.write_backoff_s)
-                log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
-                await asyncio.sleep(wait)
-            else:
-                self.store_healthy = True
-                self.metrics.db_write_seconds.observe(time.perf_counter() - started)
-                return result
+            result = await self._write_once(batch)
+            self.metrics.db_write_seconds.observe(time.perf_counter() - started)
+            return result
+
+        return await waiting_out(self._store, attempt, self._give_up_now)
 
     async def _write_once(self, batch: _Batch) -> WriteResult:
         """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
@@ -283,7 +357,9 @@ class Pipeline:
                 result = await self.store.write(WriteBatch(events=[event]))
             except RowsRejected as e:
                 value = raw.get((m.topic, m.partition, m.offset)) or b""
-                dead.append(DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value)))
+                dead.append(
+                    DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value), m.headers)
+                )
             else:
                 stored.append(event)
                 total = total.merged(result)  # its alerts too: they were raised and committed
@@ -293,7 +369,8 @@ class Pipeline:
             except RowsRejected as e:
                 # Even the raw bytes were refused: keep the place and the reason, which is enough
                 # to fetch the record from Kafka again.
-                bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None)
+                reason = mask_text(str(e))
+                bare = DeadLetter(letter.topic, letter.partition, letter.offset, reason, None, letter.headers)
                 result = await self.store.write(WriteBatch(dead_letters=[bare]))
             total = total.merged(result)
         batch.rows = WriteBatch(events=stored, dead_letters=dead)
@@ -302,8 +379,12 @@ class Pipeline:
     async def _commit(self, batch: _Batch) -> dict[Partition, int]:
         """Commit the batch's offsets for the partitions this replica still owns; returns those.
 
-        Called only once the batch's rows are in Postgres: write, THEN commit, never the reverse.
+        Called only once the batch's rows are in Postgres (and its dead letters acknowledged by the
+        dead-letter topic): write, THEN commit, never the reverse. After a batch was given up at
+        shutdown nothing commits, so no committed offset passes records not yet stored.
         """
+        if self._gave_up:
+            return {}
         assigned = self.consumer.assignment()
         offsets = {tp: offset for tp, offset in batch.offsets.items() if tp in assigned}
         if not offsets:

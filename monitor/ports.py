@@ -8,10 +8,10 @@ live at the edges (`monitor.kafka.ConsumerAdapter`, `monitor.db.store.Store`,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from monitor.batch import WriteBatch, WriteResult
-from monitor.records import Scores, SourceRecord, Stream
+from monitor.records import DeadLetter, Scores, SourceRecord, Stream
 
 
 class Partition(NamedTuple):
@@ -83,4 +83,31 @@ class Store(Protocol):
 
     async def ping(self) -> bool:
         """Whether the database answers right now."""
+        ...
+
+
+class SchemaDecoder(Protocol):
+    """Values in the Confluent wire format, decoded by their schema id (Avro, JSON Schema, ...).
+
+    Blocking (it may fetch a schema over HTTP the first time an id is seen, and decoding is CPU
+    work): the pipeline calls it in its scoring workers, never on the event loop. Raises
+    `monitor.errors.BadRecord` for bad input (an unknown schema id, an undecodable payload, a
+    record failing its schema: a dead letter) and `monitor.errors.RegistryUnavailable` when the
+    registry cannot be asked (an outage: the batch waits and is decoded again).
+    """
+
+    def decode(self, topic: str, schema_id: int, value: bytes) -> dict[str, Any]:
+        """The record `value` (the whole framed bytes) as a JSON-compatible object."""
+        ...
+
+
+class DeadLetterSink(Protocol):
+    """Where dead letters go besides Postgres: a Kafka topic (`MONITOR_DEAD_LETTER_TOPIC`).
+
+    `send` returns once every letter is acknowledged, and raises
+    `monitor.errors.DeadLetterTopicUnavailable` when one was not (the pipeline sends them all again).
+    """
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Produce each letter (masked raw bytes, reason and origin in headers); await the acks."""
         ...

@@ -10,7 +10,7 @@ import structlog
 from monitor.batch import WriteBatch
 from monitor.entities import extract_entities
 from monitor.masking import mask_text
-from monitor.ports import Scorer
+from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
 from monitor.validation import Limits, validate
 
@@ -25,12 +25,17 @@ def process_records(
     limits: Limits,
     received_at: datetime,
     aliases: Mapping[str, str] | None = None,
+    decoder: SchemaDecoder | None = None,
 ) -> WriteBatch:
-    """Every record becomes exactly one scored event or one dead letter."""
+    """Every record becomes exactly one scored event or one dead letter.
+
+    Raises `RegistryUnavailable` (before anything is scored) while `decoder` cannot reach the
+    Schema Registry: the whole batch is to be processed again later, nothing is dead-lettered.
+    """
     batch = WriteBatch()
     messages: list[Message] = []
     for record in records:
-        outcome = validate(record, stream_of(record.topic), limits)
+        outcome = validate(record, stream_of(record.topic), limits, decoder)
         if isinstance(outcome, DeadLetter):
             batch.dead_letters.append(outcome)
         else:
@@ -63,6 +68,8 @@ def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[t
         except Exception as e:  # noqa: BLE001 - one bad message must not stop the stream
             reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}")
             batch.dead_letters.append(
-                DeadLetter(message.topic, message.partition, message.offset, reason, message.text.encode())
+                DeadLetter(
+                    message.topic, message.partition, message.offset, reason, message.text.encode(), message.headers
+                )
             )
     return scored

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 Stream = Literal["news", "customer"]
 Sentiment = Literal["negative", "neutral", "positive"]
+Headers = tuple[tuple[str, bytes | None], ...]
+"""Kafka record headers in their order: (key, value) pairs; a key may repeat, a value may be null."""
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
 
 
@@ -28,6 +30,8 @@ class SourceRecord:
     """None is a tombstone."""
     timestamp: datetime | None = None
     """The broker's or producer's timestamp; the event time when the payload gives none."""
+    headers: Headers = ()
+    """The record's headers as they arrived (not yet masked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class Message:
     tickers: tuple[str, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)
     """Every other field of the payload, known or not, masked."""
+    headers: Headers = ()
+    """The record's headers (a trace id, say), card numbers masked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,8 @@ class DeadLetter:
     reason: str
     raw: bytes | None
     """The record's bytes with card numbers masked; None for a tombstone."""
+    headers: Headers = ()
+    """The record's headers, card numbers masked."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,14 @@ from monitor.config import Settings
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
-from monitor.kafka import ConsumerAdapter, make_consumer
+from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.scorer import load_scorer
 from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline
 from monitor.ports import Scorer
+from monitor.registry import make_decoder
 from monitor.web import HttpServer
 from monitor.webhooks import Signer, WebhookClient, webhook_secrets
 
@@ -52,6 +53,7 @@ async def run_service(
     # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
     rules = load_rules(settings.rules_file)
     signer = Signer(webhook_secrets(settings))
+    decoder = make_decoder(settings)  # a registry URL without the `registry` extra stops us here
     layout = scoring_layout(settings)
     apply_layout(layout)
     if scorer is None:
@@ -60,6 +62,11 @@ async def run_service(
     alerts = AlertStore(rules, settings.webhook_url)
     store = Store(make_engine(settings.database_url), on_inserted=alerts)
     consumer = ConsumerAdapter(make_consumer(settings))
+    dead_letters = (
+        None
+        if settings.dead_letter_topic is None
+        else DeadLetterProducer(make_dead_letter_producer(settings), settings.dead_letter_topic, settings.group_id)
+    )
     metrics = metrics or Metrics()
     pipeline = Pipeline(
         settings,
@@ -70,10 +77,18 @@ async def run_service(
         aliases=rules.aliases,
         metrics=metrics,
         on_committed=on_committed,
+        decoder=decoder,
+        dead_letter_sink=dead_letters,
     )
 
     async def ready() -> bool:
-        healthy = pipeline.consuming and pipeline.store_healthy and pipeline.hears_from_broker()
+        healthy = (
+            pipeline.consuming
+            and pipeline.store_healthy
+            and pipeline.registry_healthy
+            and pipeline.dead_letter_topic_healthy
+            and pipeline.hears_from_broker()
+        )
         return healthy and await store.ping()
 
     http = HttpServer(metrics, ready, settings.http_port)
@@ -102,7 +117,9 @@ async def run_service(
     ]
     try:
         await http.start()
-        await _start_consumer(consumer, stop)
+        await _start_client(consumer, stop)
+        if dead_letters is not None:
+            await _start_client(dead_letters, stop)
         if stop.is_set():
             return
         consumer.subscribe(settings.topics, before_revoke=pipeline.drain, on_assigned=pipeline.joined)
@@ -119,6 +136,8 @@ async def run_service(
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
         await consumer.stop()
+        if dead_letters is not None:
+            await dead_letters.stop()
         await http.stop()
         await store.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -140,12 +159,12 @@ CONNECT_BACKOFF_S = (0.5, 30.0)
 """First and longest wait between attempts to reach the brokers at start."""
 
 
-async def _start_consumer(consumer: ConsumerAdapter, stop: asyncio.Event) -> None:
+async def _start_client(client: ConsumerAdapter | DeadLetterProducer, stop: asyncio.Event) -> None:
     """Connect to the brokers, retrying with the common backoff while they are unreachable."""
     attempt = 0
     while not stop.is_set():
         try:
-            await consumer.start()
+            await client.start()
         except KafkaConnectionError as e:
             attempt += 1
             delay = jittered_backoff_s(attempt, *CONNECT_BACKOFF_S)

@@ -1,4 +1,10 @@
-"""Decode and validate Kafka records: each becomes a `Message` or a `DeadLetter`, never an exception."""
+"""Decode and validate Kafka records: each becomes a `Message` or a `DeadLetter`.
+
+Bad input never raises: it is a dead letter. The one exception that passes through is
+`RegistryUnavailable` from a `SchemaDecoder` (an outage, not bad input: the caller waits and
+validates the same records again). Values in the Confluent wire format are decoded by the decoder
+given (no I/O library is imported here) and then meet the same schemas as JSON values do.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,18 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
+from monitor.errors import BadRecord
+from monitor.framing import is_framed, read_frame
+from monitor.headers import mask_headers
 from monitor.masking import mask_bytes, mask_json, mask_text
 from monitor.records import DeadLetter, Message, SourceRecord, Stream
+
+if TYPE_CHECKING:
+    from monitor.ports import SchemaDecoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +83,19 @@ def natural_key(payload_id: str | int | None, record: SourceRecord) -> str:
 
 def _dead(record: SourceRecord, reason: str) -> DeadLetter:
     raw = None if record.value is None else mask_bytes(record.value)
-    return DeadLetter(record.topic, record.partition, record.offset, mask_text(reason), raw)
+    return DeadLetter(
+        record.topic, record.partition, record.offset, mask_text(reason), raw, mask_headers(record.headers)
+    )
 
 
-def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:  # noqa: PLR0911 - a return per reason
+def _decode(record: SourceRecord, limits: Limits, decoder: SchemaDecoder | None) -> dict[str, Any] | str:  # noqa: PLR0911 - a return per reason
     """The JSON object in the record, or the reason it has none."""
     if record.value is None:
         return "tombstone: the record has a null value, and these streams have no deletes"
     if len(record.value) > limits.max_message_bytes:
         return f"message is {len(record.value)} bytes, over the limit of {limits.max_message_bytes}"
+    if is_framed(record.value):
+        return _decode_framed(record.topic, record.value, decoder)
     try:
         text = record.value.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -99,6 +115,27 @@ def _decode(record: SourceRecord, limits: Limits) -> dict[str, Any] | str:  # no
     if (bad := _unstorable_string(value)) is not None:
         return bad
     return value
+
+
+def _decode_framed(topic: str, value: bytes, decoder: SchemaDecoder | None) -> dict[str, Any] | str:
+    """A wire-format value decoded by its schema id, or the reason (naming the id) it cannot be."""
+    frame = read_frame(value)
+    if isinstance(frame, str):
+        return frame
+    if decoder is None:
+        return (
+            f"schema id {frame.schema_id}: the value is in the Confluent wire format but no schema "
+            "registry is configured (MONITOR_SCHEMA_REGISTRY_URL)"
+        )
+    try:
+        decoded = decoder.decode(topic, frame.schema_id, value)
+    except BadRecord as e:
+        return f"schema id {frame.schema_id}: {e}"
+    if not isinstance(decoded, dict):
+        return f"schema id {frame.schema_id}: the decoded value is {type(decoded).__name__}, not a record"
+    if (bad := _unstorable_string(decoded)) is not None:
+        return f"schema id {frame.schema_id}: {bad}"
+    return decoded
 
 
 class _NotJson(ValueError):
@@ -143,9 +180,15 @@ def _unstorable_string(value: Any) -> str | None:
     return None
 
 
-def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | DeadLetter:  # noqa: PLR0911
-    """Turn one record into a scored-to-be `Message`, or a `DeadLetter` saying why not."""
-    decoded = _decode(record, limits)
+def validate(  # noqa: PLR0911
+    record: SourceRecord, stream: Stream, limits: Limits, decoder: SchemaDecoder | None = None
+) -> Message | DeadLetter:
+    """Turn one record into a scored-to-be `Message`, or a `DeadLetter` saying why not.
+
+    `decoder` decodes values in the Confluent wire format; without one they are dead letters.
+    Raises `RegistryUnavailable` (from the decoder) while the registry cannot be asked.
+    """
+    decoded = _decode(record, limits, decoder)
     if isinstance(decoded, str):
         return _dead(record, decoded)
     try:
@@ -194,4 +237,5 @@ def validate(record: SourceRecord, stream: Stream, limits: Limits) -> Message | 
         customer_id=customer_id,
         tickers=tickers,
         fields=mask_json(fields),
+        headers=mask_headers(record.headers),
     )

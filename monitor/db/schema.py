@@ -82,6 +82,8 @@ class ScoredEventRow(Base):
     model_version: Mapped[str] = mapped_column(Text)
     customer_id: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    """The Kafka record's headers, masked (migration 0008): see `monitor.headers.headers_json`."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),
@@ -116,6 +118,8 @@ class DeadLetterRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    """The Kafka record's headers, masked (migration 0008)."""
 
     __table_args__ = (
         Index(

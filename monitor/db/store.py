@@ -16,6 +16,7 @@ from monitor.batch import WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import DeadLetterRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.errors import RowsRejected
+from monitor.headers import headers_json
 from monitor.records import DeadLetter, ScoredEvent
 
 
@@ -58,6 +59,7 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "model_version": event.model_version,
         "customer_id": m.customer_id,
         "payload": m.fields,
+        "headers": headers_json(m.headers),
     }
 
 
@@ -69,6 +71,7 @@ def dead_letter_row(dead: DeadLetter, received_at: datetime) -> dict[str, Any]:
         "reason": dead.reason,
         "raw": dead.raw,
         "received_at": received_at,
+        "headers": headers_json(dead.headers),
     }
 
 

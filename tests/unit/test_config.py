@@ -21,3 +21,10 @@ def test_defaults_match_the_design() -> None:
     s = Settings(_env_file=None)
     assert (s.news_topics, s.customer_topics, s.group_id) == (("news",), ("customer-messages",), "monitor")
     assert (s.max_text_chars, s.max_message_bytes, s.http_port) == (20_000, 1_048_576, 8080)
+
+
+def test_the_dead_letter_topic_may_not_be_an_input_topic() -> None:
+    with pytest.raises(ValueError, match="also an input topic"):
+        Settings(_env_file=None, news_topics=("news",), dead_letter_topic="news")
+    topic = "monitor-dead-letters"
+    assert Settings(_env_file=None, dead_letter_topic=topic).dead_letter_topic == topic

@@ -1,0 +1,96 @@
+"""The loop with a Schema Registry that goes away and a dead-letter topic, against fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from monitor.errors import DeadLetterTopicUnavailable, RegistryUnavailable
+from monitor.pipeline import Pipeline
+from monitor.records import DeadLetter, SourceRecord
+from tests.unit.test_pipeline_loop import (
+    P0,
+    TOPIC,
+    FakeConsumer,
+    FakeScorer,
+    FakeStore,
+    Log,
+    assert_each_commit_follows_its_writes,
+    committed_through,
+    records,
+    running,
+    settings,
+    until,
+)
+from tests.unit.test_schema_input import FakeDecoder, framed
+
+FAST = (0.001, 0.01)
+
+
+class FakeDeadLetterTopic:
+    """Acknowledges sends (logged) unless `down`."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.down = False
+        self.attempts = 0
+        self.sent: list[DeadLetter] = []
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.attempts += 1
+        await asyncio.sleep(0)
+        if self.down:
+            raise DeadLetterTopicUnavailable("dead-letter topic did not acknowledge")
+        self.sent.extend(letters)
+        self.log.append(("dead-letter topic", [(d.partition, d.offset) for d in letters]))
+
+
+def framed_records(first_offset: int, schema_id: int, n: int) -> list[SourceRecord]:
+    return [SourceRecord(TOPIC, 0, first_offset + i, framed(schema_id)) for i in range(n)]
+
+
+async def test_records_wait_while_the_registry_is_away_and_none_is_dead_lettered() -> None:
+    log: Log = []
+    consumer, store = FakeConsumer(log), FakeStore(log)
+    decoder = FakeDecoder({7: RegistryUnavailable("schema registry unavailable for schema id 7: ConnectError")})
+    consumer.add(*records(0, ["plain one", "plain two"]), *framed_records(2, 7, 3))
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, decoder=decoder, retry_backoff_s=FAST)
+    async with running(pipeline):
+        await until(lambda: len(decoder.calls) >= 3 and not pipeline.registry_healthy)
+        await asyncio.sleep(0.05)
+        assert consumer.commits == [] and store.dead == {} and store.events == {}
+        decoder.answers[7] = {"headline": "ZTX falls"}  # the registry is back
+        await until(lambda: committed_through(consumer, P0) == 5)
+        assert pipeline.registry_healthy
+    assert len(store.events) == 5 and store.dead == {}
+    assert_each_commit_follows_its_writes(log)
+
+
+async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit() -> None:
+    log: Log = []
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeDeadLetterTopic(log)
+    decoder = FakeDecoder({})  # every schema id unknown
+    consumer.add(*records(0, ["good"]), *framed_records(1, 99, 2))
+    topic.down = True
+    pipeline = Pipeline(
+        settings(10), consumer, FakeScorer(), store, decoder=decoder, dead_letter_sink=topic, retry_backoff_s=FAST
+    )
+    async with running(pipeline):
+        await until(lambda: topic.attempts >= 3)
+        assert consumer.commits == [] and not pipeline.dead_letter_topic_healthy
+        topic.down = False
+        await until(lambda: committed_through(consumer, P0) == 3)
+        assert pipeline.dead_letter_topic_healthy
+    kinds = [entry[0] for entry in log]
+    assert kinds.index("write") < kinds.index("dead-letter topic") < kinds.index("commit")
+    assert [(d.offset, d.reason.split(":")[0]) for d in topic.sent] == [(1, "schema id 99"), (2, "schema id 99")]
+
+
+async def test_a_batch_without_dead_letters_sends_nothing_to_the_topic() -> None:
+    log: Log = []
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeDeadLetterTopic(log)
+    consumer.add(*records(0, ["one", "two"]))
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, dead_letter_sink=topic)
+    async with running(pipeline):
+        await until(lambda: committed_through(consumer, P0) == 2)
+    assert topic.attempts == 0
