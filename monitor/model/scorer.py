@@ -12,9 +12,11 @@ from typing import Protocol
 import torch
 
 from monitor.config import Settings
+from monitor.explanation import Explanation, Reasons
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
-from monitor.model.heads import WEIGHTS_DIR, Heads
+from monitor.model.explain import Target, WordAttributor
+from monitor.model.heads import WEIGHTS_DIR, Head, Heads
 from monitor.model.hf import HFClassifier
 from monitor.records import (
     INTENT_PROBABILITY_FLOOR,
@@ -65,6 +67,7 @@ class TransformerScorer:
             parts.append(f"intent={intent_model.version}")
         self.model_version = ";".join(parts)
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+        self.attributor = WordAttributor(encoder) if encoder is not None else None
 
     def _sentiment(self, texts: Sequence[str], streams: Sequence[Stream], emb: torch.Tensor | None) -> torch.Tensor:
         """(n, 3) probabilities in `SENTIMENTS` order."""
@@ -114,6 +117,58 @@ class TransformerScorer:
             )
             for i in range(len(texts))
         ]
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        """The words behind each text's sentiment (the stream's own head) and, for customer
+        messages, its intent (`monitor.explanation.Explainer`). Blocking, and about 20 encoder
+        passes per text and head: for the texts behind an alert, not for every message.
+
+        `scores` (what `score` returned for these texts) names the labels to explain; without it
+        the labels are predicted again (by the fp32 copy the attributions run on, which can differ
+        from a bf16 score on a borderline text). Tasks scored by a checkpoint override are not
+        explained (None).
+        """
+        if not texts:
+            return []
+        explain_sentiment = self.sentiment_model is None and self.attributor is not None
+        explain_intent = self.intent_model is None and self.attributor is not None
+        targets: list[Target] = []
+        slots: list[tuple[int, str]] = []
+        for stream in ("news", "customer"):
+            rows = [i for i, s in enumerate(streams) if s == stream]
+            if not rows:
+                continue
+            tasks = [("sentiment", self.heads.sentiment_for(stream))] if explain_sentiment else []
+            if stream == "customer" and explain_intent:
+                tasks.append(("intent", self.heads.intent))
+            for task, head in tasks:
+                labels = self._labels(texts, rows, head, task, scores)
+                targets += [Target(texts[i], head, label) for i, label in zip(rows, labels, strict=True)]
+                slots += [(i, task) for i in rows]
+        found: dict[tuple[int, str], Explanation] = {}
+        if targets:
+            assert self.attributor is not None
+            for slot, explanation in zip(slots, self.attributor.explain(targets, self.heads.version), strict=True):
+                found[slot] = explanation.top(top_k)
+        return [Reasons(found.get((i, "sentiment")), found.get((i, "intent"))) for i in range(len(texts))]
+
+    def _labels(
+        self, texts: Sequence[str], rows: list[int], head: Head, task: str, scores: Sequence[Scores] | None
+    ) -> list[str]:
+        """The head's labels to explain for `rows`: from `scores` where given, else predicted."""
+        if scores is None:
+            assert self.attributor is not None
+            return self.attributor.predict([texts[i] for i in rows], head)
+        if task == "sentiment":
+            return [scores[i].sentiment for i in rows]
+        by_canonical = {canonical_intent(label): label for label in head.labels}
+        return [by_canonical[scores[i].intent or ""] for i in rows]
 
 
 def load_scorer(settings: Settings) -> Scorer:
