@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from monitor.records import Scores, Stream
 
@@ -73,6 +73,7 @@ class Reasons:
     """The predicted intent: customer messages only; None for news or under a checkpoint override."""
 
 
+@runtime_checkable
 class Explainer(Protocol):
     """What the alert code needs of the model's explanations. Blocking: call it off the event loop,
     for the few events that raise or update an alert, never on the scoring path."""
