@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from captum.attr import FeatureAblation, LayerGradientXActivation, LayerIntegratedGradients
 from transformers import PreTrainedModel
 
 from monitor.explanation import Explanation, merge_tokens, word_of_tokens
@@ -79,10 +78,13 @@ class WordAttributor:
 
     def predict(self, texts: Sequence[str], head: Head) -> list[str]:
         """The head's label for each text, by the fp32 copy (what the explanation explains)."""
-        batch = self._tokenize(texts)
-        with torch.inference_mode():
-            logp = self._log_probs(batch["input_ids"], batch["attention_mask"], head)
-        return [head.labels[int(i)] for i in logp.argmax(dim=-1)]
+        labels: list[str] = []
+        for lo in range(0, len(texts), 64):
+            batch = self._tokenize(texts[lo : lo + 64])
+            with torch.inference_mode():
+                logp = self._log_probs(batch["input_ids"], batch["attention_mask"], head)
+            labels += [head.labels[int(i)] for i in logp.argmax(dim=-1)]
+        return labels
 
     def explain(self, targets: Sequence[Target], version: str) -> list[Explanation]:
         """One explanation per target, in order; every word of each text, in reading order."""
@@ -121,6 +123,10 @@ class WordAttributor:
 
     def _attribute(self, targets: Sequence[Target]) -> tuple[list[list[float]], list[list[tuple[int, int]]]]:
         """Per-token weights (summed over the embedding's dimensions) and offsets of each text."""
+        # Imported here: captum (and the matplotlib it pulls in) costs half a second at start-up,
+        # which the scoring path never needs.
+        from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+
         head = targets[0].head
         batch = self._tokenize([t.text for t in targets])
         ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -162,6 +168,8 @@ class WordAttributor:
     ) -> list[list[float]]:
         """Leave-one-word-out: a word's tokens are masked out of attention (as if deleted), and the
         fall in the label's log probability is its weight, shared among its tokens."""
+        from captum.attr import FeatureAblation
+
         groups = torch.zeros_like(ids)
         for row, t in enumerate(targets):
             groups[row] = torch.tensor(word_of_tokens(t.text, offsets[row]), device=ids.device) + 1

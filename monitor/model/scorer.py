@@ -168,7 +168,7 @@ class TransformerScorer:
         if task == "sentiment":
             return [scores[i].sentiment for i in rows]
         by_canonical = {canonical_intent(label): label for label in head.labels}
-        return [by_canonical[scores[i].intent or ""] for i in rows]
+        return [by_canonical[canonical_intent(scores[i].intent or "")] for i in rows]
 
 
 def load_scorer(settings: Settings) -> Scorer:
