@@ -227,7 +227,9 @@ def model_eval(
             "sentiment's score toward its label when its 2 strongest words are deleted, against 2 random words",
         ),
     ] = False,
-    explain_method: Annotated[str, typer.Option(help="with --explain: ig, ixg or ablation")] = "ig",
+    explain_method: Annotated[
+        str, typer.Option(help="with --explain: ablation (what `monitor score --explain` uses), ig or ixg")
+    ] = "ablation",
 ) -> None:
     """Accuracy, macro-F1 and calibration error of the configured model on a labelled CSV."""
     from monitor.model.explain import METHODS

@@ -44,7 +44,7 @@ class Explanation:
     words: tuple[WordWeight, ...]
     """The text's words in reading order, non-overlapping (all of them, or the strongest asked for)."""
     method: str
-    """The attribution method and model that produced the weights, e.g. `ig20:minilm-l6-ft-…`."""
+    """The attribution method and model that produced the weights, e.g. `ablation:minilm-l6-ft-…`."""
 
     def strongest(self, k: int) -> tuple[WordWeight, ...]:
         """The `k` words that pushed hardest toward the label, strongest first (weight > 0 only)."""

@@ -126,8 +126,9 @@ class TransformerScorer:
         scores: Sequence[Scores] | None = None,
     ) -> list[Reasons]:
         """The words behind each text's sentiment (the stream's own head) and, for customer
-        messages, its intent (`monitor.explanation.Explainer`). Blocking, and about 20 encoder
-        passes per text and head: for the texts behind an alert, not for every message.
+        messages, its intent (`monitor.explanation.Explainer`). Blocking, and an fp32 encoder pass
+        per word of each text and head (`monitor.model.explain`): for the texts behind an alert and
+        on demand, not for every message.
 
         `scores` (what `score` returned for these texts) names the labels to explain; without it
         the labels are predicted again (by the fp32 copy the attributions run on, which can differ
