@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from monitor.explanation import Explanation, merge_tokens, word_of_tokens
 from monitor.model.encoder import Encoder, mean_pool
 from monitor.model.heads import Head
+from monitor.model.hf import HFClassifier
 
 METHODS = ("ablation", "ig", "ixg")
 """`ablation`: each word left out in turn (the default); `ig`: Layer Integrated Gradients;
@@ -43,21 +44,40 @@ class Target:
 
     text: str
     head: Head
+    """The embedded head; for a checkpoint, one whose `labels` name its classes in id order
+    (its weights are not read)."""
     label: str
     """The head's label to explain (its prediction, or what `score` stored)."""
 
 
 class WordAttributor:
-    """Attributes heads' labels to words through an fp32 copy of the encoder."""
+    """Attributes the embedded heads' labels to words through an fp32 copy of the encoder."""
 
-    def __init__(self, encoder: Encoder, method: str = "ablation", steps: int = 20, batch_texts: int = 8) -> None:
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        model: PreTrainedModel,
+        device: torch.device,
+        max_seq_tokens: int,
+        *,
+        method: str = "ablation",
+        steps: int = 20,
+        batch_texts: int = 8,
+    ) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}")
-        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.served = model
+        self.device = device
+        self.max_seq_tokens = max_seq_tokens
         self.method = method
         self.steps = steps
         self.batch_texts = batch_texts
         self._model: PreTrainedModel | None = None
+
+    @classmethod
+    def for_encoder(cls, encoder: Encoder) -> WordAttributor:
+        return cls(encoder.tokenizer, encoder.model, encoder.device, encoder.max_seq_tokens)
 
     @property
     def name(self) -> str:
@@ -65,7 +85,7 @@ class WordAttributor:
 
     def model(self) -> PreTrainedModel:
         if self._model is None:
-            model = copy.deepcopy(self.encoder.model).eval()
+            model = copy.deepcopy(self.served).eval()
             # The served weights may be inference tensors (deltas are added under inference_mode),
             # which autograd refuses to save: fresh fp32 clones of them.
             with torch.inference_mode(False):
@@ -109,16 +129,16 @@ class WordAttributor:
         return [e for e in out if e is not None]
 
     def _tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        batch = self.encoder.tokenizer(
+        batch = self.tokenizer(
             list(texts),
             truncation=True,
-            max_length=self.encoder.max_seq_tokens,
+            max_length=self.max_seq_tokens,
             padding=True,
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
             return_tensors="pt",
         )
-        return {k: v.to(self.encoder.device) for k, v in batch.items()}
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def _log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: Head) -> torch.Tensor:
         hidden = self.model()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -145,7 +165,7 @@ class WordAttributor:
         if self.method == "ablation":
             return self._ablate(targets, ids, mask, label, offsets), offsets
         if self.method == "ig":
-            pad = int(self.encoder.tokenizer.pad_token_id or 0)
+            pad = int(self.tokenizer.pad_token_id or 0)
             special = batch["special_tokens_mask"].bool() | (mask == 0)
             baseline = torch.where(special, ids, torch.full_like(ids, pad))
             attr = LayerIntegratedGradients(forward, layer).attribute(
@@ -197,3 +217,20 @@ class WordAttributor:
             )
         sizes = torch.zeros_like(groups).scatter_add_(1, groups, torch.ones_like(groups)).gather(1, groups)
         return (attr.float() / sizes * (groups > 0)).cpu().tolist()
+
+
+class CheckpointAttributor(WordAttributor):
+    """The same attributions for a Hugging Face checkpoint that replaces a head: its own
+    tokenizer and classifier, log probabilities over its classes in id order."""
+
+    @classmethod
+    def for_checkpoint(cls, classifier: HFClassifier, ours: Sequence[str]) -> tuple[CheckpointAttributor, Head]:
+        """The attributor, and a `Head` naming in our words each of the checkpoint's classes."""
+        labels = tuple(ours[int(c)] for c in classifier.columns)
+        empty = torch.empty(0)
+        attributor = cls(classifier.tokenizer, classifier.model, classifier.device, classifier.max_seq_tokens)
+        return attributor, Head(labels, empty, empty)
+
+    def _log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: Head) -> torch.Tensor:
+        logits = self.model()(input_ids=input_ids, attention_mask=attention_mask).logits
+        return torch.log_softmax(logits.float(), dim=-1)

@@ -2,17 +2,21 @@
 
 The attributions are stubbed (they need the real encoder: tests/integration/test_explain.py);
 what is checked is the routing: news sentiment by the news head, the customer's mood and intent by
-theirs, the labels `score` gave when passed, and nothing for a task a checkpoint scores.
+theirs, the labels `score` gave when passed, and a task a checkpoint scores through that checkpoint
+(a tiny random BERT: its weights are arbitrary, so only the routing and spans are checked).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from monitor.explanation import Explanation, WordWeight
 from monitor.model.explain import Target
+from monitor.model.hf import HFClassifier
 from monitor.model.scorer import TransformerScorer
-from monitor.records import Scores
+from monitor.records import SENTIMENTS
+from tests.unit.test_hf_override import save_checkpoint
 from tests.unit.test_scorer_heads import FixedEncoder, heads
 
 
@@ -60,19 +64,16 @@ def test_without_scores_the_labels_are_predicted_and_top_k_keeps_the_strongest()
     assert s.explain([], []) == []
 
 
-class Checkpoint:
-    version = "hf:stub-0"
-
-    def probabilities(self, texts: Sequence[str]) -> object:
-        import torch
-
-        return torch.tensor([[0.1, 0.1, 0.8]] * len(texts))
-
-
-def test_a_task_a_checkpoint_scores_is_not_explained() -> None:
-    s, stub = scorer(sentiment_model=Checkpoint())
-    scores = [Scores("positive", 0.7, 0.8, "Refund_not_showing_up", 0.9)] * 2
-    news, customer = s.explain(["a text", "a text"], ["news", "customer"], scores=scores)
-    assert news.sentiment is None and customer.sentiment is None
-    assert customer.intent is not None  # intent is still the embedded head's
-    assert len(stub.targets) == 1
+def test_a_task_a_checkpoint_scores_is_explained_through_the_checkpoint(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "finbert-tiny", {0: "positive", 1: "negative", 2: "neutral"}, winner=0)
+    s, stub = scorer(sentiment_model=HFClassifier(path, SENTIMENTS, device="cpu"))
+    texts = ["Profit rose sharply.", "my card was stolen"]
+    scores = s.score(texts, ["news", "customer"])
+    assert [x.sentiment for x in scores] == ["positive", "positive"]
+    news, customer = s.explain(texts, ["news", "customer"], scores=scores)
+    assert len(stub.targets) == 1  # the customer's intent, on the embedded head
+    for text, r in zip(texts, (news, customer), strict=True):
+        assert r.sentiment is not None and r.sentiment.label == "positive"
+        assert r.sentiment.method.startswith("ablation:hf:finbert-tiny-")
+        assert [w.word for w in r.sentiment.words] == text.rstrip(".").split()
+    assert customer.intent is not None and customer.intent.method == "stub:test-v1"

@@ -93,13 +93,14 @@ def _fraud_decisions(settings: Settings, scores: list[Scores]) -> tuple[list[str
 def _faithfulness(
     scorer: Scorer, texts: list[str], stream: Stream, scores: list[Scores], method: str
 ) -> dict[str, object]:
-    if not isinstance(scorer, TransformerScorer) or scorer.attributor is None or scorer.sentiment_model is not None:
-        raise ModelError("explanations cover the embedded sentiment heads only: unset MONITOR_SENTIMENT_MODEL")
-    scorer.attributor.method = method
+    if not isinstance(scorer, TransformerScorer):
+        raise ModelError(f"{type(scorer).__name__} gives no explanations")
+    attributor = scorer.attributor_for("sentiment", stream)[0]
+    attributor.method = method
     started = time.perf_counter()
     c = comprehensiveness(scorer, texts, [stream] * len(texts), scores, k=2, seed=0)
     return {
-        "explain_method": scorer.attributor.name,
+        "explain_method": attributor.name,
         "n_explained": c.n,
         "comprehensiveness_top2": round(c.top, 4),
         "comprehensiveness_random2": round(c.random, 4),
