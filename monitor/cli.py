@@ -184,28 +184,40 @@ def _require_tools(what: str, packages: tuple[tuple[str, str], ...]) -> None:
 
 @app.command()
 def score(
-    text: str,
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to score")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="also score this file's lines, one text a line (blank lines skipped)")
+    ] = None,
     stream: Annotated[str, typer.Option(help="news or customer (customer: the customer's mood, and intent)")] = "news",
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="add `explanation`: the words behind the sentiment, each {word, start, end, weight}, weight > 0 "
+            "pushing toward the predicted label; on --stream customer also `intent_explanation`. Card numbers "
+            "are masked before scoring; masking keeps every character in place, so start/end index the text "
+            "as given, and the words show the masked characters",
+        ),
+    ] = False,
+    top_k: Annotated[int | None, typer.Option(help="with --explain: only the k strongest words", min=1)] = None,
 ) -> None:
-    """Score one text and print one JSON line."""
-    from dataclasses import asdict
-
-    from monitor.masking import mask_text
+    """Score texts (arguments, then --file's lines) and print one JSON line per text, in order."""
+    from monitor.model.score_cli import read_texts, score_lines
     from monitor.model.scorer import load_scorer
 
     if stream not in ("news", "customer"):
         raise typer.BadParameter("stream must be news or customer")
+    chosen = read_texts(texts or (), file)
+    if not chosen:
+        raise typer.BadParameter("give texts to score, or --file")
     settings = Settings()
     configure_logging(settings.log_level)
     scorer = load_scorer(settings)
-    scores = scorer.score([mask_text(text)], ["customer" if stream == "customer" else "news"])[0]
-    out = {"stream": stream, **asdict(scores), "model_version": scorer.model_version}
-    if stream != "customer":
-        for key in ("intent", "intent_confidence", "intent_probabilities"):
-            out.pop(key)
-    else:
-        out["intent_probabilities"] = dict(scores.intent_probabilities)
-    typer.echo(json.dumps(out))
+    lines = score_lines(
+        scorer, chosen, "customer" if stream == "customer" else "news", explain=explain, top_k=top_k
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 @model_app.command("train")
@@ -229,6 +241,7 @@ def model_train(
 
 @model_app.command("eval")
 def model_eval(
+    *,
     task: Annotated[
         str, typer.Option(help="sentiment, intent, or fraud (labels fraud/ordinary, judged as fraud_intent)")
     ],
@@ -238,8 +251,20 @@ def model_eval(
         str | None, typer.Option(help="rewrite the texts first: lower, typos or social (handles, links, emoji)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="sentiment: also the explanations' ERASER comprehensiveness, the mean fall of the predicted "
+            "sentiment's score toward its label when its 2 strongest words are deleted, against 2 random words",
+        ),
+    ] = False,
+    explain_method: Annotated[
+        str, typer.Option(help="with --explain: ablation (what `monitor score --explain` uses), ig or ixg")
+    ] = "ablation",
 ) -> None:
     """Accuracy, macro-F1 and calibration error of the configured model on a labelled CSV."""
+    from monitor.model.explain import METHODS
     from monitor.model.training.evaluate import EvalTask, evaluate
     from monitor.model.training.variants import VARIANTS
 
@@ -249,10 +274,15 @@ def model_eval(
         raise typer.BadParameter("task must be sentiment, intent or fraud")
     if stream not in ("news", "customer"):
         raise typer.BadParameter("stream must be news or customer")
+    if explain_method not in METHODS:
+        raise typer.BadParameter(f"explain-method must be one of {', '.join(METHODS)}")
     settings = Settings()
     configure_logging(settings.log_level)
     chosen: EvalTask = "sentiment" if task == "sentiment" else "intent" if task == "intent" else "fraud"
-    report = evaluate(settings, chosen, data, "customer" if stream == "customer" else "news", variant)
+    report = evaluate(
+        settings, chosen, data, "customer" if stream == "customer" else "news", variant,
+        explain=explain_method if explain else None,
+    )
     if as_json:
         typer.echo(json.dumps(report))
     else:

@@ -7,13 +7,16 @@ Either task's head can be replaced by a Hugging Face checkpoint on disk (`MONITO
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import torch
 
 from monitor.config import Settings
+from monitor.explanation import Explanation, Reasons
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
-from monitor.model.heads import WEIGHTS_DIR, Heads
+from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
+from monitor.model.heads import WEIGHTS_DIR, Head, Heads
 from monitor.model.hf import HFClassifier
 from monitor.ports import Scorer
 from monitor.records import (
@@ -55,6 +58,23 @@ class TransformerScorer:
             parts.append(f"intent={intent_model.version}")
         self.model_version = ";".join(parts)
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+
+    @cached_property
+    def attributor(self) -> WordAttributor | None:
+        """Explains the embedded heads (made on first use: `score` never needs it)."""
+        return WordAttributor.for_encoder(self.encoder) if self.encoder is not None else None
+
+    @cached_property
+    def checkpoint_attributors(self) -> dict[str, tuple[CheckpointAttributor, Head]]:
+        """Explain the tasks checkpoint overrides score."""
+        return {
+            task: CheckpointAttributor.for_checkpoint(model, ours)
+            for task, model, ours in (
+                ("sentiment", self.sentiment_model, SENTIMENTS),
+                ("intent", self.intent_model, self.heads.intent.labels),
+            )
+            if model is not None
+        }
 
     def _sentiment(self, texts: Sequence[str], streams: Sequence[Stream], emb: torch.Tensor | None) -> torch.Tensor:
         """(n, 3) probabilities in `SENTIMENTS` order."""
@@ -104,6 +124,64 @@ class TransformerScorer:
             )
             for i in range(len(texts))
         ]
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        """The words behind each text's sentiment (the stream's own head) and, for customer
+        messages, its intent (`monitor.explanation.Explainer`). Blocking, and an fp32 encoder pass
+        per word of each text and head (`monitor.model.explain`): for the texts behind an alert and
+        on demand, not for every message.
+
+        `scores` (what `score` returned for these texts) names the labels to explain; without it
+        the labels are predicted again (by the fp32 copy the attributions run on, which can differ
+        from a bf16 score on a borderline text). A task a checkpoint override scores is explained
+        through the checkpoint, by the same method.
+        """
+        calls: dict[int, tuple[WordAttributor, str, list[Target], list[tuple[int, str]]]] = {}
+        for stream in ("news", "customer"):
+            rows = [i for i, s in enumerate(streams) if s == stream]
+            for task in ("sentiment", "intent") if stream == "customer" else ("sentiment",):
+                if not rows:
+                    continue
+                attributor, head, version = self.attributor_for(task, stream)
+                given = None if scores is None else [scores[i] for i in rows]
+                labels = self._labels([texts[i] for i in rows], attributor, head, task, given)
+                _, _, targets, slots = calls.setdefault(id(attributor), (attributor, version, [], []))
+                targets += [Target(texts[i], head, label) for i, label in zip(rows, labels, strict=True)]
+                slots += [(i, task) for i in rows]
+        found: dict[tuple[int, str], Explanation] = {}
+        for attributor, version, targets, slots in calls.values():
+            for slot, explanation in zip(slots, attributor.explain(targets, version), strict=True):
+                found[slot] = explanation.top(top_k)
+        return [Reasons(found.get((i, "sentiment")), found.get((i, "intent"))) for i in range(len(texts))]
+
+    def attributor_for(self, task: str, stream: str) -> tuple[WordAttributor, Head, str]:
+        """Who explains `task` on `stream`: the checkpoint that scores it, else the embedded head."""
+        if task in self.checkpoint_attributors:
+            model = self.sentiment_model if task == "sentiment" else self.intent_model
+            assert model is not None
+            attributor, head = self.checkpoint_attributors[task]
+            return attributor, head, model.version
+        assert self.attributor is not None  # an encoder exists for every task on the embedded heads
+        head = self.heads.sentiment_for(stream) if task == "sentiment" else self.heads.intent
+        return self.attributor, head, self.heads.version
+
+    @staticmethod
+    def _labels(
+        texts: list[str], attributor: WordAttributor, head: Head, task: str, scores: list[Scores] | None
+    ) -> list[str]:
+        """The head's labels to explain: from the texts' `scores` where given, else predicted."""
+        if scores is None:
+            return attributor.predict(texts, head)
+        if task == "sentiment":
+            return [s.sentiment for s in scores]
+        by_canonical = {canonical_intent(label): label for label in head.labels}
+        return [by_canonical[canonical_intent(s.intent or "")] for s in scores]
 
 
 def load_scorer(settings: Settings) -> Scorer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -9,8 +10,10 @@ from typing import Literal
 from monitor.alerts.config import load_rules
 from monitor.alerts.rules import EventFacts, intent_set_probability
 from monitor.config import Settings
-from monitor.model.scorer import load_scorer
+from monitor.errors import ModelError
+from monitor.model.scorer import Scorer, TransformerScorer, load_scorer
 from monitor.model.training.data import read_labelled
+from monitor.model.training.faithfulness import comprehensiveness
 from monitor.model.training.metrics import accuracy, expected_calibration_error, macro_f1
 from monitor.model.training.variants import VARIANTS
 from monitor.records import Scores, Stream, canonical_intent
@@ -20,10 +23,18 @@ EvalTask = Literal["sentiment", "intent", "fraud"]
 
 
 def evaluate(
-    settings: Settings, task: EvalTask, data: Path, stream: Stream = "news", variant: str | None = None
+    settings: Settings,
+    task: EvalTask,
+    data: Path,
+    stream: Stream = "news",
+    variant: str | None = None,
+    *,
+    explain: str | None = None,
 ) -> dict[str, object]:
     """Score `data` as messages of `stream` would be (intent and fraud: always the customer
-    stream's), rewritten as `variant` (`variants.VARIANTS`) when one is named."""
+    stream's), rewritten as `variant` (`variants.VARIANTS`) when one is named. `explain` (an
+    attribution method, `explain.METHODS`; sentiment only) adds the explanations' ERASER
+    comprehensiveness (`faithfulness`): top-2 against random-2 deleted words, seed 0."""
     texts, labels = read_labelled(data)
     if variant is not None:
         texts = [VARIANTS[variant](t) for t in texts]
@@ -59,6 +70,7 @@ def evaluate(
         "macro_f1": round(macro_f1(labels, predicted), 4),
         "ece": round(expected_calibration_error(confidence, correct), 4),
         **extra,
+        **(_faithfulness(scorer, texts, stream, scores, explain) if explain and task == "sentiment" else {}),
         "model_version": scorer.model_version,
     }
 
@@ -76,3 +88,21 @@ def _fraud_decisions(settings: Settings, scores: list[Scores]) -> tuple[list[str
         predicted.append("fraud" if p >= rule.min_confidence else "ordinary")
         confidence.append(max(p, 1 - p))
     return predicted, confidence
+
+
+def _faithfulness(
+    scorer: Scorer, texts: list[str], stream: Stream, scores: list[Scores], method: str
+) -> dict[str, object]:
+    if not isinstance(scorer, TransformerScorer):
+        raise ModelError(f"{type(scorer).__name__} gives no explanations")
+    attributor = scorer.attributor_for("sentiment", stream)[0]
+    attributor.method = method
+    started = time.perf_counter()
+    c = comprehensiveness(scorer, texts, [stream] * len(texts), scores, k=2, seed=0)
+    return {
+        "explain_method": attributor.name,
+        "n_explained": c.n,
+        "comprehensiveness_top2": round(c.top, 4),
+        "comprehensiveness_random2": round(c.random, 4),
+        "explain_seconds": round(time.perf_counter() - started, 1),
+    }
