@@ -260,6 +260,26 @@ def model_eval(
             typer.echo(f"{key:>10}: {value}")
 
 
+@model_app.command("reference")
+def model_reference(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write it (default: beside the weights)")] = None,
+) -> None:
+    """Compute the drift reference (the model's dev-set predictions per stream and head) and save it."""
+    from monitor.model.reference import REFERENCE_FILE, save_reference
+    from monitor.model.scorer import load_scorer
+    from monitor.model.training.reference import compute_reference
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    reference = compute_reference(load_scorer(settings), data_dir or settings.data_dir)
+    save_reference(reference, out or REFERENCE_FILE)
+    for (stream, task), dist in sorted(reference.distributions.items()):
+        typer.echo(json.dumps({"stream": stream, "task": task, "n": dist.n, "model_version": reference.model_version}))
+
+
 @app.command()
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,

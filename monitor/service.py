@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from monitor.alerts.config import load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
+from monitor.alerts.drift import DriftWatch
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.backoff import jittered_backoff_s
@@ -22,6 +23,7 @@ from monitor.db.store import Store
 from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
+from monitor.model.reference import load_reference
 from monitor.model.scorer import load_scorer
 from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline
@@ -79,6 +81,9 @@ async def run_service(
     http = HttpServer(metrics, ready, settings.http_port)
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
     dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
+    reference = load_reference()
+    log.info("drift reference", shipped=reference is not None and reference.model_version == scorer.model_version)
+    drift = DriftWatch(rules, alerts, scorer.model_version, reference, metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
         asyncio.create_task(
@@ -89,6 +94,15 @@ async def run_service(
                 what="resolving alerts",
             ),
             name="alert-resolver",
+        ),
+        asyncio.create_task(
+            run_periodically(
+                lambda: drift.check(store.engine),
+                rules.rules.model_drift.check_every.total_seconds(),
+                stop,
+                what="model drift",
+            ),
+            name="model-drift",
         ),
         asyncio.create_task(
             run_periodically(

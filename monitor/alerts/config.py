@@ -85,12 +85,41 @@ class IntentSpike(_Rule):
     min_baseline_per_minute: float = Field(default=0.2, ge=0.0)
 
 
+class ModelDrift(_Rule):
+    """The model's recent predictions on a stream far from its reference (monitor.drift).
+
+    Evaluated by a periodic chore over live scores in `event_scores` (every replica's), not by
+    the batches: the entity is `<stream>/<task>`. Thresholds measured on the dev sets (README).
+    """
+
+    severity: str = Field(default="medium", pattern=r"^(info|low|medium|high|critical)$")
+    check_every: Duration = timedelta(seconds=30)
+    """How often each replica judges the windows (one at a time, under an advisory lock)."""
+    window: Duration = timedelta(minutes=15)
+    """Scores older than this (wall clock) leave the window ..."""
+    window_events: int = Field(default=500, ge=10)
+    """... and so do all but the latest this many."""
+    min_events: int = Field(default=200, ge=10)
+    """A window with fewer live scores decides nothing (neither raises nor resolves)."""
+    max_psi: float = Field(default=0.25, gt=0.0)
+    """Population stability index of the predicted labels above which the stream has drifted."""
+    max_ks: float = Field(default=0.25, gt=0.0, le=1.0)
+    """Kolmogorov-Smirnov D of the confidences above which (with `max_ks_pvalue`) it has drifted."""
+    max_ks_pvalue: float = Field(default=0.001, gt=0.0, le=1.0)
+    baseline: Duration = timedelta(hours=24)
+    """Without a shipped reference for the running model: the stream's own live scores over this
+    much time before the window are the reference ..."""
+    min_baseline_events: int = Field(default=1000, ge=10)
+    """... when they hold at least this many."""
+
+
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     negative_news_burst: NegativeNewsBurst = NegativeNewsBurst()
     fraud_intent: FraudIntent = FraudIntent()
     intent_spike: IntentSpike = IntentSpike()
+    model_drift: ModelDrift = ModelDrift()
 
     def named(self, rule: str) -> _Rule:
         """The rule called `rule` (its field name here)."""

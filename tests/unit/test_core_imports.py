@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-CORE = ("monitor.pipeline", "monitor.validation", "monitor.masking", "monitor.alerts.rules")
+CORE = ("monitor.pipeline", "monitor.validation", "monitor.masking", "monitor.alerts.rules", "monitor.drift")
 EDGES = ("torch", "transformers", "sqlalchemy", "aiokafka")
 
 
