@@ -81,7 +81,7 @@ async def run_service(
     http = HttpServer(metrics, ready, settings.http_port)
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
     dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
-    reference = load_reference()
+    reference = load_reference(settings.drift_reference) if settings.drift_reference else load_reference()
     log.info("drift reference", shipped=reference is not None and reference.model_version == scorer.model_version)
     drift = DriftWatch(rules, alerts, scorer.model_version, reference, metrics)
     background = [

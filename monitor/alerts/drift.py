@@ -33,7 +33,7 @@ WINDOW_SQL = """
 SELECT event_id, event_time, {label} AS label, {confidence} AS confidence
 FROM event_scores
 WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
-  AND scored_at > now() - :window
+  AND scored_at > now() - CAST(:window AS interval)
 ORDER BY scored_at DESC
 LIMIT :limit
 """
@@ -42,7 +42,8 @@ BASELINE_SQL = """
 SELECT {label} AS label, {confidence} AS confidence
 FROM event_scores
 WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
-  AND scored_at > now() - :window - :baseline AND scored_at <= now() - :window
+  AND scored_at > now() - CAST(:window AS interval) - CAST(:baseline AS interval)
+  AND scored_at <= now() - CAST(:window AS interval)
 ORDER BY scored_at DESC
 LIMIT :limit
 """
