@@ -162,8 +162,9 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
         async with service_running(settings, scorer):
             await produce(broker.bootstrap, news, [{"id": f"h{i}", "headline": t} for i, t in enumerate(headlines)])
             async with asyncio.timeout(300):
-                while await db.fetchval("SELECT count(*) FROM event_scores WHERE stream = 'news'") < HEADLINES:
-                    await asyncio.sleep(0.5)  # noqa: ASYNC110 - polls the database
+                scored = "SELECT count(*) FROM event_scores WHERE stream = 'news'"
+                while await db.fetchval(scored) < HEADLINES:  # noqa: ASYNC110 - polls the database
+                    await asyncio.sleep(0.5)
             await asyncio.sleep(12)  # two more rounds of the chore over a full window of headlines
             ordinary = await db.fetchval("SELECT count(*) FROM alerts WHERE rule = 'model_drift'")
             assert ordinary == 0, await db.fetch("SELECT entity, evidence_details FROM alerts")
@@ -171,8 +172,8 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
             started = time.monotonic()
             await produce(broker.bootstrap, news, [{"id": f"t{i}", "headline": t} for i, t in enumerate(tweets)])
             async with asyncio.timeout(RAISE_WITHIN_S):
-                while not drift_deliveries():
-                    await asyncio.sleep(0.5)  # noqa: ASYNC110 - polls the receiver's thread
+                while not drift_deliveries():  # noqa: ASYNC110 - polls the receiver's thread
+                    await asyncio.sleep(0.5)
             took_s = time.monotonic() - started
     finally:
         receiver.stop()
