@@ -83,6 +83,11 @@ class Metrics:
             "Kolmogorov-Smirnov D of the latest live confidences against the model's reference.",
             ["stream", "task"], registry=r,
         )
+        self.model_info = Gauge(
+            "monitor_model_info",
+            "1 for the model version this replica scores with (and whether its drift reference shipped).",
+            ["model_version", "reference"], registry=r,
+        )
         self.ready = Gauge("monitor_ready", "1 while /readyz answers 200.", registry=r)
 
     def render(self) -> bytes:

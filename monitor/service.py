@@ -82,7 +82,9 @@ async def run_service(
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
     dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
     reference = load_reference(settings.drift_reference) if settings.drift_reference else load_reference()
-    log.info("drift reference", shipped=reference is not None and reference.model_version == scorer.model_version)
+    shipped = reference is not None and reference.model_version == scorer.model_version
+    log.info("drift reference", shipped=shipped)
+    metrics.model_info.labels(model_version=scorer.model_version, reference="shipped" if shipped else "baseline").set(1)
     drift = DriftWatch(rules, alerts, scorer.model_version, reference, metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
