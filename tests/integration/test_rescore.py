@@ -194,3 +194,34 @@ async def test_done_when_rescore_killed_midway_and_restarted(
     rows = await db.fetch("SELECT model_version, sentiment, count(*) AS n FROM scored_events GROUP BY 1, 2")
     assert [(r["model_version"], r["sentiment"], r["n"]) for r in rows] == [(new_version, "negative", N_EVENTS)]
     assert await db.fetchval("SELECT count(DISTINCT intent) FROM scored_events WHERE stream = 'customer'") == 1
+
+
+async def test_live_batches_never_wait_on_a_rescore(database_url: str, db: asyncpg.Connection) -> None:
+    """Live writes go on while a rescore runs: each lands in well under a second."""
+    await seed(database_url, 300)
+    engine = make_engine(database_url)
+    live = Store(make_engine(database_url))
+
+    class SlowScorer(FakeScorer):
+        def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+            time.sleep(0.05)
+            return super().score(texts, streams)
+
+    async def write_live() -> list[float]:
+        took = []
+        fresh = stored_events(400)[300:]
+        for i in range(0, 100, 10):
+            started = time.monotonic()
+            await live.write(WriteBatch(events=fresh[i : i + 10]))
+            took.append(time.monotonic() - started)
+            await asyncio.sleep(0.02)
+        return took
+
+    try:
+        report, took = await asyncio.gather(rescore(engine, SlowScorer(), Scope(), chunk_size=10), write_live())
+    finally:
+        await engine.dispose()
+        await live.close()
+    assert report.rescored >= 300 and max(took) < 1.0, took
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == 400
+    assert await db.fetchval("SELECT count(*) FROM event_scores WHERE origin = 'live'") == 400
