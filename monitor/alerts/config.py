@@ -104,8 +104,10 @@ class ModelDrift(_Rule):
     max_psi: float = Field(default=0.25, gt=0.0)
     """Population stability index of the predicted labels above which the stream has drifted."""
     max_ks: float = Field(default=0.25, gt=0.0, le=1.0)
-    """Kolmogorov-Smirnov D of the confidences above which (with `max_ks_pvalue`) it has drifted."""
-    max_ks_pvalue: float = Field(default=0.001, gt=0.0, le=1.0)
+    """Kolmogorov-Smirnov D of the confidences above which it has drifted."""
+    max_pvalue: float = Field(default=0.001, gt=0.0, le=1.0)
+    """Either statistic counts only with its test's p-value (chi-square for the labels, KS for the
+    confidences) below this: sampling noise in a small window never fires."""
     baseline: Duration = timedelta(hours=24)
     """Without a shipped reference for the running model: the stream's own live scores over this
     much time before the window are the reference ..."""

@@ -86,7 +86,7 @@ class DriftWatch:
 
     def thresholds(self) -> drift.Thresholds:
         rule = self.rule
-        return drift.Thresholds(rule.min_events, rule.max_psi, rule.max_ks, rule.max_ks_pvalue)
+        return drift.Thresholds(rule.min_events, rule.max_psi, rule.max_ks, rule.max_pvalue)
 
     async def check(self, engine: AsyncEngine) -> list[drift.DriftCheck]:
         """One round: a short transaction per (stream, task). Raises `StoreUnavailable` when
@@ -208,7 +208,7 @@ class DriftWatch:
 
 def _thresholds_json(rule: ModelDrift) -> dict[str, float | int]:
     return {"min_events": rule.min_events, "max_psi": rule.max_psi, "max_ks": rule.max_ks,
-            "max_ks_pvalue": rule.max_ks_pvalue}
+            "max_pvalue": rule.max_pvalue}
 
 
 def describe(checks: Sequence[drift.DriftCheck]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 from monitor import drift
 from monitor.alerts.config import parse_rules
 
-THRESHOLDS = drift.Thresholds(min_events=200, max_psi=0.25, max_ks=0.25, max_ks_pvalue=0.001)
+THRESHOLDS = drift.Thresholds(min_events=200, max_psi=0.25, max_ks=0.25, max_pvalue=0.001)
 
 
 def sample(n: int, shares: dict[str, float], conf: tuple[float, float], seed: int) -> tuple[list[str], list[float]]:
