@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -101,9 +101,10 @@ class ModelDrift(_Rule):
     """... and so do all but the latest this many."""
     min_events: int = Field(default=200, ge=10)
     """A window with fewer live scores decides nothing (neither raises nor resolves)."""
-    max_psi: float = Field(default=0.25, gt=0.0)
-    """Population stability index of the predicted labels above which the stream has drifted."""
-    max_ks: float = Field(default=0.25, gt=0.0, le=1.0)
+    max_psi: dict[Literal["sentiment", "intent"], Annotated[float, Field(gt=0.0)]] = {"sentiment": 0.1, "intent": 0.6}
+    """Per task, the population stability index of the predicted labels above which the stream has
+    drifted (77 intents carry more chance PSI than 3 sentiments)."""
+    max_ks: float = Field(default=0.3, gt=0.0, le=1.0)
     """Kolmogorov-Smirnov D of the confidences above which it has drifted."""
     max_pvalue: float = Field(default=0.001, gt=0.0, le=1.0)
     """Either statistic counts only with its test's p-value (chi-square for the labels, KS for the

@@ -84,9 +84,10 @@ class DriftWatch:
     def rule(self) -> ModelDrift:
         return self.config.rules.model_drift
 
-    def thresholds(self) -> drift.Thresholds:
+    def thresholds(self, task: str) -> drift.Thresholds:
         rule = self.rule
-        return drift.Thresholds(rule.min_events, rule.max_psi, rule.max_ks, rule.max_pvalue)
+        max_psi = rule.max_psi.get("intent" if task == "intent" else "sentiment", drift.DEFAULT_MAX_PSI)
+        return drift.Thresholds(rule.min_events, max_psi, rule.max_ks, rule.max_pvalue)
 
     async def check(self, engine: AsyncEngine) -> list[drift.DriftCheck]:
         """One round: a short transaction per (stream, task). Raises `StoreUnavailable` when
@@ -113,7 +114,7 @@ class DriftWatch:
             return None
         result = drift.check(
             stream=stream, task=task, labels=window.labels, confidences=window.confidences,
-            reference=reference, thresholds=self.thresholds(), reference_kind=kind,
+            reference=reference, thresholds=self.thresholds(task), reference_kind=kind,
         )
         if result is None:
             return None
@@ -171,7 +172,7 @@ class DriftWatch:
         open_row = await self._open(conn, result.entity)
         evidence = window.ids[-r.EVIDENCE_LIMIT :]
         details: tuple[dict[str, object], ...] = (
-            {"statistics": result.as_json(), "thresholds": _thresholds_json(self.rule)},
+            {"statistics": result.as_json(), "thresholds": _thresholds_json(self.thresholds(result.task))},
         )
         if result.drifted and open_row is None:
             trigger = r.Trigger(
@@ -206,9 +207,8 @@ class DriftWatch:
             log.info("alert resolved", alert_id=str(row.id), rule=row.rule, entity=row.entity, **result.as_json())
 
 
-def _thresholds_json(rule: ModelDrift) -> dict[str, float | int]:
-    return {"min_events": rule.min_events, "max_psi": rule.max_psi, "max_ks": rule.max_ks,
-            "max_pvalue": rule.max_pvalue}
+def _thresholds_json(t: drift.Thresholds) -> dict[str, float | int]:
+    return {"min_events": t.min_events, "max_psi": t.max_psi, "max_ks": t.max_ks, "max_pvalue": t.max_pvalue}
 
 
 def describe(checks: Sequence[drift.DriftCheck]) -> list[dict[str, Any]]:

@@ -177,6 +177,9 @@ async def test_done_when_rescore_killed_midway_and_restarted(
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait(10)
+        if first.stdout is not None:
+            first.stdout.close()
     assert new_version is not None and new_version.startswith("sentiment=hf:sentiment-")
     midway = (await versions(db))[new_version]
     assert 100 <= midway < N_EVENTS, midway
