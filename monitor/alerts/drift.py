@@ -103,6 +103,7 @@ class DriftWatch:
                 if self.metrics is not None:
                     self.metrics.model_drift.labels(stream=stream, task=task).set(result.psi)
                     self.metrics.model_confidence_shift.labels(stream=stream, task=task).set(result.ks)
+        log.debug("drift checked", checks=describe(done))
         return done
 
     async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:

@@ -133,8 +133,8 @@ def _texts(data_dir: Path) -> tuple[list[str], list[str]]:
 async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news_topic_raise_drift(  # noqa: PLR0917
     broker, database_url: str, db: asyncpg.Connection, scorer, data_dir: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from monitor.alerts.config import default_rules_path
-    from monitor.model.reference import save_reference
+    from monitor.alerts.config import default_rules_path, load_rules
+    from monitor.model.reference import load_reference, save_reference
     from monitor.model.training.reference import compute_reference
     from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
     from tests.integration.test_pipeline import service_running, settings_for
@@ -168,6 +168,17 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
             await asyncio.sleep(12)  # two more rounds of the chore over a full window of headlines
             ordinary = await db.fetchval("SELECT count(*) FROM alerts WHERE rule = 'model_drift'")
             assert ordinary == 0, await db.fetch("SELECT entity, evidence_details FROM alerts")
+            assert await db.fetchval("SELECT count(*) FROM scored_events") == HEADLINES
+            # What the chore saw (read again here, as one more replica would).
+            watch = DriftWatch(load_rules(rules), AlertStore(load_rules(rules), ()), scorer.model_version,
+                               load_reference(reference))
+            engine = make_engine(database_url)
+            try:
+                [headlines_seen] = await watch.check(engine)
+            finally:
+                await engine.dispose()
+            print(f"2,000 headlines: {headlines_seen.as_json()}")
+            assert not headlines_seen.drifted and headlines_seen.n == 500
 
             started = time.monotonic()
             await produce(broker.bootstrap, news, [{"id": f"t{i}", "headline": t} for i, t in enumerate(tweets)])

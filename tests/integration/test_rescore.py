@@ -183,6 +183,7 @@ async def test_done_when_rescore_killed_midway_and_restarted(
     assert new_version is not None and new_version.startswith("sentiment=hf:sentiment-")
     midway = (await versions(db))[new_version]
     assert 100 <= midway < N_EVENTS, midway
+    print(f"rescore SIGKILLed with {midway} of {N_EVENTS} events on {new_version}")
 
     second = _rescore_process(database_url, env, "--chunk-size", "100")
     out, _ = second.communicate(timeout=300)
