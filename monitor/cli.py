@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -93,6 +93,66 @@ def alerts(
     configure_logging(settings.log_level)
     for line in _database(show_open_alerts(settings.database_url, as_json=as_json)):
         typer.echo(line)
+
+
+def _time(value: str | None) -> datetime | None:
+    """An ISO 8601 time (`2026-11-30`, `2026-11-30T12:00:00+01:00`); without an offset, UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-30T12:00:00Z)") from e
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def rescore(
+    since: Annotated[
+        str | None, typer.Option(help="only events at or after this event time (ISO 8601; UTC if no offset)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="only events before this event time")] = None,
+    stream: Annotated[str | None, typer.Option(help="news or customer (default: both)")] = None,
+    chunk_size: Annotated[
+        int, typer.Option(help="events per chunk (one short transaction each)", min=1, max=10_000)
+    ] = 256,
+    pause: Annotated[
+        float, typer.Option(help="seconds to rest between chunks, to go easy on a busy primary", min=0.0)
+    ] = 0.0,
+) -> None:
+    """Re-score stored events with the model configured now (the default, or MONITOR_*_MODEL overrides).
+
+    Resumable (run it again after a kill: events already scored by this version are skipped) and
+    safe beside running replicas (short transactions per chunk). Raises no alerts.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from monitor.db.rescore import Scope, count_pending
+    from monitor.db.rescore import rescore as run_rescore
+    from monitor.model.scorer import load_scorer
+
+    if stream not in (None, "news", "customer"):
+        raise typer.BadParameter("stream must be news or customer")
+    scope = Scope(_time(since), _time(until), "news" if stream == "news" else "customer" if stream else None)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scorer = load_scorer(settings)
+
+    async def work(engine: AsyncEngine) -> tuple[int, int]:
+        total = await count_pending(engine, scorer, scope)
+        columns = (
+            TextColumn("rescoring with {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        )
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task(scorer.model_version, total=total)
+            report = await run_rescore(
+                engine, scorer, scope, chunk_size=chunk_size, pause_s=pause,
+                on_chunk=lambda n: bar.advance(task, n),
+            )
+        return report.rescored, report.already
+
+    rescored, already = _database(_with_engine(settings, work))
+    typer.echo(json.dumps({"model_version": scorer.model_version, "rescored": rescored, "already_scored": already}))
 
 
 @webhooks_app.command("list")
@@ -288,6 +348,26 @@ def model_eval(
     else:
         for key, value in report.items():
             typer.echo(f"{key:>10}: {value}")
+
+
+@model_app.command("reference")
+def model_reference(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write it (default: beside the weights)")] = None,
+) -> None:
+    """Compute the drift reference (the model's dev-set predictions per stream and head) and save it."""
+    from monitor.model.reference import REFERENCE_FILE, save_reference
+    from monitor.model.scorer import load_scorer
+    from monitor.model.training.reference import compute_reference
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    reference = compute_reference(load_scorer(settings), data_dir or settings.data_dir)
+    save_reference(reference, out or REFERENCE_FILE)
+    for (stream, task), dist in sorted(reference.distributions.items()):
+        typer.echo(json.dumps({"stream": stream, "task": task, "n": dist.n, "model_version": reference.model_version}))
 
 
 @app.command()

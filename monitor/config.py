@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     scored at once."""
     max_seq_tokens: int = Field(default=128, ge=8, le=512)
     """Tokens of a message the model reads; longer texts are scored on their beginning."""
+    drift_reference: Path | None = None
+    """The model_drift rule's reference (JSON, `monitor model reference`); None means the one
+    shipped beside the weights. Used only for the model version it names; else trailing baselines."""
     data_dir: Path = Path("../shared/data")
     """Labelled data for `monitor model train|eval` and `monitor bench` (never copied into the repo)."""
 

@@ -82,6 +82,22 @@ class Metrics:
             "monitor_webhook_deliveries", "Webhook delivery attempts, by outcome.",
             ["outcome"], registry=r,
         )
+        self.model_drift = Gauge(
+            "monitor_model_drift",
+            "Population stability index of the latest live predicted labels against the model's "
+            "reference (model_drift rule; above its max_psi the stream has drifted).",
+            ["stream", "task"], registry=r,
+        )
+        self.model_confidence_shift = Gauge(
+            "monitor_model_confidence_shift",
+            "Kolmogorov-Smirnov D of the latest live confidences against the model's reference.",
+            ["stream", "task"], registry=r,
+        )
+        self.model_info = Gauge(
+            "monitor_model_info",
+            "1 for the model version this replica scores with (and whether its drift reference shipped).",
+            ["model_version", "reference"], registry=r,
+        )
         self.ready = Gauge("monitor_ready", "1 while /readyz answers 200.", registry=r)
 
     def render(self) -> bytes:

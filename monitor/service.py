@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka.errors import KafkaConnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.alerts.config import load_rules
+from monitor.alerts.config import RulesConfig, load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
+from monitor.alerts.drift import DriftWatch
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.backoff import jittered_backoff_s
@@ -22,6 +24,7 @@ from monitor.db.store import Store
 from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
+from monitor.model.reference import load_reference
 from monitor.model.scorer import load_scorer
 from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline
@@ -94,26 +97,10 @@ async def run_service(
     http = HttpServer(metrics, ready, settings.http_port)
     webhooks = WebhookClient(signer, settings.webhook_timeout_s)
     dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
+    drift = _drift_watch(settings, rules, alerts, scorer.model_version, metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
-        asyncio.create_task(
-            run_periodically(
-                lambda: alerts.resolve_stale(store.engine),
-                settings.alert_resolve_interval_s,
-                stop,
-                what="resolving alerts",
-            ),
-            name="alert-resolver",
-        ),
-        asyncio.create_task(
-            run_periodically(
-                lambda: maintain_partitions(store.engine, settings.retention_days),
-                MAINTENANCE_INTERVAL_S,
-                stop,
-                what="partition maintenance",
-            ),
-            name="partition-maintenance",
-        ),
+        *_chores(settings, rules, alerts, store.engine, drift, stop=stop),
     ]
     try:
         await http.start()
@@ -143,6 +130,45 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+
+def _drift_watch(
+    settings: Settings, rules: RulesConfig, alerts: AlertStore, model_version: str, metrics: Metrics
+) -> DriftWatch:
+    """The drift check against the shipped reference when it names the running model, else
+    against the stream's own trailing baseline."""
+    reference = load_reference(settings.drift_reference) if settings.drift_reference else load_reference()
+    shipped = reference is not None and reference.model_version == model_version
+    log.info("drift reference", shipped=shipped)
+    metrics.model_info.labels(model_version=model_version, reference="shipped" if shipped else "baseline").set(1)
+    return DriftWatch(rules, alerts, model_version, reference, metrics)
+
+
+def _chores(
+    settings: Settings,
+    rules: RulesConfig,
+    alerts: AlertStore,
+    engine: AsyncEngine,
+    drift: DriftWatch,
+    *,
+    stop: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """The periodic work beside the consume loop, each meeting a database outage with one warning."""
+    chores: list[tuple[str, str, Callable[[], Awaitable[object]], float]] = [
+        ("alert-resolver", "resolving alerts", lambda: alerts.resolve_stale(engine), settings.alert_resolve_interval_s),
+        ("model-drift", "model drift", lambda: drift.check(engine), 
+         rules.rules.model_drift.check_every.total_seconds()),
+        (
+            "partition-maintenance",
+            "partition maintenance",
+            lambda: maintain_partitions(engine, settings.retention_days),
+            MAINTENANCE_INTERVAL_S,
+        ),
+    ]
+    return [
+        asyncio.create_task(run_periodically(job, every, stop, what=what), name=name)
+        for name, what, job, every in chores
+    ]
 
 
 def _policy(settings: Settings) -> DispatchPolicy:

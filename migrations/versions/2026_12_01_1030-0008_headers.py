@@ -5,7 +5,7 @@ object (key -> UTF-8 text, `{"base64": ...}` for other bytes, a list for a key t
 card numbers masked like everything else. Rows stored before this migration get `{}`.
 
 Revision ID: 0008
-Revises: 0005 (the lead renumbers at merge: 0006 and 0007 are being written in parallel)
+Revises: 0007
 Create Date: 2026-12-01 10:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -85,12 +85,44 @@ class IntentSpike(_Rule):
     min_baseline_per_minute: float = Field(default=0.2, ge=0.0)
 
 
+class ModelDrift(_Rule):
+    """The model's recent predictions on a stream far from its reference (monitor.drift).
+
+    Evaluated by a periodic chore over live scores in `event_scores` (every replica's), not by
+    the batches: the entity is `<stream>/<task>`. Thresholds measured on the dev sets (README).
+    """
+
+    severity: str = Field(default="medium", pattern=r"^(info|low|medium|high|critical)$")
+    check_every: Duration = timedelta(seconds=30)
+    """How often each replica judges the windows (one at a time, under an advisory lock)."""
+    window: Duration = timedelta(minutes=15)
+    """Scores older than this (wall clock) leave the window ..."""
+    window_events: int = Field(default=500, ge=10)
+    """... and so do all but the latest this many."""
+    min_events: int = Field(default=200, ge=10)
+    """A window with fewer live scores decides nothing (neither raises nor resolves)."""
+    max_psi: dict[Literal["sentiment", "intent"], Annotated[float, Field(gt=0.0)]] = {"sentiment": 0.1, "intent": 0.6}
+    """Per task, the population stability index of the predicted labels above which the stream has
+    drifted (77 intents carry more chance PSI than 3 sentiments)."""
+    max_ks: float = Field(default=0.3, gt=0.0, le=1.0)
+    """Kolmogorov-Smirnov D of the confidences above which it has drifted."""
+    max_pvalue: float = Field(default=0.001, gt=0.0, le=1.0)
+    """Either statistic counts only with its test's p-value (chi-square for the labels, KS for the
+    confidences) below this: sampling noise in a small window never fires."""
+    baseline: Duration = timedelta(hours=24)
+    """Without a shipped reference for the running model: the stream's own live scores over this
+    much time before the window are the reference ..."""
+    min_baseline_events: int = Field(default=1000, ge=10)
+    """... when they hold at least this many."""
+
+
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     negative_news_burst: NegativeNewsBurst = NegativeNewsBurst()
     fraud_intent: FraudIntent = FraudIntent()
     intent_spike: IntentSpike = IntentSpike()
+    model_drift: ModelDrift = ModelDrift()
 
     def named(self, rule: str) -> _Rule:
         """The rule called `rule` (its field name here)."""

@@ -19,6 +19,7 @@ from monitor.alerts.config import RulesConfig
 NEGATIVE_NEWS_BURST = "negative_news_burst"
 FRAUD_INTENT = "fraud_intent"
 INTENT_SPIKE = "intent_spike"
+MODEL_DRIFT = "model_drift"
 EVIDENCE_LIMIT = 50
 """Evidence ids kept on one alert (the most recent); `event_count` keeps counting past it."""
 
@@ -93,6 +94,8 @@ class Trigger:
     last_seen: datetime
     event_count: int
     details: tuple[EvidenceDetail, ...] = ()
+    extra_details: tuple[dict[str, object], ...] = ()
+    """Evidence details that are not per event (model_drift: the statistics that fired)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,4 +299,7 @@ def resolve_after_of(config: RulesConfig) -> dict[str, timedelta]:
         NEGATIVE_NEWS_BURST: r.negative_news_burst.resolve_after,
         FRAUD_INTENT: r.fraud_intent.resolve_after,
         INTENT_SPIKE: r.intent_spike.resolve_after,
+        # A backstop: the drift chore resolves as soon as the distribution comes back; this
+        # resolves an alert whose stream went quiet (no window to judge any more).
+        MODEL_DRIFT: r.model_drift.resolve_after,
     }

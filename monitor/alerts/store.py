@@ -117,6 +117,13 @@ class AlertStore:
         trigger = await self._evaluate(conn, candidate)
         if trigger is None:
             return
+        await self.raise_alert(conn, trigger, now, changes)
+
+    async def raise_alert(
+        self, conn: AsyncConnection, trigger: r.Trigger, now: datetime, changes: AlertChanges
+    ) -> AlertView | None:
+        """Open an alert for `trigger` and write its firing notification; None when one is open
+        already (the caller holds the (rule, entity) advisory lock, so that is rare)."""
         alert_id = uuid.uuid4()
         stmt = (
             insert(AlertRow)
@@ -130,7 +137,7 @@ class AlertStore:
                 last_seen=trigger.last_seen,
                 event_count=trigger.event_count,
                 evidence=list(trigger.evidence),
-                evidence_details=[d.as_json() for d in trigger.details],
+                evidence_details=[d.as_json() for d in trigger.details] + list(trigger.extra_details),
                 created_at=now,
                 updated_at=now,
                 last_notified_at=now,
@@ -142,10 +149,11 @@ class AlertStore:
         )
         row = (await conn.execute(stmt)).first()
         if row is None:  # another transaction holds it open (the lock makes this rare)
-            return
+            return None
         alert = view(row)
         changes.raised.append(alert)
         changes.notifications += await self.notify(conn, alert, "firing", now)
+        return alert
 
     async def _update(
         self,

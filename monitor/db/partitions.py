@@ -188,7 +188,8 @@ async def _create_partition(conn: AsyncConnection, day: date) -> None:
 
 
 async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
-    """Delete what the dropped partitions did not hold: old rows in the default partition, old keys."""
+    """Delete what the dropped partitions did not hold: old rows in the default partition, old keys,
+    and the scores of every expired event (event_scores is not partitioned)."""
     rows = await conn.execute(
         sql(f"DELETE FROM {DEFAULT_PARTITION} WHERE event_time < :cutoff"),  # noqa: S608
         {"cutoff": cutoff},
@@ -196,7 +197,10 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
     keys = await conn.execute(
         sql("DELETE FROM scored_event_keys WHERE event_time < :cutoff"), {"cutoff": cutoff}
     )
-    return int(rows.rowcount) + int(keys.rowcount)
+    scores = await conn.execute(
+        sql("DELETE FROM event_scores WHERE event_time < :cutoff"), {"cutoff": cutoff}
+    )
+    return int(rows.rowcount) + int(keys.rowcount) + int(scores.rowcount)
 
 
 async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:

@@ -106,6 +106,47 @@ class ScoredEventRow(Base):
     )
 
 
+class EventScoreRow(Base):
+    """Every score ever computed: one row per (event, model version) (migration 0007).
+
+    `scored_events` shows the newest; this keeps them all. No foreign key: scored_events is
+    partitioned by day on (id, event_time) and partition upkeep moves rows between partitions,
+    so the row carries both halves of the key (join on `event_id` and `event_time`).
+    """
+
+    __tablename__ = "event_scores"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """scored_events.id"""
+    model_version: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """scored_events.event_time: the other half of the event's key, and what retention goes by."""
+    stream: Mapped[str] = mapped_column(Text)
+    sentiment: Mapped[str] = mapped_column(Text)
+    sentiment_score: Mapped[float] = mapped_column(Double)
+    sentiment_confidence: Mapped[float] = mapped_column(Double)
+    intent: Mapped[str | None] = mapped_column(Text)
+    intent_confidence: Mapped[float | None] = mapped_column(Double)
+    intent_probabilities: Mapped[dict[str, float] | None] = mapped_column(JSONB)
+    origin: Mapped[str] = mapped_column(Text, server_default="live")
+    """`live` (the pipeline) or `rescore` (`monitor rescore`): drift watches live scores only."""
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index(
+            "ix_event_scores_live",
+            "stream",
+            "model_version",
+            "scored_at",
+            postgresql_where=sql_text("origin = 'live'"),
+        ),
+        Index("ix_event_scores_event_time", "event_time"),
+        CheckConstraint("stream IN ('news', 'customer')", name="stream"),
+        CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
+        CheckConstraint("origin IN ('live', 'rescore')", name="origin"),
+    )
+
+
 class DeadLetterRow(Base):
     """A record that could not be scored, with the reason and its (masked) raw bytes."""
 

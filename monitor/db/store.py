@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.payload import AlertChanges
 from monitor.batch import WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
-from monitor.db.schema import DeadLetterRow, ScoredEventKeyRow, ScoredEventRow
+from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
 from monitor.records import DeadLetter, ScoredEvent
@@ -61,6 +61,24 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "payload": m.fields,
         "headers": headers_json(m.headers),
     }
+
+
+def score_row(event_id: int, event: ScoredEvent, origin: str = "live") -> dict[str, Any]:
+    """The event's `event_scores` row: its scores under the version that computed them."""
+    s = event.scores
+    return {
+        "event_id": event_id,
+        "event_time": event.event_time,
+        "stream": event.message.stream,
+        "model_version": event.model_version,
+        "sentiment": s.sentiment,
+        "sentiment_score": s.sentiment_score,
+        "sentiment_confidence": s.sentiment_confidence,
+        "intent": s.intent,
+        "intent_confidence": s.intent_confidence,
+        "intent_probabilities": dict(s.intent_probabilities) if s.intent_probabilities else None,
+        "origin": origin,
+    }  # scored_at: the database clock, which the drift chore's windows read
 
 
 def dead_letter_row(dead: DeadLetter, received_at: datetime) -> dict[str, Any]:
@@ -138,6 +156,11 @@ class Store:
                 )
                 rows = await conn.execute(stmt, [event_row(e) for e in fresh])
                 inserted = {(r.stream, r.message_id): r.id for r in rows}
+                # Every score is kept (event_scores), in the same transaction as its event.
+                await conn.execute(
+                    insert(EventScoreRow).on_conflict_do_nothing(index_elements=["event_id", "model_version"]),
+                    [score_row(inserted[_key(e)], e) for e in fresh],
+                )
         dead_count = 0
         if batch.dead_letters:
             now = datetime.now(UTC)

@@ -149,3 +149,34 @@ def test_monitor_migrate_command_reaches_head(database_url: str) -> None:
     today = datetime.now(UTC).strftime("%Y%m%d")
     assert f"scored_events_p{today}" in done.stdout  # and the partitions the next days need
     assert "scored_events_default" in done.stdout
+
+
+async def test_0007_backfills_event_scores_from_the_events_already_stored(database_url: str) -> None:
+    """Events stored before migration 0007 get their event_scores row in the migration."""
+    await asyncio.to_thread(downgrade, database_url, "0005")
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        await conn.execute(
+            """
+            INSERT INTO scored_events (stream, message_id, source_topic, source_partition, source_offset,
+                                       event_time, received_at, text, sentiment, sentiment_score,
+                                       sentiment_confidence, intent, intent_confidence, model_version)
+            VALUES ('news', 'a', 'news', 0, 1, now(), now() - interval '1 day', 'x', 'negative', -0.5, 0.8,
+                    NULL, NULL, 'old'),
+                   ('customer', 'b', 'cust', 0, 2, now(), now(), 'y', 'neutral', 0, 0.7, 'card_arrival', 0.6, 'old')
+            """
+        )
+        await asyncio.to_thread(upgrade, database_url)
+        rows = await conn.fetch(
+            "SELECT es.stream, es.model_version, es.sentiment, es.intent, es.origin, "
+            "es.scored_at = s.received_at AS at "
+            "FROM event_scores es JOIN scored_events s ON s.id = es.event_id AND s.event_time = es.event_time "
+            "ORDER BY es.stream"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("customer", "old", "neutral", "card_arrival", "live", True),
+            ("news", "old", "negative", None, "live", True),
+        ]
+        assert await conn.fetchval("SELECT events FROM model_versions WHERE model_version = 'old'") == 2
+    finally:
+        await conn.close()

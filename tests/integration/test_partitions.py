@@ -65,7 +65,9 @@ async def test_rows_find_their_day_replays_insert_nothing_and_retention_drops_da
         # Keep two days: the three-day-old partition goes whole, the 2001 row and its key go too.
         third = await maintain_partitions(store.engine, retention_days=2, now=now)
         assert third.dropped == (three_days_ago,)
-        assert third.rows_expired == 1 + 2  # one row out of the default partition, two keys
+        # One row out of the default partition, two keys, two events' scores (event_scores).
+        assert third.rows_expired == 1 + 2 + 2
+        assert await db.fetchval("SELECT count(*) FROM event_scores") == 1
         assert set(await where_rows_live(db)) == {"today"}
         assert await db.fetchval("SELECT count(*) FROM scored_event_keys") == 1
         tables = {r[0] for r in await db.fetch("SELECT tablename FROM pg_tables")}

@@ -14,6 +14,7 @@ CORE = (
     "monitor.headers",
     "monitor.masking",
     "monitor.alerts.rules",
+    "monitor.drift",
 )
 EDGES = ("torch", "transformers", "sqlalchemy", "aiokafka")
 REGISTRY_CLIENT = ("confluent_kafka", "fastavro", "jsonschema", "httpx", "httpx2")

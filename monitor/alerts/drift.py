@@ -1,0 +1,217 @@
+"""The model_drift rule's chore: judge each stream's latest live scores, raise or resolve the alert.
+
+Shared state lives in Postgres: the window is read from `event_scores` (every replica's live
+scores by the model version this replica runs, never `monitor rescore`'s), so any replica judges
+the same window, and one at a time (a transaction-scoped advisory lock per (rule, entity), the one
+`AlertStore` takes too). The alert goes through the outbox like every alert. The statistics are
+`monitor.drift`'s; this module only reads rows and writes the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor import drift
+from monitor.alerts import rules as r
+from monitor.alerts.config import ModelDrift, RulesConfig
+from monitor.alerts.payload import AlertChanges
+from monitor.alerts.store import AlertStore, lock_key, view
+from monitor.db.connection import transaction
+from monitor.db.schema import AlertRow
+from monitor.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+WINDOW_SQL = """
+SELECT event_id, event_time, {label} AS label, {confidence} AS confidence
+FROM event_scores
+WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
+  AND scored_at > now() - CAST(:window AS interval)
+ORDER BY scored_at DESC
+LIMIT :limit
+"""
+
+BASELINE_SQL = """
+SELECT {label} AS label, {confidence} AS confidence
+FROM event_scores
+WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
+  AND scored_at > now() - CAST(:window AS interval) - CAST(:baseline AS interval)
+  AND scored_at <= now() - CAST(:window AS interval)
+ORDER BY scored_at DESC
+LIMIT :limit
+"""
+BASELINE_LIMIT = 20_000
+"""Most trailing scores one baseline reads (the latest): bounded memory on a busy stream."""
+
+COLUMNS = {"sentiment": ("sentiment", "sentiment_confidence"), "intent": ("intent", "intent_confidence")}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The latest live predictions of one (stream, task)."""
+
+    ids: tuple[int, ...]
+    times: tuple[datetime, ...]
+    labels: tuple[str, ...]
+    confidences: tuple[float, ...]
+
+
+class DriftWatch:
+    """Judges every watched (stream, task) of one model version; raises and resolves model_drift."""
+
+    def __init__(
+        self,
+        config: RulesConfig,
+        alerts: AlertStore,
+        model_version: str,
+        reference: drift.Reference | None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.alerts = alerts
+        self.model_version = model_version
+        self.reference = reference
+        self.metrics = metrics
+
+    @property
+    def rule(self) -> ModelDrift:
+        return self.config.rules.model_drift
+
+    def thresholds(self, task: str) -> drift.Thresholds:
+        rule = self.rule
+        max_psi = rule.max_psi.get("intent" if task == "intent" else "sentiment", drift.DEFAULT_MAX_PSI)
+        return drift.Thresholds(rule.min_events, max_psi, rule.max_ks, rule.max_pvalue)
+
+    async def check(self, engine: AsyncEngine) -> list[drift.DriftCheck]:
+        """One round: a short transaction per (stream, task). Raises `StoreUnavailable` when
+        Postgres is away (the chore runner logs it; the next round retries)."""
+        if not self.rule.enabled:
+            return []
+        done = []
+        for stream, task in drift.WATCHED:
+            async with transaction(engine) as conn:
+                result = await self._check_one(conn, stream, task)
+            if result is not None:
+                done.append(result)
+                if self.metrics is not None:
+                    self.metrics.model_drift.labels(stream=stream, task=task).set(result.psi)
+                    self.metrics.model_confidence_shift.labels(stream=stream, task=task).set(result.ks)
+        log.debug("drift checked", checks=describe(done))
+        return done
+
+    async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:
+        entity = drift.entity_of(stream, task)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(r.MODEL_DRIFT, entity)})
+        window = await self._window(conn, stream, task)
+        reference, kind = await self._reference(conn, stream, task)
+        if reference is None:
+            return None
+        result = drift.check(
+            stream=stream, task=task, labels=window.labels, confidences=window.confidences,
+            reference=reference, thresholds=self.thresholds(task), reference_kind=kind,
+        )
+        if result is None:
+            return None
+        await self._apply(conn, result, window)
+        return result
+
+    async def _window(self, conn: AsyncConnection, stream: str, task: str) -> Window:
+        label, confidence = COLUMNS[task]
+        newest_first = (
+            await conn.execute(
+                text(WINDOW_SQL.format(label=label, confidence=confidence)),
+                {"stream": stream, "version": self.model_version, "window": self.rule.window,
+                 "limit": self.rule.window_events},
+            )
+        ).all()
+        rows = list(reversed(newest_first))  # oldest first
+        return Window(
+            tuple(row.event_id for row in rows),
+            tuple(row.event_time for row in rows),
+            tuple(row.label for row in rows),
+            tuple(float(row.confidence) for row in rows),
+        )
+
+    async def _reference(
+        self, conn: AsyncConnection, stream: str, task: str
+    ) -> tuple[drift.Distribution | None, str]:
+        """The shipped reference of the running model, else the stream's trailing baseline."""
+        if self.reference is not None:
+            shipped = self.reference.for_(self.model_version, stream, task)
+            if shipped is not None:
+                return shipped, "shipped"
+        label, confidence = COLUMNS[task]
+        rows = (
+            await conn.execute(
+                text(BASELINE_SQL.format(label=label, confidence=confidence)),
+                {"stream": stream, "version": self.model_version, "window": self.rule.window,
+                 "baseline": self.rule.baseline, "limit": BASELINE_LIMIT},
+            )
+        ).all()
+        if len(rows) < self.rule.min_baseline_events:
+            return None, "baseline"
+        return drift.summarise([row.label for row in rows], [float(row.confidence) for row in rows]), "baseline"
+
+    async def _open(self, conn: AsyncConnection, entity: str) -> Row[Any] | None:
+        return (
+            await conn.execute(
+                select(AlertRow)
+                .where(AlertRow.rule == r.MODEL_DRIFT, AlertRow.entity == entity, AlertRow.status == "firing")
+                .with_for_update()
+            )
+        ).first()
+
+    async def _apply(self, conn: AsyncConnection, result: drift.DriftCheck, window: Window) -> None:
+        now = datetime.now(UTC)
+        open_row = await self._open(conn, result.entity)
+        evidence = window.ids[-r.EVIDENCE_LIMIT :]
+        details: tuple[dict[str, object], ...] = (
+            {"statistics": result.as_json(), "thresholds": _thresholds_json(self.thresholds(result.task))},
+        )
+        if result.drifted and open_row is None:
+            trigger = r.Trigger(
+                rule=r.MODEL_DRIFT, entity=result.entity, severity=self.rule.severity, evidence=evidence,
+                first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
+                extra_details=details,
+            )
+            changes = AlertChanges()
+            alert = await self.alerts.raise_alert(conn, trigger, now, changes)
+            if alert is not None:
+                log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
+                            severity=alert.severity, **result.as_json())
+                if self.metrics is not None:
+                    self.metrics.alerts_raised.labels(rule=alert.rule, severity=alert.severity).inc()
+        elif result.drifted and open_row is not None:
+            # Still drifted: fresh evidence keeps the resolve_after backstop away; no new page.
+            await conn.execute(
+                update(AlertRow).where(AlertRow.id == open_row.id).values(
+                    evidence=list(evidence), last_seen=max(open_row.last_seen, *window.times),
+                    event_count=result.n, evidence_details=list(details), updated_at=now,
+                )
+            )
+        elif open_row is not None:
+            row = (
+                await conn.execute(
+                    update(AlertRow).where(AlertRow.id == open_row.id)
+                    .values(status="resolved", resolved_at=now, evidence_details=list(details))
+                    .returning(AlertRow)
+                )
+            ).one()
+            await self.alerts.notify(conn, view(row), "resolved", now)
+            log.info("alert resolved", alert_id=str(row.id), rule=row.rule, entity=row.entity, **result.as_json())
+
+
+def _thresholds_json(t: drift.Thresholds) -> dict[str, float | int]:
+    return {"min_events": t.min_events, "max_psi": t.max_psi, "max_ks": t.max_ks, "max_pvalue": t.max_pvalue}
+
+
+def describe(checks: Sequence[drift.DriftCheck]) -> list[dict[str, Any]]:
+    """The round's statistics, for logs."""
+    return [c.as_json() | {"drifted": c.drifted} for c in checks]

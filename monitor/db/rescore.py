@@ -1,0 +1,225 @@
+"""`monitor rescore`: score stored events again with the model configured now, chunk by chunk.
+
+Each chunk is three short steps, so running replicas never wait on it and it holds nothing
+between chunks:
+
+1. read (no transaction kept, no locks) the next `chunk_size` events in `(event_time, id)` order
+   after the cursor that have no `event_scores` row for this model version yet;
+2. score their texts in a worker thread (off the event loop);
+3. one short transaction: insert their `event_scores` rows (`ON CONFLICT DO NOTHING` on
+   `(event_id, model_version)`), then point those events' `scored_events` columns at the new
+   scores, with `lock_timeout` set so a row some other writer holds is retried later rather than
+   waited on. Live batches only insert new rows, so they never touch the rows updated here.
+
+Resumable by construction: killed at any point (SIGKILL included), a chunk either committed both
+its scores and its updates or neither, and a restart skips every event that already has the
+version. It raises no alerts: nothing here runs the rules, and its rows say `origin = 'rescore'`,
+which the drift chore does not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.backoff import jittered_backoff_s
+from monitor.db.connection import connect, transaction
+from monitor.db.schema import EventScoreRow, ScoredEventRow
+from monitor.ports import Scorer
+from monitor.records import Scores, Stream
+
+log = structlog.get_logger(__name__)
+
+LOCK_TIMEOUT = "2s"
+"""How long a chunk's update waits on a row lock before giving way and trying again."""
+LOCK_RETRIES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which stored events to re-score: `since <= event_time < until`, one stream or both."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    stream: Stream | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.since is not None:
+            clauses.append("s.event_time >= :since")
+            params["since"] = self.since
+        if self.until is not None:
+            clauses.append("s.event_time < :until")
+            params["until"] = self.until
+        if self.stream is not None:
+            clauses.append("s.stream = :stream")
+            params["stream"] = self.stream
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One stored event still to re-score."""
+
+    id: int
+    event_time: datetime
+    stream: Stream
+    text: str
+
+
+@dataclass
+class RescoreReport:
+    model_version: str
+    rescored: int = 0
+    """Events that got this version's scores in this run."""
+    chunks: int = 0
+    already: int = 0
+    """Events another writer scored with this version meanwhile (their rows were kept)."""
+
+
+MISSING = """
+FROM scored_events AS s
+WHERE NOT EXISTS (SELECT 1 FROM event_scores AS es WHERE es.event_id = s.id AND es.model_version = :version)
+"""
+
+FIRST_CHUNK = (
+    "SELECT s.id, s.event_time, s.stream, s.text" + MISSING + "{scope} ORDER BY s.event_time, s.id LIMIT :limit"
+)
+NEXT_CHUNK = (
+    "SELECT s.id, s.event_time, s.stream, s.text"
+    + MISSING
+    + " AND s.event_time >= :after_time AND (s.event_time, s.id) > (:after_time, :after_id)"
+    " {scope} ORDER BY s.event_time, s.id LIMIT :limit"
+)
+"""Keyset pagination on (event_time, id): each chunk starts where the last one ended, reading
+only the days from there on (the range on event_time prunes partitions)."""
+
+SCORE_COLUMNS = (
+    "sentiment", "sentiment_score", "sentiment_confidence", "intent", "intent_confidence",
+    "intent_probabilities", "model_version",
+)
+_events = ScoredEventRow.__table__
+assert isinstance(_events, Table)
+_SET_SCORES = (
+    update(_events)
+    .where(_events.c.id == bindparam("b_id"), _events.c.event_time == bindparam("b_event_time"))
+    .values({name: bindparam(f"v_{name}") for name in SCORE_COLUMNS})
+)
+
+
+def _scores(event: Pending, scores: Scores, version: str) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "event_time": event.event_time,
+        "stream": event.stream,
+        "model_version": version,
+        "sentiment": scores.sentiment,
+        "sentiment_score": scores.sentiment_score,
+        "sentiment_confidence": scores.sentiment_confidence,
+        "intent": scores.intent,
+        "intent_confidence": scores.intent_confidence,
+        "intent_probabilities": dict(scores.intent_probabilities) if scores.intent_probabilities else None,
+        "origin": "rescore",
+    }
+
+
+async def count_pending(engine: AsyncEngine, scorer: Scorer, scope: Scope) -> int:
+    """How many events in `scope` lack this model version's scores (for the progress bar)."""
+    where, params = scope.where()
+    async with connect(engine) as conn:
+        found = await conn.scalar(
+            text("SELECT count(*)" + MISSING + where), {"version": scorer.model_version, **params}
+        )
+    return int(found or 0)
+
+
+async def rescore(
+    engine: AsyncEngine,
+    scorer: Scorer,
+    scope: Scope,
+    *,
+    chunk_size: int = 256,
+    pause_s: float = 0.0,
+    on_chunk: Callable[[int], None] | None = None,
+) -> RescoreReport:
+    """Re-score every event in `scope` that lacks the scorer's version; see the module docstring."""
+    version = scorer.model_version
+    report = RescoreReport(version)
+    where, params = scope.where()
+    after: tuple[datetime, int] | None = None
+    while True:
+        async with connect(engine) as conn:
+            if after is None:
+                query, cursor = FIRST_CHUNK, {}
+            else:
+                query, cursor = NEXT_CHUNK, {"after_time": after[0], "after_id": after[1]}
+            rows = (
+                await conn.execute(
+                    text(query.format(scope=where)),
+                    {"version": version, "limit": chunk_size, **params, **cursor},
+                )
+            ).all()
+        if not rows:
+            break
+        chunk = [Pending(row.id, row.event_time, row.stream, row.text) for row in rows]
+        scored = await asyncio.to_thread(scorer.score, [e.text for e in chunk], [e.stream for e in chunk])
+        written = await _land(engine, chunk, scored, version)
+        report.rescored += written
+        report.chunks += 1
+        report.already += len(chunk) - written
+        after = (chunk[-1].event_time, chunk[-1].id)
+        log.debug("rescored chunk", events=len(chunk), written=written, model_version=version)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+        if pause_s:
+            await asyncio.sleep(pause_s)
+    log.info("rescore finished", model_version=version, rescored=report.rescored, chunks=report.chunks)
+    return report
+
+
+async def _land(engine: AsyncEngine, chunk: Sequence[Pending], scored: Sequence[Scores], version: str) -> int:
+    """One short transaction: the chunk's event_scores rows, then its scored_events columns.
+
+    Retried (with backoff) when a row lock is not granted within `LOCK_TIMEOUT`: some other
+    writer (partition upkeep moving a day) holds it, and this chore is the one that gives way.
+    """
+    rows = [_scores(e, s, version) for e, s in zip(chunk, scored, strict=True)]
+    attempt = 0
+    while True:
+        try:
+            async with transaction(engine) as conn:
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                inserted = await conn.execute(
+                    insert(EventScoreRow)
+                    .on_conflict_do_nothing(index_elements=["event_id", "model_version"])
+                    .returning(EventScoreRow.event_id),
+                    rows,
+                )
+                new = {r.event_id for r in inserted}
+                updates = [
+                    {"b_id": row["event_id"], "b_event_time": row["event_time"],
+                     **{f"v_{name}": row[name] for name in SCORE_COLUMNS}}
+                    for row in rows
+                    if row["event_id"] in new
+                ]
+                if updates:
+                    await conn.execute(_SET_SCORES, updates)
+                return len(new)
+        except DBAPIError as e:
+            state = getattr(e.orig, "sqlstate", None) or getattr(getattr(e.orig, "__cause__", None), "sqlstate", None)
+            if state != "55P03" or attempt >= LOCK_RETRIES:  # lock_not_available
+                raise
+            attempt += 1
+            delay = jittered_backoff_s(attempt, 0.2, 5.0)
+            log.info("rescore chunk waits for a row lock", retry_in_s=round(delay, 2))
+            await asyncio.sleep(delay)

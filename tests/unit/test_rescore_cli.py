@@ -1,0 +1,34 @@
+"""`monitor rescore`'s arguments, checked before any model or database is touched."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from monitor.cli import _time, app
+from monitor.db.rescore import Scope
+
+
+def test_times_are_iso_8601_and_utc_without_an_offset() -> None:
+    assert _time("2026-11-30") == datetime(2026, 11, 30, tzinfo=UTC)
+    assert _time("2026-11-30T12:00:00+01:00") == datetime(2026, 11, 30, 12, tzinfo=timezone(timedelta(hours=1)))
+    assert _time(None) is None
+    with pytest.raises(typer.BadParameter, match="ISO 8601"):
+        _time("last tuesday")
+
+
+def test_an_unknown_stream_is_refused() -> None:
+    result = CliRunner().invoke(app, ["rescore", "--stream", "tweets"])
+    assert result.exit_code == 2
+    assert "news or customer" in result.output
+
+
+def test_the_scope_filters_only_what_was_asked() -> None:
+    assert Scope().where() == ("", {})
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    where, params = Scope(since=since, stream="news").where()
+    assert where == " AND s.event_time >= :since AND s.stream = :stream"
+    assert params == {"since": since, "stream": "news"}
