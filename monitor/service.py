@@ -156,7 +156,7 @@ def _chores(
     """The periodic work beside the consume loop, each meeting a database outage with one warning."""
     chores: list[tuple[str, str, Callable[[], Awaitable[object]], float]] = [
         ("alert-resolver", "resolving alerts", lambda: alerts.resolve_stale(engine), settings.alert_resolve_interval_s),
-        ("model-drift", "model drift", lambda: drift.check(engine), 
+        ("model-drift", "model drift", lambda: drift.check(engine),
          rules.rules.model_drift.check_every.total_seconds()),
         (
             "partition-maintenance",
