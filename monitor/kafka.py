@@ -149,6 +149,21 @@ class ConsumerAdapter:
         except KafkaError as e:
             raise CommitFailed(f"offset commit refused: {e!r}") from e
 
+    async def committed(self, partition: Partition) -> int | None:
+        try:
+            offset = await self.consumer.committed(_tp(partition))
+        except KafkaError as e:
+            raise CommitFailed(f"committed offset unknown: {e!r}") from e
+        return int(offset) if offset is not None else None
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Fetch from `offset` next; records already fetched from before are thrown away by aiokafka.
+
+        An offset below the log's start (0 for "from the start") is out of range and aiokafka
+        resets it to the earliest kept record (`auto_offset_reset="earliest"`).
+        """
+        self.consumer.seek(_tp(partition), offset)
+
     def last_poll_timestamp(self, partition: Partition) -> int | None:
         stamp = self.consumer.last_poll_timestamp(_tp(partition))
         return int(stamp) if stamp is not None else None

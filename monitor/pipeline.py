@@ -4,11 +4,14 @@ fetch:  poll Kafka (getmany) into batches; pause the partitions while enough bat
         but keep polling, so a slow model or database never outlives max_poll_interval_ms.
 score:  validate and score each batch in a worker thread (the event loop never blocks); with two
         workers, one batch's validation and tokenization overlap the previous batch's model pass.
-write:  await each batch's scores in fetch order, write its rows in one Postgres transaction,
-        THEN commit its offsets.
+write:  await each batch's scores in fetch order, write its rows AND its offsets in one Postgres
+        transaction, THEN commit its offsets to Kafka.
 
 Batches pass through the stages in order, so committing each batch's highest offsets after its
-transaction means a committed offset never runs ahead of the rows in Postgres.
+transaction means a committed offset never runs ahead of the rows in Postgres. Postgres's own
+offsets (`consumer_offsets`) are the source of truth: on every assignment and after every database
+outage the pipeline seeks there (`monitor.resync`), so a failover that lost transactions has them
+fetched again, and batches fetched before that seek are dropped, never written.
 
 The loop knows the world only through `monitor.ports` (a consumer, a scorer, a store): it imports
 no Kafka, database or model library, and the unit tests run it against in-memory fakes.
@@ -25,21 +28,21 @@ from datetime import UTC, datetime
 
 import structlog
 
-from monitor.backoff import jittered_backoff_s
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
-from monitor.errors import CommitFailed, RowsRejected, StoreUnavailable
+from monitor.errors import CommitFailed, RowsRejected, StoreDiverged, StoreUnavailable
 from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
 from monitor.ports import Consumer, Partition, Scorer, Store
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
+from monitor.resync import Resync
 from monitor.validation import Limits
 
 log = structlog.get_logger(__name__)
 
 WRITE_BACKOFF_S = (0.2, 15.0)
-"""First and longest wait between attempts to write a batch while Postgres is away."""
+"""First and longest wait between attempts to reach Postgres again after it failed a write."""
 
 
 @dataclass
@@ -49,6 +52,8 @@ class _Batch:
     records: list[SourceRecord]
     received_at: datetime
     offsets: dict[Partition, int]
+    epoch: int
+    """`Resync.epoch` when fetched: a batch from before the last seek is dropped, not written."""
     rows: WriteBatch = field(default_factory=WriteBatch)
     fetched_at: float = field(default_factory=time.monotonic)
 
@@ -85,7 +90,6 @@ class Pipeline:
         *,
         workers: int = 1,
         aliases: Mapping[str, str] | None = None,
-        drain_timeout_s: float = 20.0,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
         metrics: Metrics | None = None,
         on_committed: Callable[[CommittedBatch], None] | None = None,
@@ -97,21 +101,19 @@ class Pipeline:
         self.scorer = scorer
         self.store = store
         self.aliases = aliases
-        self.drain_timeout_s = drain_timeout_s
         self.write_backoff_s = write_backoff_s
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
-        self.store_healthy = True
-        """False while the last write attempt failed: /readyz reports not ready."""
         self.metrics = metrics if metrics is not None else Metrics()
+        self.resync = Resync(consumer, store, self.metrics, write_backoff_s)
+        """The read positions: Postgres's offsets, sought on assignment and after outages."""
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
         self._to_write: asyncio.Queue[tuple[_Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
         self._in_flight = 0
         self._idle = asyncio.Condition()
         self._draining = 0
-        self._stopping_since: float | None = None
         # With several workers (the default on a GPU), one batch is validated and tokenized while
         # another is in the model. The write stage awaits results in fetch order, so commits stay
         # in order.
@@ -120,6 +122,11 @@ class Pipeline:
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
         self._joined_at_ms = 0.0
+
+    @property
+    def store_healthy(self) -> bool:
+        """False from a failed write or offsets read until the next succeeds: /readyz says not ready."""
+        return self.resync.store_healthy
 
     def hears_from_broker(self) -> bool:
         """Whether a fetch was answered within a session timeout (or there is nothing to fetch).
@@ -141,6 +148,7 @@ class Pipeline:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
         finally:
+            await self.resync.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def drain(self) -> None:
@@ -154,7 +162,11 @@ class Pipeline:
         log.info("drained before rebalance")
 
     def joined(self) -> None:
-        """Called when the group assigns partitions (maybe none: more replicas than partitions)."""
+        """Called when the group assigns partitions (maybe none: more replicas than partitions).
+
+        The partitions are read from where Postgres says next, not from where Kafka does.
+        """
+        self.resync.request("partitions assigned")
         self.consuming = True
         self._joined_at_ms = time.time() * 1000
         self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
@@ -169,8 +181,9 @@ class Pipeline:
                 # No batch waits for a busy worker: records accumulate in Kafka meanwhile, so under
                 # load batches grow (efficient) and when quiet they stay small (fast). One more
                 # batch may be writing while the workers score.
+                self.resync.apply()
                 busy = self._scoring >= self._workers or self._in_flight > self._workers
-                if busy or self._draining:
+                if busy or self._draining or self.resync.pending:
                     self.consumer.pause(*assigned)
                 else:
                     self.consumer.resume(*assigned)
@@ -187,13 +200,12 @@ class Pipeline:
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
                 self._scoring += 1
-                batch = _Batch(records, datetime.now(UTC), offsets)
+                batch = _Batch(records, datetime.now(UTC), offsets, self.resync.epoch)
                 scoring = loop.run_in_executor(self._executor, self._process, batch)
                 scoring.add_done_callback(self._scored)
                 self._to_write.put_nowait((batch, scoring))
         finally:
             self.consuming = False
-            self._stopping_since = time.monotonic()
             self._to_write.put_nowait(None)
 
     def _scored(self, _: object) -> None:
@@ -219,9 +231,13 @@ class Pipeline:
         while (item := await self._to_write.get()) is not None:
             batch, scoring = item
             try:
-                batch.rows = await scoring
+                rows = await scoring
+                if not self.resync.is_current(batch.epoch):
+                    log.info("dropping a batch fetched before the database outage", batch_size=len(batch.records))
+                    continue
+                batch.rows = rows
                 self._observe_scored(batch)
-                written = await self._write_with_retry(batch)
+                written = await self._write_or_resync(batch)
                 if written is not None:
                     committed = await self._commit(batch)
                     self._log_batch(batch, written)
@@ -236,29 +252,31 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
-        """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
-        attempt = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                result = await self._write_once(batch)
-            except StoreUnavailable as e:
-                attempt += 1
-                self.store_healthy = False
-                self.metrics.db_write_failures.inc()
-                if self._stopping_since is not None and (
-                    time.monotonic() - self._stopping_since > self.drain_timeout_s
-                ):
-                    log.error("giving up on a batch at shutdown; it will be replayed", error=str(e))  # noqa: TRY400 - expected, no traceback
-                    return None
-                wait = jittered_backoff_s(attempt, *self.write_backoff_s)
-                log.warning("database unavailable; retrying", error=str(e), retry_in_s=round(wait, 2))
-                await asyncio.sleep(wait)
-            else:
-                self.store_healthy = True
-                self.metrics.db_write_seconds.observe(time.perf_counter() - started)
-                return result
+    async def _write_or_resync(self, batch: _Batch) -> WriteResult | None:
+        """Write the batch and its offsets; None if Postgres was unavailable.
+
+        After an outage the database may not be the one written before (a promoted standby that
+        lost its last transactions), so the batch is not retried: it and every batch in flight are
+        dropped, the stored offsets are read again (with backoff) and the partitions sought there.
+        """
+        started = time.perf_counter()
+        batch.rows.offsets = dict(batch.offsets)
+        batch.rows.expected_offsets = self.resync.expected(batch.offsets)
+        try:
+            result = await self._write_once(batch)
+        except StoreDiverged as e:
+            self.resync.failed()
+            log.error("the database lost transactions (a failover?); reading its offsets again", error=str(e))  # noqa: TRY400 - expected, no traceback
+            self.resync.request("database lost transactions")
+            return None
+        except StoreUnavailable as e:
+            self.resync.failed()
+            log.warning("database unavailable; dropping the batches in flight", error=str(e))
+            self.resync.request("database outage")
+            return None
+        self.resync.written(batch.offsets)
+        self.metrics.db_write_seconds.observe(time.perf_counter() - started)
+        return result
 
     async def _write_once(self, batch: _Batch) -> WriteResult:
         """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
@@ -296,7 +314,13 @@ class Pipeline:
                 bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None)
                 result = await self.store.write(WriteBatch(dead_letters=[bare]))
             total = total.merged(result)
-        batch.rows = WriteBatch(events=stored, dead_letters=dead)
+        # The offsets last, in a transaction of their own: only once every row is in.
+        await self.store.write(
+            WriteBatch(offsets=dict(batch.rows.offsets), expected_offsets=dict(batch.rows.expected_offsets))
+        )
+        batch.rows = WriteBatch(
+            events=stored, dead_letters=dead, offsets=batch.rows.offsets, expected_offsets=batch.rows.expected_offsets
+        )
         return total
 
     async def _commit(self, batch: _Batch) -> dict[Partition, int]:
