@@ -43,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 WRITE_BACKOFF_S = (0.2, 15.0)
 """First and longest wait between attempts to reach Postgres again after it failed a write."""
+OFFSETS_CHECK_S = 3.0
+"""How often a quiet pipeline checks that Postgres still holds the offsets it wrote (a failover)."""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Pipeline:
         workers: int = 1,
         aliases: Mapping[str, str] | None = None,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
+        offsets_check_s: float = OFFSETS_CHECK_S,
         metrics: Metrics | None = None,
         on_committed: Callable[[CommittedBatch], None] | None = None,
     ) -> None:
@@ -102,6 +105,8 @@ class Pipeline:
         self.store = store
         self.aliases = aliases
         self.write_backoff_s = write_backoff_s
+        self.offsets_check_s = offsets_check_s
+        """How often the stored offsets are checked when no write would notice a failover."""
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
@@ -147,6 +152,7 @@ class Pipeline:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
+                tasks.create_task(self.resync.watch(stop, self.offsets_check_s))
         finally:
             await self.resync.close()
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,9 @@ The epoch tells batches apart: it moves on at each seek, and a batch fetched in 
 while a seek is pending) is dropped before it is written or committed, never written over a
 database that no longer matches it. Natural keys make the refetch write nothing twice.
 
+A failover while the stream is quiet fails no write, so `watch()` also reads the offsets every few
+seconds: an outage, or offsets behind what this replica wrote, starts the same resync.
+
 For each owned partition the next offset to read is, in order:
 1. the database's `consumer_offsets` row;
 2. 0 (the log's start: aiokafka resets it to the earliest kept record) when the database has no
@@ -24,8 +27,9 @@ from collections.abc import Collection, Mapping
 import structlog
 
 from monitor.backoff import jittered_backoff_s
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreUnavailable
 from monitor.metrics import Metrics
+from monitor.periodic import pause
 from monitor.ports import Consumer, Partition, Store
 
 log = structlog.get_logger(__name__)
@@ -109,6 +113,33 @@ class Resync:
         self.failures += 1
         self.store_healthy = False
         self.metrics.db_write_failures.inc()
+
+    async def watch(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Every `interval_s` until `stop`: check that the database still holds what was written.
+
+        An unreachable database, or one holding older offsets than this replica saw commit (a
+        failover that lost transactions, noticed by no write because none came), starts a resync.
+        """
+        while not stop.is_set():
+            await pause(stop, interval_s)
+            expected = self.expected(self.consumer.assignment())
+            if stop.is_set() or self.pending or not expected:
+                continue
+            try:
+                held = await self.store.stored_offsets(expected.keys())
+            except StoreUnavailable as e:
+                self.failed()
+                log.warning("database unavailable", error=str(e))
+                self.request("database outage")
+                continue
+            behind = {p: held.get(p) for p, want in expected.items() if held.get(p, -1) < want}
+            if behind:
+                self.failed()
+                log.error(
+                    "the database lost transactions (a failover?); reading its offsets again",
+                    behind={f"{p.topic}/{p.partition}": o for p, o in sorted(behind.items())},
+                )
+                self.request("database lost transactions")
 
     async def close(self) -> None:
         """Stop reading (at shutdown); batches not written are fetched again by the next owner."""

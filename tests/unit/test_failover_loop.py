@@ -164,3 +164,20 @@ async def test_a_database_that_answers_reads_but_refuses_writes_is_retried_with_
     assert max(waits) > 4 * min(waits), "the waits did not grow between refused writes"
     assert store.dead == {}, "nothing is dead-lettered for an outage"
     assert stored_offsets_of(store, P0) == [0, 1]
+
+
+async def test_a_failover_while_the_stream_is_quiet_is_noticed_by_the_offsets_check() -> None:
+    """No message comes after the failover, so no write fails: the periodic check finds the hole."""
+    log: Log = []
+    consumer, store = FakeConsumer(log), FakeStore(log)
+    consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
+    pipeline = Pipeline(settings(2), consumer, FakeScorer(), store, write_backoff_s=FAST, offsets_check_s=0.01)
+    async with running(pipeline):
+        await until(lambda: committed_through(consumer, P0) == 2)
+        standby = store.snapshot()
+        await until(lambda: committed_through(consumer, P0) == 6)
+        store.fail_over_to(standby)
+        await until(lambda: store.offsets.get(P0) == 6)
+
+    assert ("seek", P0, 2) in log
+    assert stored_offsets_of(store, P0) == list(range(6))
