@@ -152,7 +152,7 @@ class Pipeline:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
-                tasks.create_task(self.resync.watch(stop, self.offsets_check_s))
+                tasks.create_task(self.resync.watch(stop, self.offsets_check_s, lambda: self._in_flight == 0))
         finally:
             await self.resync.close()
             self._executor.shutdown(wait=False, cancel_futures=True)

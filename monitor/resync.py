@@ -22,7 +22,7 @@ For each owned partition the next offset to read is, in order:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import structlog
 
@@ -53,7 +53,8 @@ class Resync:
         self.epoch = 0
         """Moves on at every seek; batches carry the epoch they were fetched in."""
         self.store_healthy = True
-        """False from a failed write or read until the next one succeeds: /readyz reports not ready."""
+        """False from a failed write or read until a write succeeds (or, idle, a check does): a
+        database that answers reads but refuses writes (read-only, disk full) stays not ready."""
         self.failures = 0
         """Consecutive failed database attempts (writes and reads) since the last successful write."""
         self._known: dict[Partition, int] = {}
@@ -114,16 +115,18 @@ class Resync:
         self.store_healthy = False
         self.metrics.db_write_failures.inc()
 
-    async def watch(self, stop: asyncio.Event, interval_s: float) -> None:
+    async def watch(self, stop: asyncio.Event, interval_s: float, idle: Callable[[], bool]) -> None:
         """Every `interval_s` until `stop`: check that the database still holds what was written.
 
         An unreachable database, or one holding older offsets than this replica saw commit (a
         failover that lost transactions, noticed by no write because none came), starts a resync.
+        A check that passes while nothing waits to be written (`idle()`) ends an outage: with no
+        write to prove it, the database answering is all there is to know.
         """
         while not stop.is_set():
             await pause(stop, interval_s)
             expected = self.expected(self.consumer.assignment())
-            if stop.is_set() or self.pending or not expected:
+            if stop.is_set() or self.pending or not (expected or self.failures):
                 continue
             try:
                 held = await self.store.stored_offsets(expected.keys())
@@ -140,6 +143,10 @@ class Resync:
                     behind={f"{p.topic}/{p.partition}": o for p, o in sorted(behind.items())},
                 )
                 self.request("database lost transactions")
+            elif self.failures and idle() and not self.pending and await self.store.ping():
+                log.info("database answers again; nothing waits to be written")
+                self.failures = 0
+                self.store_healthy = True
 
     async def close(self) -> None:
         """Stop reading (at shutdown); batches not written are fetched again by the next owner."""
@@ -166,7 +173,8 @@ class Resync:
                 log.warning("reading the stored offsets failed", error=str(e))
                 self._again = True
                 continue
-            self.store_healthy = True
+            if not self.failures:
+                self.store_healthy = True
             if self._again or frozenset(self.consumer.assignment()) != owned:
                 self._again = True  # asked again, or the assignment moved meanwhile: read anew
                 continue
