@@ -239,7 +239,7 @@ class Pipeline:
             try:
                 rows = await scoring
                 if not self.resync.is_current(batch.epoch):
-                    log.info("dropping a batch fetched before the database outage", batch_size=len(batch.records))
+                    log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
                     continue
                 batch.rows = rows
                 self._observe_scored(batch)
