@@ -18,7 +18,6 @@ import httpx
 import pytest
 import structlog
 
-from tests.integration.test_failover import FastScorer
 from tests.integration.test_http import wait_for_status
 from tests.integration.test_pipeline import service_running, settings_for, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
@@ -62,7 +61,7 @@ async def counts(db: asyncpg.Connection) -> tuple[int, int, int]:
 
 
 async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
-    broker, database_url: str, db: asyncpg.Connection, _free_http_port: int
+    broker, database_url: str, db: asyncpg.Connection, scorer, _free_http_port: int
 ) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
@@ -74,7 +73,7 @@ async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
     )
     with structlog.testing.capture_logs() as logs:
         async with (
-            service_running(settings, FastScorer()) as service,
+            service_running(settings, scorer) as service,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client,
         ):
             await until(lambda: refused_with(logs, "53100") >= 2, within_s=60)
@@ -94,7 +93,7 @@ async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
 
 
 async def test_a_read_only_primary_delays_rows_loses_none_and_dead_letters_nothing(
-    broker, database_url: str, db: asyncpg.Connection, _free_http_port: int
+    broker, database_url: str, db: asyncpg.Connection, scorer, _free_http_port: int
 ) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
@@ -105,7 +104,7 @@ async def test_a_read_only_primary_delays_rows_loses_none_and_dead_letters_nothi
     )
     with structlog.testing.capture_logs() as logs:
         async with (
-            service_running(settings, FastScorer()) as service,
+            service_running(settings, scorer) as service,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client,
         ):
             await produce(broker.bootstrap, news, [{"id": f"a{i}", "headline": f"Calm ({i})"} for i in range(before)])

@@ -1,7 +1,8 @@
 """A Postgres failover that loses its last transactions, under a running service (issue 23).
 
-A real primary and a real asynchronous streaming standby on loopback ports; the service reaches
-Postgres through a relay (the one address that follows the primary). The standby's feed is cut,
+The real service (`run_service`, the real model) against a real primary and a real asynchronous
+streaming standby on loopback ports, reaching Postgres through a relay (the one address that
+follows the primary). The standby's feed is cut,
 the service keeps writing to the primary and committing Kafka offsets, then the primary is killed
 (SIGKILL) and the standby promoted. The service reads the promoted database's own offsets, seeks
 there and writes again what that database lost: every message ends there once, alerts included.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -20,7 +21,6 @@ import httpx
 import pytest
 
 from monitor.db.migrate import upgrade
-from monitor.records import Scores, Stream
 from tests.integration.pg_cluster import Cluster, Relay, cluster, server_bin
 from tests.integration.test_http import wait_for_status
 from tests.integration.test_pipeline import service_running, settings_for
@@ -40,20 +40,6 @@ ZTX_BURST = [
     "$ZTX profit falls sharply on weak demand",
     "$ZTX posts bigger quarterly loss and warns on outlook",
 ]
-
-
-class FastScorer:
-    """A deterministic stand-in for the model, so 4,000 messages fit this test's time on a small CPU:
-    negative for the words of bad news, neutral otherwise. Everything else is the real service."""
-
-    model_version = "fast-fake-1"
-
-    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
-        bad = ("plunge", "loss", "fall")
-        return [
-            Scores("negative", -0.9, 0.95) if any(w in t.lower() for w in bad) else Scores("neutral", 0.0, 0.9)
-            for t in texts
-        ]
 
 
 def messages(first: int, count: int, burst: bool = False) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -106,7 +92,7 @@ def pg() -> Iterator[Cluster]:
 
 
 async def test_a_failover_that_lost_transactions_ends_with_every_message_once_on_the_promoted_standby(
-    broker, pg: Cluster, _free_http_port: int
+    broker, pg: Cluster, _free_http_port: int, scorer
 ) -> None:
     await asyncio.to_thread(upgrade, pg.primary.dsn.replace("postgresql://", "postgresql+asyncpg://"))
     pg.add_standby()
@@ -133,7 +119,7 @@ async def test_a_failover_that_lost_transactions_ends_with_every_message_once_on
     primary, standby = pg.primary.dsn, pg.standby.dsn
     try:
         async with (
-            service_running(settings, FastScorer()) as service,
+            service_running(settings, scorer) as service,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client,
         ):
             # 1. Both servers have the first messages.
