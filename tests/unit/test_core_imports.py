@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-CORE = ("monitor.pipeline", "monitor.validation", "monitor.masking", "monitor.alerts.rules")
+CORE = ("monitor.pipeline", "monitor.resync", "monitor.validation", "monitor.masking", "monitor.alerts.rules")
 EDGES = ("torch", "transformers", "sqlalchemy", "aiokafka")
 
 
