@@ -84,7 +84,7 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Before partitions are given up, finish and commit the work already fetched from them."""
 
     def __init__(
-        self, drain: Callable[[], Awaitable[None]], on_assigned: Callable[[], None] | None = None
+        self, drain: Callable[[], Awaitable[None]], on_assigned: Callable[[], Awaitable[None]] | None = None
     ) -> None:
         self._drain = drain
         self._on_assigned = on_assigned
@@ -93,9 +93,12 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._drain()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Called after every join, even with no partitions: the replica is in the group."""
+        """Called after every join, even with no partitions: the replica is in the group.
+
+        Awaited before the consumer fetches from the new assignment: the place to seek.
+        """
         if self._on_assigned is not None:
-            self._on_assigned()
+            await self._on_assigned()
 
 
 def _tp(partition: Partition) -> TopicPartition:
@@ -125,9 +128,10 @@ class ConsumerAdapter:
         topics: Sequence[str],
         *,
         before_revoke: Callable[[], Awaitable[None]],
-        on_assigned: Callable[[], None] | None = None,
+        on_assigned: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Join the group on `topics`; `before_revoke` runs (and is awaited) before partitions go."""
+        """Join the group on `topics`; `before_revoke` runs (and is awaited) before partitions go,
+        `on_assigned` (awaited too) after they come."""
         self.consumer.subscribe(list(topics), listener=DrainOnRevoke(before_revoke, on_assigned))
 
     def assignment(self) -> frozenset[Partition]:

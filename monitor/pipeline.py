@@ -167,15 +167,16 @@ class Pipeline:
             self._draining -= 1
         log.info("drained before rebalance")
 
-    def joined(self) -> None:
+    async def joined(self) -> None:
         """Called when the group assigns partitions (maybe none: more replicas than partitions).
 
-        The partitions are read from where Postgres says next, not from where Kafka does.
+        The partitions are read from where Postgres says next, not from where Kafka does: sought
+        here, before the first fetch, or (Postgres away) once it answers.
         """
-        self.resync.request("partitions assigned")
         self.consuming = True
         self._joined_at_ms = time.time() * 1000
         self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
+        await self.resync.assigned()
 
     # -- stages ---------------------------------------------------------------------------
 

@@ -34,6 +34,9 @@ from monitor.ports import Consumer, Partition, Store
 
 log = structlog.get_logger(__name__)
 
+ASSIGN_READ_S = 10.0
+"""How long the rebalance listener waits for the stored offsets before leaving it to the background."""
+
 
 class Resync:
     """The pipeline's reading positions: what the database holds, and when to seek there again.
@@ -61,12 +64,39 @@ class Resync:
         self._again = False
         self._positions: dict[Partition, int] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._inline = False
         self._stopping = False
 
     @property
     def pending(self) -> bool:
         """True from a request until its seeks are applied: every batch fetched meanwhile is stale."""
-        return self._task is not None
+        return self._task is not None or self._inline
+
+    async def assigned(self) -> None:
+        """Partitions were assigned: seek each to the database's offset now, before any fetch.
+
+        Awaited in the rebalance listener, so the first batches start where Postgres says and none
+        is dropped. If Postgres does not answer in `ASSIGN_READ_S`, the background read of
+        `request()` takes over (batches fetched meanwhile are dropped).
+        """
+        if self._task is not None:  # an outage is being waited out: that read covers this too
+            self.request("partitions assigned")
+            return
+        self._inline = True
+        try:
+            owned = frozenset(self.consumer.assignment())
+            async with asyncio.timeout(ASSIGN_READ_S):
+                positions = await self._positions_of(owned)
+        except (TimeoutError, MonitorError) as e:
+            if isinstance(e, MonitorError) and not e.retriable:
+                raise
+            self.failed()
+            log.warning("reading the stored offsets failed", error=str(e) or type(e).__name__)
+            self.request("partitions assigned")
+            return
+        finally:
+            self._inline = False
+        self._seek(positions)
 
     def is_current(self, epoch: int) -> bool:
         """Whether a batch fetched in `epoch` may still be written."""
@@ -91,6 +121,9 @@ class Resync:
         if self._positions is None:
             return
         positions, self._positions, self._task = self._positions, None, None
+        self._seek(positions)
+
+    def _seek(self, positions: Mapping[Partition, int]) -> None:
         owned = self.consumer.assignment()
         for partition, offset in sorted(positions.items()):
             if partition in owned:

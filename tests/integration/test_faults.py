@@ -129,10 +129,10 @@ async def test_a_batch_slower_than_max_poll_interval_causes_no_rebalance_and_is_
     joins = 0
     joined = Pipeline.joined
 
-    def counting_joined(self: Pipeline) -> None:
+    async def counting_joined(self: Pipeline) -> None:
         nonlocal joins
         joins += 1
-        joined(self)
+        await joined(self)
 
     monkeypatch.setattr(Pipeline, "joined", counting_joined)
     stalled = StalledScorer(scorer, stall_s=poll_interval_ms / 1000 * 3)

@@ -106,9 +106,12 @@ async def test_on_assignment_each_partition_starts_at_the_database_offset_else_a
     consumer.kafka_committed = {P0: 5, P1: 2}
     consumer.add(*records(0, [f"a{i}" for i in range(6)]), *records(1, [f"b{i}" for i in range(6)]))
     pipeline = Pipeline(settings(20), consumer, FakeScorer(), store, write_backoff_s=FAST)
-    pipeline.joined()
-    async with running(pipeline):
-        await until(lambda: store.offsets.get(P0) == 6 and store.offsets.get(P1) == 6)
+    with capture_logs() as logs:
+        await pipeline.joined()  # as the rebalance listener does, before the first fetch
+        async with running(pipeline):
+            await until(lambda: store.offsets.get(P0) == 6 and store.offsets.get(P1) == 6)
+
+    assert not [e for e in logs if "dropping" in e["event"]], "a normal assignment drops nothing"
 
     assert [e for e in log if e[0] == "seek"] == [("seek", P0, 3), ("seek", P1, 2)]
     assert stored_offsets_of(store, P0) == [3, 4, 5]
@@ -181,3 +184,22 @@ async def test_a_failover_while_the_stream_is_quiet_is_noticed_by_the_offsets_ch
 
     assert ("seek", P0, 2) in log
     assert stored_offsets_of(store, P0) == list(range(6))
+
+
+async def test_an_assignment_while_the_database_is_away_seeks_once_it_answers() -> None:
+    log: Log = []
+    consumer, store = FakeConsumer(log), FakeStore(log)
+    store.offsets = {P0: 2}
+    store.down = True
+    consumer.add(*records(0, [f"headline {i}" for i in range(4)]))
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, write_backoff_s=FAST)
+    await pipeline.joined()  # returns: the listener never waits out an outage
+    assert pipeline.resync.pending and not pipeline.store_healthy
+    async with running(pipeline):
+        await until(lambda: store.offset_reads >= 3)
+        assert store.attempts == 0, "a batch was written before the seek"
+        store.down = False
+        await until(lambda: store.offsets.get(P0) == 4)
+
+    assert [e for e in log if e[0] == "seek"] == [("seek", P0, 2)]
+    assert stored_offsets_of(store, P0) == [2, 3]
