@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from monitor.alerts.payload import AlertChanges
 from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+
+if TYPE_CHECKING:
+    from monitor.ports import Partition
 
 
 @dataclass
@@ -15,6 +19,11 @@ class WriteBatch:
 
     events: list[ScoredEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    offsets: dict[Partition, int] = field(default_factory=dict)
+    """Next offset to read per partition once these rows are in: stored in the same transaction."""
+    expected_offsets: dict[Partition, int] = field(default_factory=dict)
+    """What the writer believes the database already holds for those partitions; if it holds less,
+    it lost transactions and the write raises `StoreDiverged` instead of covering the hole."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

@@ -21,6 +21,11 @@ class StoreUnavailable(MonitorError):
     retriable = True
 
 
+class StoreDiverged(StoreUnavailable):
+    """The database holds older offsets than this replica wrote to it: it lost transactions (a
+    failover to a standby that lagged). Nothing was committed; read its offsets and seek there."""
+
+
 class RowsRejected(MonitorError):
     """Postgres refused the data itself (a data or limit error): retrying the same rows cannot help."""
 

@@ -88,7 +88,7 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Before partitions are given up, finish and commit the work already fetched from them."""
 
     def __init__(
-        self, drain: Callable[[], Awaitable[None]], on_assigned: Callable[[], None] | None = None
+        self, drain: Callable[[], Awaitable[None]], on_assigned: Callable[[], Awaitable[None]] | None = None
     ) -> None:
         self._drain = drain
         self._on_assigned = on_assigned
@@ -97,9 +97,12 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._drain()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Called after every join, even with no partitions: the replica is in the group."""
+        """Called after every join, even with no partitions: the replica is in the group.
+
+        Awaited before the consumer fetches from the new assignment: the place to seek.
+        """
         if self._on_assigned is not None:
-            self._on_assigned()
+            await self._on_assigned()
 
 
 def _tp(partition: Partition) -> TopicPartition:
@@ -129,9 +132,10 @@ class ConsumerAdapter:
         topics: Sequence[str],
         *,
         before_revoke: Callable[[], Awaitable[None]],
-        on_assigned: Callable[[], None] | None = None,
+        on_assigned: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Join the group on `topics`; `before_revoke` runs (and is awaited) before partitions go."""
+        """Join the group on `topics`; `before_revoke` runs (and is awaited) before partitions go,
+        `on_assigned` (awaited too) after they come."""
         self.consumer.subscribe(list(topics), listener=DrainOnRevoke(before_revoke, on_assigned))
 
     def assignment(self) -> frozenset[Partition]:
@@ -152,6 +156,21 @@ class ConsumerAdapter:
             await self.consumer.commit({_tp(p): offset for p, offset in offsets.items()})
         except KafkaError as e:
             raise CommitFailed(f"offset commit refused: {e!r}") from e
+
+    async def committed(self, partition: Partition) -> int | None:
+        try:
+            offset = await self.consumer.committed(_tp(partition))
+        except KafkaError as e:
+            raise CommitFailed(f"committed offset unknown: {e!r}") from e
+        return int(offset) if offset is not None else None
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Fetch from `offset` next; records already fetched from before are thrown away by aiokafka.
+
+        An offset below the log's start (0 for "from the start") is out of range and aiokafka
+        resets it to the earliest kept record (`auto_offset_reset="earliest"`).
+        """
+        self.consumer.seek(_tp(partition), offset)
 
     def last_poll_timestamp(self, partition: Partition) -> int | None:
         stamp = self.consumer.last_poll_timestamp(_tp(partition))

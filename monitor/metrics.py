@@ -56,7 +56,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=r,
         )
         self.db_write_failures = Counter(
-            "monitor_db_write_failures", "Batch writes that failed: Postgres was unreachable.",
+            "monitor_db_write_failures",
+            "Batch writes and stored-offset reads that failed: Postgres was unreachable or refused to work.",
             registry=r,
         )
         self.registry_failures = Counter(

@@ -4,15 +4,18 @@ fetch:  poll Kafka (getmany) into batches; pause the partitions while enough bat
         but keep polling, so a slow model or database never outlives max_poll_interval_ms.
 score:  validate and score each batch in a worker thread (the event loop never blocks); with two
         workers, one batch's validation and tokenization overlap the previous batch's model pass.
-write:  await each batch's scores in fetch order, write its rows in one Postgres transaction,
-        THEN send its dead letters to the dead-letter topic (when there is one) and await the
-        acknowledgements, THEN commit its offsets.
+write:  await each batch's scores in fetch order, write its rows AND its offsets in one Postgres
+        transaction, THEN send its dead letters to the dead-letter topic (when there is one) and
+        await the acknowledgements, THEN commit its offsets to Kafka.
 
 While the Schema Registry cannot be reached, a batch that needs it is decoded again with backoff
 (records wait; nothing is dead-lettered for an outage) and /readyz says not ready.
 
 Batches pass through the stages in order, so committing each batch's highest offsets after its
-transaction means a committed offset never runs ahead of the rows in Postgres.
+transaction means a committed offset never runs ahead of the rows in Postgres. Postgres's own
+offsets (`consumer_offsets`) are the source of truth: on every assignment and after every database
+outage the pipeline seeks there (`monitor.resync`), so a failover that lost transactions has them
+fetched again, and batches fetched before that seek are dropped, never written.
 
 The loop knows the world only through `monitor.ports` (a consumer, a scorer, a store): it imports
 no Kafka, database or model library, and the unit tests run it against in-memory fakes.
@@ -36,6 +39,7 @@ from monitor.errors import (
     DeadLetterTopicUnavailable,
     RegistryUnavailable,
     RowsRejected,
+    StoreDiverged,
     StoreUnavailable,
 )
 from monitor.masking import mask_bytes, mask_text
@@ -44,12 +48,15 @@ from monitor.outages import Dependency, waiting_out
 from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
 from monitor.records import DeadLetter, SourceRecord
+from monitor.resync import Resync
 from monitor.validation import Limits
 
 log = structlog.get_logger(__name__)
 
 WRITE_BACKOFF_S = (0.2, 15.0)
-"""First and longest wait between attempts to write a batch while Postgres is away."""
+"""First and longest wait between attempts to reach Postgres again after it failed a write."""
+OFFSETS_CHECK_S = 3.0
+"""How often a quiet pipeline checks that Postgres still holds the offsets it wrote (a failover)."""
 RETRY_BACKOFF_S = (0.5, 15.0)
 """First and longest wait between attempts to decode a batch while the Schema Registry is away,
 and between attempts to send its dead letters while the dead-letter topic is."""
@@ -62,6 +69,8 @@ class _Batch:
     records: list[SourceRecord]
     received_at: datetime
     offsets: dict[Partition, int]
+    epoch: int
+    """`Resync.epoch` when fetched: a batch from before the last seek is dropped, not written."""
     rows: WriteBatch = field(default_factory=WriteBatch)
     fetched_at: float = field(default_factory=time.monotonic)
 
@@ -98,8 +107,9 @@ class Pipeline:
         *,
         workers: int = 1,
         aliases: Mapping[str, str] | None = None,
-        drain_timeout_s: float = 20.0,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
+        offsets_check_s: float = OFFSETS_CHECK_S,
+        drain_timeout_s: float = 20.0,
         metrics: Metrics | None = None,
         on_committed: Callable[[CommittedBatch], None] | None = None,
         decoder: SchemaDecoder | None = None,
@@ -113,19 +123,22 @@ class Pipeline:
         self.scorer = scorer
         self.store = store
         self.aliases = aliases
+        self.write_backoff_s = write_backoff_s
+        self.offsets_check_s = offsets_check_s
+        """How often the stored offsets are checked when no write would notice a failover."""
         self.drain_timeout_s = drain_timeout_s
-        self.on_committed = on_committed
-        """Called with a `CommittedBatch` after each batch's offsets are committed."""
+        """How long shutting down waits out a registry or dead-letter topic outage."""
         self.decoder = decoder
         """Decodes values in the Confluent wire format; None: such values are dead letters."""
         self.dead_letter_sink = dead_letter_sink
         """The dead-letter topic; None: dead letters go to Postgres only."""
+        self.on_committed = on_committed
+        """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
         self.metrics = metrics if metrics is not None else Metrics()
+        self.resync = Resync(consumer, store, self.metrics, write_backoff_s)
+        """The read positions: Postgres's offsets, sought on assignment and after outages."""
         m = self.metrics
-        self._store = Dependency(
-            StoreUnavailable, "database unavailable; retrying", write_backoff_s, m.db_write_failures
-        )
         self._registry = Dependency(
             RegistryUnavailable, "schema registry unavailable; retrying", retry_backoff_s, m.registry_failures
         )
@@ -141,7 +154,6 @@ class Pipeline:
         self._in_flight = 0
         self._idle = asyncio.Condition()
         self._draining = 0
-        self._stopping_since: float | None = None
         # With several workers (the default on a GPU), one batch is validated and tokenized while
         # another is in the model. The write stage awaits results in fetch order, so commits stay
         # in order.
@@ -150,13 +162,14 @@ class Pipeline:
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
         self._joined_at_ms = 0.0
+        self._stopping_since: float | None = None
         self._gave_up = False
         """Set when a batch was given up at shutdown: no later batch may commit past it."""
 
     @property
     def store_healthy(self) -> bool:
-        """False while the last write attempt failed: /readyz reports not ready."""
-        return self._store.healthy
+        """False from a failed write or offsets read until the next succeeds: /readyz says not ready."""
+        return self.resync.store_healthy
 
     @property
     def registry_healthy(self) -> bool:
@@ -187,7 +200,9 @@ class Pipeline:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
+                tasks.create_task(self.resync.watch(stop, self.offsets_check_s, lambda: self._in_flight == 0))
         finally:
+            await self.resync.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def drain(self) -> None:
@@ -200,11 +215,16 @@ class Pipeline:
             self._draining -= 1
         log.info("drained before rebalance")
 
-    def joined(self) -> None:
-        """Called when the group assigns partitions (maybe none: more replicas than partitions)."""
+    async def joined(self) -> None:
+        """Called when the group assigns partitions (maybe none: more replicas than partitions).
+
+        The partitions are read from where Postgres says next, not from where Kafka does: sought
+        here, before the first fetch, or (Postgres away) once it answers.
+        """
         self.consuming = True
         self._joined_at_ms = time.time() * 1000
         self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
+        await self.resync.assigned()
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -216,8 +236,9 @@ class Pipeline:
                 # No batch waits for a busy worker: records accumulate in Kafka meanwhile, so under
                 # load batches grow (efficient) and when quiet they stay small (fast). One more
                 # batch may be writing while the workers score.
+                self.resync.apply()
                 busy = self._scoring >= self._workers or self._in_flight > self._workers
-                if busy or self._draining:
+                if busy or self._draining or self.resync.pending:
                     self.consumer.pause(*assigned)
                 else:
                     self.consumer.resume(*assigned)
@@ -233,7 +254,7 @@ class Pipeline:
                     self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
-                batch = _Batch(records, datetime.now(UTC), offsets)
+                batch = _Batch(records, datetime.now(UTC), offsets, self.resync.epoch)
                 self._to_write.put_nowait((batch, self._start_scoring(loop, batch)))
         finally:
             self.consuming = False
@@ -273,9 +294,12 @@ class Pipeline:
                 rows = await self._scored_with_retry(batch, scoring)
                 if rows is None:
                     continue
+                if not self.resync.is_current(batch.epoch):
+                    log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
+                    continue
                 batch.rows = rows
                 self._observe_scored(batch)
-                written = await self._write_with_retry(batch)
+                written = await self._write_or_resync(batch)
                 if written is not None and await self._publish_with_retry(batch):
                     committed = await self._commit(batch)
                     self._log_batch(batch, written)
@@ -323,16 +347,31 @@ class Pipeline:
 
         return await waiting_out(self._dead_letter_topic, attempt, self._give_up_now) is not None and not self._gave_up
 
-    async def _write_with_retry(self, batch: _Batch) -> WriteResult | None:
-        """Write until Postgres takes it; None if shutting down gave up (the batch is replayed)."""
+    async def _write_or_resync(self, batch: _Batch) -> WriteResult | None:
+        """Write the batch and its offsets; None if Postgres was unavailable.
 
-        async def attempt() -> WriteResult:
-            started = time.perf_counter()
+        After an outage the database may not be the one written before (a promoted standby that
+        lost its last transactions), so the batch is not retried: it and every batch in flight are
+        dropped, the stored offsets are read again (with backoff) and the partitions sought there.
+        """
+        started = time.perf_counter()
+        batch.rows.offsets = dict(batch.offsets)
+        batch.rows.expected_offsets = self.resync.expected(batch.offsets)
+        try:
             result = await self._write_once(batch)
-            self.metrics.db_write_seconds.observe(time.perf_counter() - started)
-            return result
-
-        return await waiting_out(self._store, attempt, self._give_up_now)
+        except StoreDiverged as e:
+            self.resync.failed()
+            log.error("the database lost transactions (a failover?); reading its offsets again", error=str(e))  # noqa: TRY400 - expected, no traceback
+            self.resync.request("database lost transactions")
+            return None
+        except StoreUnavailable as e:
+            self.resync.failed()
+            log.warning("database unavailable; dropping the batches in flight", error=str(e))
+            self.resync.request("database outage")
+            return None
+        self.resync.written(batch.offsets)
+        self.metrics.db_write_seconds.observe(time.perf_counter() - started)
+        return result
 
     async def _write_once(self, batch: _Batch) -> WriteResult:
         """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
@@ -373,7 +412,13 @@ class Pipeline:
                 bare = DeadLetter(letter.topic, letter.partition, letter.offset, reason, None, letter.headers)
                 result = await self.store.write(WriteBatch(dead_letters=[bare]))
             total = total.merged(result)
-        batch.rows = WriteBatch(events=stored, dead_letters=dead)
+        # The offsets last, in a transaction of their own: only once every row is in.
+        await self.store.write(
+            WriteBatch(offsets=dict(batch.rows.offsets), expected_offsets=dict(batch.rows.expected_offsets))
+        )
+        batch.rows = WriteBatch(
+            events=stored, dead_letters=dead, offsets=batch.rows.offsets, expected_offsets=batch.rows.expected_offsets
+        )
         return total
 
     async def _commit(self, batch: _Batch) -> dict[Partition, int]:

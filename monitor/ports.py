@@ -7,7 +7,7 @@ live at the edges (`monitor.kafka.ConsumerAdapter`, `monitor.db.store.Store`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any, NamedTuple, Protocol
 
 from monitor.batch import WriteBatch, WriteResult
@@ -50,6 +50,17 @@ class Consumer(Protocol):
         """Commit the next offset to read for each partition."""
         ...
 
+    async def committed(self, partition: Partition) -> int | None:
+        """Kafka's committed offset of `partition` for this group, None if it has none.
+
+        Raises `monitor.errors.CommitFailed` when the broker cannot tell now (retriable).
+        """
+        ...
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Fetch `partition` from `offset` next (below the log's start: from its start)."""
+        ...
+
     def last_poll_timestamp(self, partition: Partition) -> int | None:
         """Unix milliseconds of the broker's last fetch answer for `partition`, if any."""
         ...
@@ -72,13 +83,22 @@ class Scorer(Protocol):
 class Store(Protocol):
     """Where a batch's rows go: one transaction per call, idempotent on the rows' natural keys.
 
-    `write` raises `monitor.errors.StoreUnavailable` when the database cannot be reached (nothing
-    was committed; the same batch may be written again) and `monitor.errors.RowsRejected` when the
+    `write` also stores the batch's offsets, in the same transaction, never moving one back. It
+    raises `monitor.errors.StoreUnavailable` when the database cannot be reached or refuses to work
+    now (nothing was committed; `monitor.errors.StoreDiverged` when it holds less than
+    `expected_offsets`) and `monitor.errors.RowsRejected` when the
     database refuses a value itself (nothing was committed either).
     """
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Insert the batch's rows in one transaction; rows already present are skipped."""
+        ...
+
+    async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        """The next offset to read that the database holds for each of `partitions` (absent: none).
+
+        Raises `monitor.errors.StoreUnavailable` while the database cannot be reached.
+        """
         ...
 
     async def ping(self) -> bool:

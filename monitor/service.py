@@ -63,7 +63,7 @@ async def run_service(
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
     alerts = AlertStore(rules, settings.webhook_url)
-    store = Store(make_engine(settings.database_url), on_inserted=alerts)
+    store = Store(make_engine(settings.database_url), on_inserted=alerts, group_id=settings.group_id)
     consumer = ConsumerAdapter(make_consumer(settings))
     dead_letters = (
         None

@@ -14,7 +14,7 @@ watched over live scores only, so re-scoring history never raises an alert.
 Existing events get their score row here (INSERT ... SELECT), stamped with their `received_at`.
 
 Revision ID: 0007
-Revises: 0005 (the lead rechains it onto 0006 at merge)
+Revises: 0006
 Create Date: 2026-12-01 10:15:00
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreUnavailable
 
 CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+"""Connection exceptions, and the server shutting down, crashed or still starting up."""
+REFUSING_SQLSTATES = ("53", "25006")
+"""The server is there but will not work now: insufficient resources (53100 disk full, 53200 out of
+memory, 53300 too many connections, 53400 a configured limit) and 25006 read-only (a demoted
+primary, a hot standby, `default_transaction_read_only`). Outages, never bad input."""
+OUTAGE_SQLSTATES = CONNECTION_SQLSTATES + REFUSING_SQLSTATES
 _CONNECTION_CLASSES = (
     OSError,  # refused or reset sockets, and TimeoutError (asyncio's too)
     PoolTimeout,  # no connection free in SQLAlchemy's pool in time
@@ -28,11 +34,24 @@ _CONNECTION_CLASSES = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
 )
-"""Connection exceptions, and the server shutting down, crashed or still starting up."""
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    """The first SQLSTATE found along the error's chain (SQLAlchemy's `.orig`, then `__cause__`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
 
 
 def is_connection_error(error: BaseException) -> bool:
-    """True for a lost, refused or timed-out connection (worth retrying), false for a real SQL error."""
+    """True when the database is away or refuses to work now (worth retrying: an outage), false
+    for a real SQL error. Read-only, disk full and too many connections count as outages."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -42,7 +61,7 @@ def is_connection_error(error: BaseException) -> bool:
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         state = getattr(current, "sqlstate", None)
-        if isinstance(state, str) and state.startswith(CONNECTION_SQLSTATES):
+        if isinstance(state, str) and state.startswith(OUTAGE_SQLSTATES):
             return True
         # SQLAlchemy wraps the driver's error in `.orig`, which chains asyncpg's in `__cause__`.
         current = getattr(current, "orig", None) or current.__cause__
@@ -50,8 +69,11 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def unavailable(error: BaseException) -> StoreUnavailable:
-    """The `StoreUnavailable` to raise `from error`; the message names the class, never the DSN."""
-    return StoreUnavailable(f"Postgres unavailable: {type(error).__name__}")
+    """The `StoreUnavailable` to raise `from error`; the message names the class and the SQLSTATE
+    (25006 read-only, 53100 disk full...), never the DSN."""
+    state = sqlstate_of(error)
+    suffix = f" (SQLSTATE {state})" if state else ""
+    return StoreUnavailable(f"Postgres unavailable: {type(error).__name__}{suffix}")
 
 
 class _ConnectionErrors:

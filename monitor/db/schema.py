@@ -295,3 +295,21 @@ class WebhookEndpointRow(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ConsumerOffsetRow(Base):
+    """The next offset to read per (group, partition), as far as this database has the rows.
+
+    Upserted in each batch's transaction (only ever advancing), so after a failover that lost
+    transactions it still matches the rows that survived; the service seeks there (migration 0006).
+    """
+
+    __tablename__ = "consumer_offsets"
+
+    group_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    topic: Mapped[str] = mapped_column(Text, primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("next_offset >= 0", name="next_offset_non_negative"),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.payload import AlertChanges
 from monitor.batch import WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
+from monitor.db.offsets import advance_offsets, read_offsets
 from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
+from monitor.ports import Partition
 from monitor.records import DeadLetter, ScoredEvent
 
 
@@ -115,16 +117,22 @@ def _first_line(error: BaseException) -> str:
 class Store:
     """The pipeline's `monitor.ports.Store` over Postgres."""
 
-    def __init__(self, engine: AsyncEngine, on_inserted: InsertHook | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, on_inserted: InsertHook | None = None, *, group_id: str = "monitor"
+    ) -> None:
         self.engine = engine
         self.on_inserted = on_inserted
+        self.group_id = group_id
+        """The consumer group whose offsets the writes store (`consumer_offsets.group_id`)."""
 
     async def write(self, batch: WriteBatch) -> WriteResult:
-        """Insert the batch's rows in one transaction; rows already present are skipped.
+        """Insert the batch's rows and advance its offsets in one transaction; present rows are skipped.
 
-        Raises `StoreUnavailable` when Postgres cannot be reached: nothing was committed, and the
-        same batch can be written again. Raises `RowsRejected` when Postgres refuses a value
-        itself (nothing was committed either); the caller finds the row by writing one at a time.
+        Raises `StoreUnavailable` when Postgres cannot be reached or refuses to work now (read-only,
+        disk full, too many connections), and `StoreDiverged` when it holds older offsets than
+        `batch.expected_offsets` (it lost transactions): nothing was committed. Raises
+        `RowsRejected` when Postgres refuses a value itself (nothing was committed either); the
+        caller finds the row by writing one at a time.
         """
         try:
             async with transaction(self.engine) as conn:
@@ -135,6 +143,9 @@ class Store:
             raise
 
     async def _write(self, conn: AsyncConnection, batch: WriteBatch) -> WriteResult:
+        # First the check that this database still holds what was written to it before; the
+        # offsets that say these rows are in commit (or roll back) with them.
+        await advance_offsets(conn, self.group_id, batch.offsets, batch.expected_offsets)
         inserted: dict[tuple[str, str], int] = {}
         # Keys first: only events whose key is new in this transaction become rows, so a replayed
         # batch (or a message id seen before) inserts nothing, on any partition.
@@ -180,6 +191,11 @@ class Store:
             new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted]
             alerts = await self.on_inserted.on_inserted(conn, new)
         return WriteResult(inserted, dead_count, alerts)
+
+    async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        """The next offset to read that this database holds for each of `partitions` (absent: none)."""
+        async with connect(self.engine) as conn:
+            return await read_offsets(conn, self.group_id, partitions)
 
     async def ping(self) -> bool:
         """Whether Postgres answers right now."""

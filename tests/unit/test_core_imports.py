@@ -8,6 +8,7 @@ import sys
 
 CORE = (
     "monitor.pipeline",
+    "monitor.resync",
     "monitor.validation",
     "monitor.framing",
     "monitor.outages",

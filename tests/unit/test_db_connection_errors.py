@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from monitor.db.connection import connection_errors, is_connection_error
+from monitor.db.connection import connection_errors, is_connection_error, unavailable
+from monitor.db.store import is_data_error
 from monitor.errors import StoreUnavailable
 
 
@@ -63,3 +64,30 @@ async def test_the_door_turns_connection_errors_into_store_unavailable_and_lets_
     with pytest.raises(ValueError, match="a bug"):
         async with connection_errors():
             raise ValueError("a bug")
+
+
+@pytest.mark.parametrize(
+    ("cause", "sqlstate"),
+    [
+        (asyncpg.exceptions.DiskFullError("could not extend file: No space left on device"), "53100"),
+        (asyncpg.exceptions.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"), "25006"),
+        (asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"), "53300"),
+        (asyncpg.exceptions.OutOfMemoryError("out of memory"), "53200"),
+        (asyncpg.exceptions.ConfigurationLimitExceededError("too many open files"), "53400"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else type(v).__name__,
+)
+async def test_a_database_refusing_to_work_now_is_an_outage_never_bad_input(
+    cause: BaseException, sqlstate: str
+) -> None:
+    """Out of disk, read-only (a demoted primary), too many connections: wait and retry, never a
+    dead letter. The message names the SQLSTATE, so the logs say which."""
+    error = _wrapped(cause)
+    assert is_connection_error(error)
+    assert not is_data_error(error)
+    with pytest.raises(StoreUnavailable) as raised:
+        async with connection_errors():
+            raise error
+    assert raised.value.__cause__ is error
+    assert str(raised.value) == f"Postgres unavailable: DBAPIError (SQLSTATE {sqlstate})"
+    assert str(unavailable(ConnectionRefusedError(111, "refused"))) == "Postgres unavailable: ConnectionRefusedError"

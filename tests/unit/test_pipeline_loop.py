@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence, Set
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence, Set
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from monitor.alerts.payload import AlertChanges, AlertView
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
-from monitor.errors import RowsRejected, StoreUnavailable
+from monitor.errors import RowsRejected, StoreDiverged, StoreUnavailable
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.ports import Partition
@@ -46,20 +46,31 @@ def records(partition: int, texts: Sequence[str], first_offset: int = 0) -> list
 
 
 class FakeConsumer:
-    """A broker in memory: per-partition queues, pause/resume honoured, commits logged."""
+    """A broker in memory: per-partition logs and positions, pause/resume/seek honoured, commits logged."""
 
     def __init__(self, log: Log, partitions: Sequence[Partition] = (P0,)) -> None:
         self.log = log
         self.assigned = set(partitions)
-        self.pending: dict[Partition, deque[SourceRecord]] = defaultdict(deque)
+        self.logs: dict[Partition, list[SourceRecord]] = defaultdict(list)
+        self.position: dict[Partition, int] = defaultdict(int)
+        """Index into `logs` (records here have offsets 0, 1, 2... so it is also the offset)."""
         self.paused: set[Partition] = set()
         self.commits: list[dict[Partition, int]] = []
+        self.kafka_committed: dict[Partition, int] = {}
         self.polls = 0
         self.polls_while_paused = 0
 
+    @property
+    def pending(self) -> dict[Partition, deque[SourceRecord]]:
+        """What the next fetches return, per partition."""
+        out: dict[Partition, deque[SourceRecord]] = defaultdict(deque)
+        for p, rs in self.logs.items():
+            out[p].extend(rs[self.position[p] :])
+        return out
+
     def add(self, *new: SourceRecord) -> None:
         for r in new:
-            self.pending[Partition(r.topic, r.partition)].append(r)
+            self.logs[Partition(r.topic, r.partition)].append(r)
 
     def assignment(self) -> Set[Partition]:
         return frozenset(self.assigned)
@@ -76,9 +87,9 @@ class FakeConsumer:
             self.polls_while_paused += 1
         out: dict[Partition, list[SourceRecord]] = {}
         for p in sorted(self.assigned - self.paused):
-            queue = self.pending[p]
-            while queue and sum(map(len, out.values())) < max_records:
-                out.setdefault(p, []).append(queue.popleft())
+            while self.position[p] < len(self.logs[p]) and sum(map(len, out.values())) < max_records:
+                out.setdefault(p, []).append(self.logs[p][self.position[p]])
+                self.position[p] += 1
         # A real poll waits up to timeout_ms for records; one that returns some yields at least.
         await asyncio.sleep(0 if out else timeout_ms / 1000)
         return out
@@ -87,6 +98,15 @@ class FakeConsumer:
         await asyncio.sleep(0)  # a round trip to the coordinator
         self.log.append(("commit", dict(offsets)))
         self.commits.append(dict(offsets))
+        self.kafka_committed.update(offsets)
+
+    async def committed(self, partition: Partition) -> int | None:
+        await asyncio.sleep(0)
+        return self.kafka_committed.get(partition)
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self.log.append(("seek", partition, offset))
+        self.position[partition] = offset
 
     def last_poll_timestamp(self, partition: Partition) -> int | None:
         return None
@@ -119,12 +139,14 @@ class FakeScorer:
 
 
 class FakeStore:
-    """Rows in dicts keyed like Postgres's natural keys; outages and refusals on demand."""
+    """Rows in dicts keyed like Postgres's natural keys; outages, refusals and failovers on demand."""
 
     def __init__(self, log: Log) -> None:
         self.log = log
         self.events: dict[tuple[str, str], tuple[int, int]] = {}
         self.dead: dict[tuple[str, int, int], str] = {}
+        self.offsets: dict[Partition, int] = {}
+        self.offset_reads = 0
         self.down = False
         self.latency_s = 0.005
         self.attempts = 0
@@ -140,6 +162,11 @@ class FakeStore:
             raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
         if self.reject_text and any(self.reject_text in e.message.text for e in batch.events):
             raise RowsRejected("Postgres refused a value: out of range")
+        behind = [p for p, want in batch.expected_offsets.items() if self.offsets.get(p, -1) < want]
+        if behind:
+            raise StoreDiverged(f"the database holds older offsets than were written to it ({behind})")
+        for p, offset in batch.offsets.items():
+            self.offsets[p] = max(offset, self.offsets.get(p, 0))
         inserted: dict[tuple[str, str], int] = {}
         changes = AlertChanges()
         for e in batch.events:
@@ -158,8 +185,24 @@ class FakeStore:
         self.log.append(("write", written + [(d.partition, d.offset) for d in batch.dead_letters]))
         return WriteResult(inserted, fresh, changes)
 
+    async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        self.offset_reads += 1
+        await asyncio.sleep(self.latency_s)
+        if self.down:
+            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
+        return {p: o for p, o in self.offsets.items() if p in partitions}
+
     async def ping(self) -> bool:
         return not self.down
+
+    def snapshot(self) -> tuple[dict[Any, Any], ...]:
+        """The database as a standby would have it now."""
+        return dict(self.events), dict(self.dead), dict(self.offsets)
+
+    def fail_over_to(self, standby: tuple[dict[Any, Any], ...]) -> None:
+        """The primary is gone: from now on the database is `standby`, which lost what came after it."""
+        events, dead, offsets = standby
+        self.events, self.dead, self.offsets = dict(events), dict(dead), dict(offsets)
 
 
 def _alert(entity: str) -> AlertView:
@@ -297,17 +340,20 @@ async def test_retries_while_the_store_is_unavailable_then_writes_once_and_commi
         settings(10), consumer, FakeScorer(), store, write_backoff_s=(0.001, 0.004), metrics=metrics
     )
     async with running(pipeline):
-        await until(lambda: store.attempts >= 3)
+        await until(lambda: store.offset_reads >= 3)
         assert not pipeline.store_healthy
         assert consumer.commits == []
+        assert store.attempts == 1, "a batch from before the outage was written again"
         store.down = False
         await until(lambda: consumer.commits != [])
 
     assert pipeline.store_healthy
     assert consumer.commits == [{P0: 2}]
     assert len(store.events) == 2
+    # Dropped, then sought back to where the database (which had nothing) says: Kafka's, else 0.
+    assert ("seek", P0, 0) in log
     failures = metrics.registry.get_sample_value("monitor_db_write_failures_total")
-    assert failures == store.attempts - 1
+    assert failures == 1 + store.offset_reads - 1  # the write, and every read but the last
 
 
 async def test_gives_up_on_an_unwritable_batch_at_shutdown_without_committing_it() -> None:
@@ -315,12 +361,10 @@ async def test_gives_up_on_an_unwritable_batch_at_shutdown_without_committing_it
     consumer, store = FakeConsumer(log), FakeStore(log)
     store.down = True
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, drain_timeout_s=0.05, write_backoff_s=(0.001, 0.004)
-    )
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, write_backoff_s=(0.001, 0.004))
     with capture_logs() as logs:
         async with running(pipeline):
-            await until(lambda: store.attempts >= 2)
+            await until(lambda: store.offset_reads >= 2)
         # Leaving the block stopped the pipeline and awaited `run`: it returned by itself.
 
     assert consumer.commits == []
