@@ -29,7 +29,10 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.messages_consumed = Counter(
-            "monitor_messages_consumed", "Records fetched from Kafka.", ["topic"], registry=r
+            "monitor_messages_consumed",
+            "Records fetched from Kafka and taken into processing (a batch dropped at a seek counts once).",
+            ["topic"],
+            registry=r,
         )
         self.messages_scored = Counter(
             "monitor_messages_scored", "Records scored by the model (written or already present).",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -250,8 +251,6 @@ class Pipeline:
                 if not records:
                     continue
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
-                for tp, rs in polled.items():
-                    self.metrics.messages_consumed.labels(tp.topic).inc(len(rs))
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
                 batch = _Batch(records, datetime.now(UTC), offsets, self.resync.epoch)
@@ -297,6 +296,8 @@ class Pipeline:
                 if not self.resync.is_current(batch.epoch):
                     log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
                     continue
+                for topic, n in Counter(r.topic for r in batch.records).items():
+                    self.metrics.messages_consumed.labels(topic).inc(n)
                 batch.rows = rows
                 self._observe_scored(batch)
                 written = await self._write_or_resync(batch)

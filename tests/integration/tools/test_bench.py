@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 KEYS = {
     "device", "batched_msgs_per_s", "per_message_msgs_per_s", "hf_pipeline_msgs_per_s",
     "hf_bert_base_msgs_per_s", "peak_gflops", "model_gflops", "model_efficiency",
-    "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
+    "peak_gflops_serving", "model_efficiency_serving", "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
 }
 
 
@@ -33,5 +33,7 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
         assert report[key] > 0, key
     # Efficiency is useful FLOP/s over the measured matmul peak: a ratio, so it is comparable.
     assert report["model_gflops"] == pytest.approx(report["model_efficiency"] * report["peak_gflops"], rel=0.01)
+    serving = report["model_efficiency_serving"] * report["peak_gflops_serving"]
+    assert report["model_gflops"] == pytest.approx(serving, rel=0.01)
     assert report["e2e_p50_ms"] <= report["e2e_p99_ms"]
     assert report["mean_tokens"] > 30  # PhraseBank news, not the four short built-in sentences (18)
