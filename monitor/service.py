@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from monitor.alerts.config import load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
+from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.backoff import jittered_backoff_s
@@ -19,6 +20,7 @@ from monitor.config import Settings
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
+from monitor.explanation import Explainer
 from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
@@ -59,8 +61,20 @@ async def run_service(
     if scorer is None:
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
-    alerts = AlertStore(rules, settings.webhook_url)
-    store = Store(make_engine(settings.database_url), on_inserted=alerts)
+    engine = make_engine(settings.database_url)
+    # Only events behind an alert's notification are explained, off the scoring path.
+    explainer = (
+        AlertExplainer(
+            engine,
+            scorer,
+            scorer.model_version,
+            ExplainPolicy(settings.alert_explain_timeout_s, settings.alert_explain_poll_interval_s),
+        )
+        if settings.alert_explanations and isinstance(scorer, Explainer)
+        else None
+    )
+    alerts = AlertStore(rules, settings.webhook_url, explain=explainer is not None)
+    store = Store(engine, on_inserted=alerts)
     consumer = ConsumerAdapter(make_consumer(settings))
     dead_letters = (
         None
@@ -96,6 +110,11 @@ async def run_service(
     dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
+        *(
+            [asyncio.create_task(explainer.run(stop), name="alert-explainer")]
+            if explainer is not None
+            else []
+        ),
         asyncio.create_task(
             run_periodically(
                 lambda: alerts.resolve_stale(store.engine),
