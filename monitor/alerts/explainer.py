@@ -59,6 +59,9 @@ class Pending:
     alert_id: UUID
     payload: dict[str, Any]
     age_s: float
+    """How old it was when claimed (by the database's clock)."""
+    claimed_at: float
+    """When it was claimed, by the event loop's (monotonic) clock."""
 
 
 _RELEASE_EXPIRED = text("""
@@ -158,7 +161,8 @@ class AlertExplainer:
             rows = await conn.execute(
                 _CLAIM, {"limit": self.policy.claim_limit, "lease_s": self.policy.lease_s}
             )
-            claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s)) for r in rows]
+            now = asyncio.get_running_loop().time()
+            claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
         for item in claimed:
             await self.explain(item)
         return len(claimed) + len(released)
@@ -173,7 +177,8 @@ class AlertExplainer:
             missing = [i for i in ids if i not in cached]
             events = list(await conn.execute(_EVENTS, {"ids": missing})) if missing else []
         fresh: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
-        left = rs.time_left_s(item.age_s, self.policy.timeout_s)
+        waited = asyncio.get_running_loop().time() - item.claimed_at  # behind others claimed with it
+        left = rs.time_left_s(item.age_s + waited, self.policy.timeout_s)
         if events and left > 0:
             try:
                 reasons = await asyncio.wait_for(self._explain(events), timeout=left)
