@@ -211,8 +211,18 @@ class AlertExplainer:
         notification, mark it ready."""
         async with transaction(self.engine) as conn:
             if fresh:
+                stmt = insert(EventExplanationRow)
+                # Computed again only under another model version: the newer explanation replaces it.
                 await conn.execute(
-                    insert(EventExplanationRow).on_conflict_do_nothing(index_elements=["event_id"]),
+                    stmt.on_conflict_do_update(
+                        index_elements=["event_id"],
+                        set_={
+                            "model_version": stmt.excluded.model_version,
+                            "sentiment": stmt.excluded.sentiment,
+                            "intent": stmt.excluded.intent,
+                            "created_at": stmt.excluded.created_at,
+                        },
+                    ),
                     [
                         {"event_id": i, "model_version": self.model_version, "sentiment": s, "intent": t}
                         for i, (s, t) in fresh.items()
