@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_table(
         "event_explanations",
         # scored_events is partitioned by event_time (its key is (id, event_time)), so no foreign
-        # key: a row outlives a dropped partition until the same retention removes it.
+        # key: the partition upkeep's retention deletes rows computed before its cutoff.
         sa.Column("event_id", sa.BigInteger, primary_key=True),
         sa.Column("model_version", sa.Text, nullable=False),
         sa.Column("sentiment", JSONB),
