@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -22,6 +23,7 @@ from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
 
+QUERIES = Path(__file__).resolve().parents[2] / "docs" / "queries.sql"
 SECRET = "whsec_" + base64.b64encode(b"alert-reasons-test-secret-01").decode()
 CARD = "4111 1111 1111 1111"
 HEADLINES = [
@@ -31,6 +33,19 @@ HEADLINES = [
     "$ZTX net loss deepens as revenue drops 30%",
     "$ZTX posts bigger quarterly loss and warns on outlook",
 ]
+
+
+def documented_query(heading: str) -> str:
+    """A commented example query of docs/queries.sql (`--   ` lines after the heading)."""
+    lines = QUERIES.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if heading in line)
+    body = []
+    for line in lines[start + 1 :]:
+        if line.startswith("--   "):
+            body.append(line[5:])
+        elif body:
+            break
+    return "\n".join(body).rstrip(";")
 
 
 async def until(check, wait_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
@@ -108,6 +123,8 @@ async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
     assert {r["event_id"] for r in stored} >= set(burst["evidence"][-10:]) | {item["event_id"]}
     alert = json.loads(await db.fetchval("SELECT evidence_details FROM alerts WHERE rule = 'fraud_intent'"))
     assert alert[0]["intent_explanation"] == item["intent_explanation"]
+    analysts = await db.fetch(documented_query("The words behind an alert's evidence"))
+    assert analysts and all(json.loads(r["sentiment_words"]) for r in analysts)
     table = "\n".join(await show_open_alerts(database_url))
     assert "words=" in table
     [as_json] = [json.loads(line) for line in await show_open_alerts(database_url, as_json=True)
