@@ -84,3 +84,13 @@ ORDER BY last_seen DESC, id, event_time;
 --   SELECT o.endpoint, o.status, o.attempts, o.last_status_code, o.last_error, n.alert_id
 --   FROM alert_outbox AS o JOIN alert_notifications AS n ON n.id = o.notification_id
 --   WHERE o.status <> 'delivered' ORDER BY o.attempts DESC;
+
+-- The words behind an alert's evidence (computed once per event by the explainer, for the events
+-- behind a notification; empty until it has run, so the test that runs the named queries skips it):
+--   SELECT e.id, e.event_time, e.text, x.sentiment->'label' AS sentiment,
+--          x.sentiment->'words' AS sentiment_words, x.intent->'label' AS intent,
+--          x.intent->'words' AS intent_words
+--   FROM alerts AS a CROSS JOIN unnest(a.evidence) AS ev(id)
+--   JOIN scored_events AS e ON e.id = ev.id
+--   JOIN event_explanations AS x ON x.event_id = e.id
+--   WHERE a.status = 'firing' ORDER BY a.last_seen DESC, e.event_time;

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     """How often an idle dispatcher looks for due notifications."""
     alert_resolve_interval_s: float = Field(default=30.0, gt=0)
     """How often open alerts without new evidence are checked for resolution."""
+    alert_explanations: bool = True
+    """Add the words behind each evidence event's scores to alerts and their webhooks."""
+    alert_explain_timeout_s: float = Field(default=30.0, gt=0)
+    """A notification whose reasons are not ready this long after it was written is sent without them."""
+    alert_explain_poll_interval_s: float = Field(default=0.5, gt=0)
+    """How often an idle explainer looks for notifications to explain."""
 
     # HTTP
     http_port: int = Field(default=8080, ge=0, le=65535)

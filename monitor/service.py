@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.alerts.config import RulesConfig, load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.drift import DriftWatch
+from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.backoff import jittered_backoff_s
@@ -21,6 +22,7 @@ from monitor.config import Settings
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
+from monitor.explanation import Explainer
 from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
@@ -62,8 +64,20 @@ async def run_service(
     if scorer is None:
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
-    alerts = AlertStore(rules, settings.webhook_url)
-    store = Store(make_engine(settings.database_url), on_inserted=alerts, group_id=settings.group_id)
+    engine = make_engine(settings.database_url)
+    # Only events behind an alert's notification are explained, off the scoring path.
+    explainer = (
+        AlertExplainer(
+            engine,
+            scorer,
+            scorer.model_version,
+            ExplainPolicy(settings.alert_explain_timeout_s, settings.alert_explain_poll_interval_s),
+        )
+        if settings.alert_explanations and isinstance(scorer, Explainer)
+        else None
+    )
+    alerts = AlertStore(rules, settings.webhook_url, explain=explainer is not None)
+    store = Store(engine, on_inserted=alerts, group_id=settings.group_id)
     consumer = ConsumerAdapter(make_consumer(settings))
     dead_letters = (
         None
@@ -100,6 +114,7 @@ async def run_service(
     drift = _drift_watch(settings, rules, alerts, scorer.model_version, metrics)
     background = [
         asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
+        *([asyncio.create_task(explainer.run(stop), name="alert-explainer")] if explainer is not None else []),
         *_chores(settings, rules, alerts, store.engine, drift, stop=stop),
     ]
     try:

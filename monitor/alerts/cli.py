@@ -17,14 +17,25 @@ def _age(alert: AlertView, now: datetime) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
+def _words(words: object, k: int = 3) -> str:
+    return ",".join(str(w["word"]) for w in words[:k]) if isinstance(words, list) else ""
+
+
 def _why(alert: AlertView) -> str:
-    """The latest evidence's reason: for a rule over a set of intents, their summed probability
-    and the intents that carried it."""
+    """The latest evidence's reasons: for a rule over a set of intents, their summed probability
+    and the intents that carried it; the words behind the intent (customer messages) or else the
+    sentiment, strongest first, once the explainer has added them."""
     if not alert.evidence_details:
         return ""
     latest = alert.evidence_details[-1]
-    intents = sorted(latest.get("intents", {}).items(), key=lambda kv: -kv[1])
-    return f"p={latest['probability']:.2f} " + "+".join(name for name, _ in intents)
+    parts = []
+    if "probability" in latest:
+        intents = sorted(latest.get("intents", {}).items(), key=lambda kv: -kv[1])
+        parts.append(f"p={latest['probability']:.2f} " + "+".join(name for name, _ in intents))
+    words = _words(latest.get("intent_explanation")) or _words(latest.get("explanation"))
+    if words:
+        parts.append(f"words={words}")
+    return " ".join(parts)
 
 
 def format_table(alerts: list[AlertView], now: datetime) -> list[str]:

@@ -3,7 +3,8 @@
 A claim does not hold a transaction open across the HTTP request: it takes due rows with
 `FOR UPDATE SKIP LOCKED` (replicas never claim the same row) and leases them by moving
 `next_attempt_at` forward. A replica that dies mid-delivery loses nothing: the lease runs out and
-any replica sends it again, under the same webhook-id, which receivers de-duplicate on.
+any replica sends it again, under the same webhook-id, which receivers de-duplicate on. Only
+ready notifications are claimed: those the explainer has finished with (`explained_at`).
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ GROUP BY e.url ORDER BY e.url
 
 _CLAIM = text("""
 WITH due AS (
-    SELECT notification_id, endpoint FROM alert_outbox
-    WHERE endpoint = :endpoint AND status = 'pending' AND next_attempt_at <= now()
-    ORDER BY next_attempt_at
+    SELECT o.notification_id, o.endpoint
+    FROM alert_outbox o JOIN alert_notifications n ON n.id = o.notification_id
+    WHERE o.endpoint = :endpoint AND o.status = 'pending' AND o.next_attempt_at <= now()
+      AND n.explained_at IS NOT NULL
+    ORDER BY o.next_attempt_at
     LIMIT :limit
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE alert_outbox o
 SET attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease_s)

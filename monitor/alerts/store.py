@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts import rules as r
 from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
 from monitor.alerts.payload import AlertChanges, AlertView, notification_body
+from monitor.alerts.reasons import needs_explanation
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.records import ScoredEvent
@@ -72,9 +73,12 @@ def view(row: Row[Any]) -> AlertView:
 class AlertStore:
     """Raises, updates and resolves alerts, writing their notifications to the outbox."""
 
-    def __init__(self, config: RulesConfig, endpoints: Sequence[str]) -> None:
+    def __init__(self, config: RulesConfig, endpoints: Sequence[str], *, explain: bool = False) -> None:
+        """`explain`: an explainer runs (`monitor.alerts.explainer`), so notifications with
+        evidence wait for their reasons before they are sent."""
         self.config = config
         self.endpoints = tuple(endpoints)
+        self.explain = explain
 
     async def on_inserted(
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
@@ -246,6 +250,8 @@ class AlertStore:
                 kind=kind,
                 payload=notification_body(alert, kind, now),
                 created_at=now,
+                # Not ready until the explainer adds the evidence's reasons (or gives up on them).
+                explained_at=None if self.explain and needs_explanation(kind, alert.evidence) else now,
             )
         )
         if self.endpoints:

@@ -205,13 +205,16 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
 
 async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
     """Alerts resolved before the cutoff go, with their notifications (ON DELETE CASCADE), and so
-    do delivery attempts made before it; firing alerts stay whatever their age."""
+    do delivery attempts made and event explanations computed before it; firing alerts stay
+    whatever their age."""
     alerts = await conn.execute(
         sql("DELETE FROM alerts WHERE status = 'resolved' AND resolved_at < :cutoff"), {"cutoff": cutoff}
     )
     attempts = await conn.execute(
         sql("DELETE FROM alert_deliveries WHERE attempted_at < :cutoff"), {"cutoff": cutoff}
     )
+    # Explanations of evidence events (migration 0009) go with the days their events were explained.
+    await conn.execute(sql("DELETE FROM event_explanations WHERE created_at < :cutoff"), {"cutoff": cutoff})
     return int(alerts.rowcount) + int(attempts.rowcount)
 
 

@@ -225,11 +225,39 @@ class AlertNotificationRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     """The JSON body sent, frozen when the notification was written."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    explained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    """When it became ready to send (migration 0009): NULL while the explainer has still to add its
+    evidence's reasons (`monitor.alerts.explainer`); the dispatcher claims only ready ones."""
+    explaining_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The lease of the replica explaining it."""
 
     __table_args__ = (
         Index("ix_alert_notifications_alert_id", "alert_id"),
+        Index(
+            "ix_alert_notifications_unexplained",
+            "created_at",
+            postgresql_where=sql_text("explained_at IS NULL"),
+        ),
         CheckConstraint("kind IN ('firing', 'repeat', 'resolved')", name="kind"),
     )
+
+
+class EventExplanationRow(Base):
+    """The words behind one evidence event's scores (migration 0009): computed once per event,
+    only for events behind an alert's notification. `sentiment` and `intent` are
+    `{"label", "method", "words": [{"word", "start", "end", "weight"}...]}` (the strongest words,
+    in reading order; card digits masked), `intent` for customer messages only."""
+
+    __tablename__ = "event_explanations"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """scored_events.id"""
+    model_version: Mapped[str] = mapped_column(Text)
+    sentiment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    intent: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_event_explanations_created_at", "created_at"),)
 
 
 class AlertOutboxRow(Base):

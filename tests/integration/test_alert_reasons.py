@@ -1,0 +1,195 @@
+"""Alerts carry their reasons: Kafka -> real model -> Postgres -> explainer -> signed webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from monitor.alerts.cli import show_open_alerts
+from monitor.explanation import Reasons
+from monitor.records import Scores, Stream
+from monitor.tools.receiver import WebhookReceiver
+from tests.integration.test_pipeline import service_running, settings_for
+from tests.kafka_helpers import create_topics, produce
+
+pytestmark = pytest.mark.integration
+
+QUERIES = Path(__file__).resolve().parents[2] / "docs" / "queries.sql"
+SECRET = "whsec_" + base64.b64encode(b"alert-reasons-test-secret-01").decode()
+CARD = "4111 1111 1111 1111"
+HEADLINES = [
+    "$ZTX shares plunge after profit warning and guidance cut",
+    "$ZTX operating loss widens as demand collapses in Europe",
+    "$ZTX sales fall sharply and the company cuts 2,000 jobs",
+    "$ZTX net loss deepens as revenue drops 30%",
+    "$ZTX posts bigger quarterly loss and warns on outlook",
+]
+
+
+def documented_query(heading: str) -> str:
+    """A commented example query of docs/queries.sql (`--   ` lines after the heading)."""
+    lines = QUERIES.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if heading in line)
+    body = []
+    for line in lines[start + 1 :]:
+        if line.startswith("--   "):
+            body.append(line[5:])
+        elif body:
+            break
+    return "\n".join(body).rstrip(";")
+
+
+async def until(check, wait_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(wait_s):
+        while not check():  # noqa: ASYNC110 - polls another thread
+            await asyncio.sleep(0.1)
+
+
+async def produce_burst_and_fraud(bootstrap: str, news: str, customer: str) -> None:
+    now = datetime.now(UTC)
+    await produce(
+        bootstrap,
+        news,
+        [
+            {"id": f"ztx-{i}", "headline": h, "published_at": (now - timedelta(minutes=5 - i)).isoformat()}
+            for i, h in enumerate(HEADLINES)
+        ],
+    )
+    await produce(
+        bootstrap,
+        customer,
+        [
+            {
+                "id": "m1",
+                "text": f"Someone stole my card {CARD} and has been paying with it, block it please",
+                "customer_id": "cust-42",
+            }
+        ],
+    )
+
+
+async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
+    broker, database_url: str, db: asyncpg.Connection, scorer
+) -> None:  # type: ignore[no-untyped-def]
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    await produce_burst_and_fraud(broker.bootstrap, news, customer)
+    receiver = WebhookReceiver([SECRET]).start()
+    settings = settings_for(
+        broker.bootstrap, database_url, news, customer,
+        webhook_url=(receiver.url,), webhook_secret=SECRET, dispatch_poll_interval_s=0.2,
+    )
+    try:
+        async with service_running(settings, scorer):
+            await until(lambda: len(receiver.delivered) >= 2)
+    finally:
+        receiver.stop()
+
+    bodies = {d.payload["rule"]: d.payload for d in receiver.delivered}
+    assert set(bodies) == {"negative_news_burst", "fraud_intent"}
+    texts = {r["id"]: r["text"] for r in await db.fetch("SELECT id, text FROM scored_events")}
+
+    burst = bodies["negative_news_burst"]
+    assert [d["event_id"] for d in burst["evidence_details"]] == burst["evidence"][-10:]
+    named = set()
+    for item in burst["evidence_details"]:
+        assert item["explanation"], item
+        for w in item["explanation"]:
+            assert set(w) == {"word", "start", "end", "weight"} and w["weight"] > 0
+            assert texts[item["event_id"]][w["start"] : w["end"]] == w["word"]
+            named.add(w["word"].lower())
+    assert named & {"plunge", "loss", "fall", "falls", "cuts", "warning", "collapses", "drops", "deepens"}
+
+    fraud = bodies["fraud_intent"]
+    [item] = fraud["evidence_details"]
+    assert item["probability"] >= 0.5 and item["intents"]  # what was there before stays
+    assert item["intent_explanation"] and all(w["weight"] > 0 for w in item["intent_explanation"])
+    assert item["explanation"]
+    assert CARD not in json.dumps(fraud) and "1111 1111 1111" not in json.dumps(fraud)
+    for w in item["intent_explanation"] + item["explanation"]:
+        assert texts[item["event_id"]][w["start"] : w["end"]] == w["word"]
+
+    # The same reasons on the alerts, in SQL, and in `monitor alerts`.
+    stored = await db.fetch("SELECT event_id, sentiment, intent FROM event_explanations")
+    assert {r["event_id"] for r in stored} >= set(burst["evidence"][-10:]) | {item["event_id"]}
+    alert = json.loads(await db.fetchval("SELECT evidence_details FROM alerts WHERE rule = 'fraud_intent'"))
+    assert alert[0]["intent_explanation"] == item["intent_explanation"]
+    analysts = await db.fetch(documented_query("The words behind an alert's evidence"))
+    assert analysts and all(json.loads(r["sentiment_words"]) for r in analysts)
+    table = "\n".join(await show_open_alerts(database_url))
+    assert "words=" in table
+    [as_json] = [json.loads(line) for line in await show_open_alerts(database_url, as_json=True)
+                 if json.loads(line)["rule"] == "negative_news_burst"]
+    assert all("explanation" in d for d in as_json["evidence_details"])
+
+    # What an explanation adds to a webhook: notification written -> ready (-> delivered).
+    waits = await db.fetch(
+        "SELECT n.kind, extract(epoch FROM n.explained_at - n.created_at) AS explain_s,"
+        " extract(epoch FROM min(d.attempted_at) - n.created_at) AS deliver_s,"
+        " jsonb_array_length(n.payload->'evidence_details') AS items"
+        " FROM alert_notifications n JOIN alert_deliveries d ON d.notification_id = n.id"
+        " GROUP BY n.id"
+    )
+    print("explanation latency:", [dict(w) for w in waits])
+    assert all(w["explain_s"] < 30 for w in waits)
+
+
+class FailingExplainer:
+    """Scores with the real model; explaining fails (or, with `delay_s`, hangs) every time."""
+
+    def __init__(self, inner, delay_s: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.model_version = inner.model_version
+        self.delay_s = delay_s
+
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        return self.inner.score(texts, streams)  # type: ignore[no-any-return]
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        raise RuntimeError("explaining is broken")
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 8.0], ids=["fails", "too-slow"])
+async def test_an_alert_that_cannot_be_explained_is_still_sent(
+    broker, database_url: str, db: asyncpg.Connection, scorer, delay_s: float
+) -> None:  # type: ignore[no-untyped-def]
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    await produce_burst_and_fraud(broker.bootstrap, news, customer)
+    receiver = WebhookReceiver([SECRET]).start()
+    settings = settings_for(
+        broker.bootstrap, database_url, news, customer,
+        webhook_url=(receiver.url,), webhook_secret=SECRET, dispatch_poll_interval_s=0.2,
+        alert_explain_timeout_s=3.0,
+    )
+    try:
+        async with service_running(settings, FailingExplainer(scorer, delay_s)):
+            await until(lambda: len(receiver.delivered) >= 2, 60)
+    finally:
+        receiver.stop()
+    bodies = {d.payload["rule"]: d.payload for d in receiver.delivered}
+    assert set(bodies) == {"negative_news_burst", "fraud_intent"}
+    assert bodies["negative_news_burst"]["evidence_details"] == []
+    [item] = bodies["fraud_intent"]["evidence_details"]
+    assert "explanation" not in item and item["probability"] >= 0.5
+    assert await db.fetchval("SELECT count(*) FROM alert_notifications WHERE explained_at IS NULL") == 0
+    # Never later than the bound (plus a poll), even for the one claimed behind a slow one.
+    late = await db.fetchval("SELECT max(extract(epoch FROM explained_at - created_at)) FROM alert_notifications")
+    assert late < 3.0 + 1.5

@@ -1,0 +1,176 @@
+"""Alert reasons without a model or a database: readiness, the timeout, merging into evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from monitor.alerts import reasons as rs
+from monitor.alerts.cli import format_table
+from monitor.alerts.explainer import AlertExplainer, ExplainPolicy, scores_of
+from monitor.alerts.payload import AlertView, notification_body
+from monitor.explanation import Explainer, Explanation, Reasons, WordWeight
+from monitor.records import Scores, Stream
+
+CARD = "4111 1111 1111 1111"
+
+
+def explanation(label: str, *words: tuple[str, int, float]) -> Explanation:
+    return Explanation(label, tuple(WordWeight(w, s, s + len(w), x) for w, s, x in words), "test")
+
+
+class FakeExplainer:
+    """Explains each text by its words' lengths (longest strongest); records what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[Stream], list[Scores] | None]] = []
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        self.calls.append((list(texts), list(streams), None if scores is None else list(scores)))
+        out = []
+        for text, stream in zip(texts, streams, strict=True):
+            words = tuple((w, text.index(w), float(len(w))) for w in text.split())
+            sentiment = explanation("negative", *words).top(top_k)
+            intent = explanation("compromised_card", *words).top(top_k) if stream == "customer" else None
+            out.append(Reasons(sentiment, intent))
+        return out
+
+
+def test_only_firing_and_repeat_notifications_with_evidence_wait_for_reasons() -> None:
+    assert rs.needs_explanation("firing", [1])
+    assert rs.needs_explanation("repeat", [1, 2])
+    assert not rs.needs_explanation("resolved", [1])
+    assert not rs.needs_explanation("firing", [])
+
+
+def test_the_newest_few_evidence_events_are_explained() -> None:
+    assert rs.to_explain(list(range(50))) == tuple(range(40, 50))
+    assert rs.to_explain([3]) == (3,)
+
+
+def test_time_left_runs_out_at_the_bound() -> None:
+    assert rs.time_left_s(5.0, 30.0) == 25.0
+    assert rs.time_left_s(30.0, 30.0) <= 0
+    assert rs.time_left_s(45.0, 30.0) < 0
+
+
+def test_strongest_words_are_positive_and_strongest_first() -> None:
+    stored = rs.explanation_json(explanation("negative", ("shares", 0, 0.1), ("plunge", 7, 0.6), ("on", 14, -0.2)))
+    assert stored is not None and stored["label"] == "negative" and stored["method"] == "test"
+    words = rs.strongest_words(stored)
+    assert [w["word"] for w in words] == ["plunge", "shares"]
+    assert set(words[0]) == {"word", "start", "end", "weight"}
+    assert rs.strongest_words(None) == []
+
+
+def test_news_evidence_gains_items_in_evidence_order() -> None:
+    s = rs.explanation_json(explanation("negative", ("plunge", 0, 0.5)))
+    explained = {7: rs.evidence_reasons(s, None), 5: rs.evidence_reasons(s, None)}
+    merged = rs.merge_reasons([], [5, 6, 7], explained)
+    assert [d["event_id"] for d in merged] == [5, 7]
+    assert merged[0] == {"event_id": 5, "explanation": [{"word": "plunge", "start": 0, "end": 6, "weight": 0.5}]}
+    assert "intent_explanation" not in merged[0]
+
+
+def test_fraud_details_keep_their_probability_and_gain_both_explanations() -> None:
+    details = [{"event_id": 9, "probability": 0.9, "intents": {"compromised_card": 0.9}}]
+    s = rs.explanation_json(explanation("negative", ("stolen", 0, 0.4)))
+    t = rs.explanation_json(explanation("compromised_card", ("card", 7, 0.8)))
+    [merged] = rs.merge_reasons(details, [9], {9: rs.evidence_reasons(s, t)})
+    assert merged["probability"] == 0.9 and merged["intents"] == {"compromised_card": 0.9}
+    assert merged["explanation"][0]["word"] == "stolen"
+    assert merged["intent_explanation"][0]["word"] == "card"
+
+
+def test_events_no_longer_in_the_evidence_gain_no_item() -> None:
+    s = rs.explanation_json(explanation("negative", ("x", 0, 0.5)))
+    assert rs.merge_reasons([], [2], {1: rs.evidence_reasons(s, None)}) == []
+
+
+def test_card_numbers_are_masked_in_the_merged_payload() -> None:
+    now = datetime.now(UTC)
+    alert = AlertView(uuid.uuid4(), "fraud_intent", "critical", "c1", "firing", now, now, 1, (3,))
+    body = notification_body(alert, "firing", now)
+    unmasked = {"explanation": [{"word": CARD, "start": 0, "end": len(CARD), "weight": 0.5}]}
+    out = rs.with_reasons(body, {3: unmasked})
+    assert CARD not in str(out) and "1111" in str(out)
+    assert out["evidence_details"][0]["event_id"] == 3
+    assert out["id"] == body["id"]
+    stored = rs.explanation_json(explanation("negative", (CARD, 0, 0.5)))
+    assert CARD not in str(stored)
+
+
+def test_nothing_explained_leaves_the_payload_as_it_was() -> None:
+    now = datetime.now(UTC)
+    alert = AlertView(uuid.uuid4(), "negative_news_burst", "high", "ZTX", "firing", now, now, 2, (1, 2))
+    body = notification_body(alert, "firing", now)
+    assert rs.with_reasons(body, {}) == body
+
+
+def test_the_why_column_names_the_latest_evidence_words() -> None:
+    now = datetime.now(UTC)
+    news = AlertView(
+        uuid.uuid4(), "negative_news_burst", "high", "ZTX", "firing", now, now, 2, (1, 2),
+        evidence_details=({"event_id": 2, "explanation": [{"word": "plunge", "start": 0, "end": 6, "weight": 0.5}]},),
+    )
+    fraud = AlertView(
+        uuid.uuid4(), "fraud_intent", "critical", "c1", "firing", now, now, 1, (3,),
+        evidence_details=(
+            {
+                "event_id": 3,
+                "probability": 0.91,
+                "intents": {"compromised_card": 0.91},
+                "explanation": [{"word": "worried", "start": 0, "end": 7, "weight": 0.2}],
+                "intent_explanation": [{"word": "stolen", "start": 8, "end": 14, "weight": 0.7}],
+            },
+        ),
+    )
+    plain = AlertView(
+        uuid.uuid4(), "fraud_intent", "critical", "c2", "firing", now, now, 1, (4,),
+        evidence_details=({"event_id": 4, "probability": 0.8, "intents": {"compromised_card": 0.8}},),
+    )
+    table = "\n".join(format_table([news, fraud, plain], now))
+    assert "words=plunge" in table
+    assert "p=0.91 compromised_card words=stolen" in table
+    assert "p=0.80 compromised_card" in table
+
+
+def test_stored_scores_name_the_labels_to_explain() -> None:
+    row = SimpleNamespace(
+        sentiment="negative", sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card",
+        intent_confidence=0.6, intent_probabilities={"lost_or_stolen_card": 0.3, "compromised_card": 0.6},
+    )
+    scores = scores_of(row)
+    assert scores.sentiment == "negative" and scores.intent == "compromised_card"
+    assert scores.intent_probabilities[0] == ("compromised_card", 0.6)
+
+
+def test_the_model_is_called_in_a_worker_thread_with_the_stored_scores() -> None:
+    fake = FakeExplainer()
+    assert isinstance(fake, Explainer)
+    explainer = AlertExplainer(None, fake, "test", ExplainPolicy())  # type: ignore[arg-type]
+    row = SimpleNamespace(
+        id=1, stream="customer", text=f"my card {CARD[:4]} ************ was stolen", sentiment="negative",
+        sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card", intent_confidence=0.9,
+        intent_probabilities=None,
+    )
+
+    async def go() -> list[Reasons]:
+        return await explainer._explain([row])
+
+    [reasons] = asyncio.run(go())
+    [(texts, streams, scores)] = fake.calls
+    assert streams == ["customer"] and scores is not None and scores[0].intent == "compromised_card"
+    assert reasons.intent is not None and len(reasons.intent.words) <= rs.TOP_WORDS
+    sentiment, intent = rs.stored(reasons)
+    assert intent is not None and sentiment is not None
+    assert all(texts[0][w["start"]:w["end"]] == w["word"] for w in sentiment["words"])
