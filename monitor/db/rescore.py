@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.backoff import jittered_backoff_s
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventScoreRow, ScoredEventRow
+from monitor.db.store import score_columns
 from monitor.ports import Scorer
 from monitor.records import Scores, Stream
 
@@ -123,12 +124,7 @@ def _scores(event: Pending, scores: Scores, version: str) -> dict[str, Any]:
         "event_time": event.event_time,
         "stream": event.stream,
         "model_version": version,
-        "sentiment": scores.sentiment,
-        "sentiment_score": scores.sentiment_score,
-        "sentiment_confidence": scores.sentiment_confidence,
-        "intent": scores.intent,
-        "intent_confidence": scores.intent_confidence,
-        "intent_probabilities": dict(scores.intent_probabilities) if scores.intent_probabilities else None,
+        **score_columns(scores),
         "origin": "rescore",
     }
 

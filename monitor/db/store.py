@@ -19,7 +19,7 @@ from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, S
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
 from monitor.ports import Partition
-from monitor.records import DeadLetter, ScoredEvent
+from monitor.records import DeadLetter, ScoredEvent, Scores
 
 
 class InsertHook(Protocol):
@@ -41,7 +41,7 @@ def key_row(event: ScoredEvent) -> dict[str, Any]:
 
 
 def event_row(event: ScoredEvent) -> dict[str, Any]:
-    m, s = event.message, event.scores
+    m = event.message
     return {
         "stream": m.stream,
         "message_id": m.message_id,
@@ -52,12 +52,7 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "event_time": event.event_time,
         "text": m.text,
         "entities": list(event.entities),
-        "sentiment": s.sentiment,
-        "sentiment_score": s.sentiment_score,
-        "sentiment_confidence": s.sentiment_confidence,
-        "intent": s.intent,
-        "intent_confidence": s.intent_confidence,
-        "intent_probabilities": dict(s.intent_probabilities) if s.intent_probabilities else None,
+        **score_columns(event.scores),
         "model_version": event.model_version,
         "customer_id": m.customer_id,
         "payload": m.fields,
@@ -65,20 +60,26 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
     }
 
 
-def score_row(event_id: int, event: ScoredEvent, origin: str = "live") -> dict[str, Any]:
-    """The event's `event_scores` row: its scores under the version that computed them."""
-    s = event.scores
+def score_columns(s: Scores) -> dict[str, Any]:
+    """The model's columns, the same in `scored_events` and `event_scores`."""
     return {
-        "event_id": event_id,
-        "event_time": event.event_time,
-        "stream": event.message.stream,
-        "model_version": event.model_version,
         "sentiment": s.sentiment,
         "sentiment_score": s.sentiment_score,
         "sentiment_confidence": s.sentiment_confidence,
         "intent": s.intent,
         "intent_confidence": s.intent_confidence,
         "intent_probabilities": dict(s.intent_probabilities) if s.intent_probabilities else None,
+    }
+
+
+def score_row(event_id: int, event: ScoredEvent, origin: str = "live") -> dict[str, Any]:
+    """The event's `event_scores` row: its scores under the version that computed them."""
+    return {
+        "event_id": event_id,
+        "event_time": event.event_time,
+        "stream": event.message.stream,
+        "model_version": event.model_version,
+        **score_columns(event.scores),
         "origin": origin,
     }  # scored_at: the database clock, which the drift chore's windows read
 
