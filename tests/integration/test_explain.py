@@ -9,6 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from monitor.alerts.config import load_rules
 from monitor.cli import app
 from monitor.model.scorer import TransformerScorer
 from monitor.model.training.faithfulness import delete_words, toward_label
@@ -20,13 +21,8 @@ CLEAR = [
     ("Operating profit rose sharply to EUR 13.1 mn, and the company raised its full-year guidance.", "positive"),
 ]
 CARD = "4929 1746 3051 2088"
-WATCH_LIST = {
-    "compromised_card",
-    "lost_or_stolen_card",
-    "card_payment_not_recognised",
-    "cash_withdrawal_not_recognised",
-    "direct_debit_payment_not_recognised",
-}
+WATCH_LIST = set(load_rules().rules.fraud_intent.intents)
+"""The shipped fraud_intent rule's watch list."""
 
 
 @pytest.mark.parametrize(("text", "label"), CLEAR)

@@ -15,19 +15,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from monitor.alerts.config import load_rules
 from tests.integration.test_pipeline import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
 
 PROBE = Path(__file__).parents[1] / "data" / "fraud_probe.csv"
-WATCH_LIST = {
-    "compromised_card",
-    "lost_or_stolen_card",
-    "card_payment_not_recognised",
-    "cash_withdrawal_not_recognised",
-    "direct_debit_payment_not_recognised",
-}
+WATCH_LIST = set(load_rules().rules.fraud_intent.intents)
+"""The shipped fraud_intent rule's watch list."""
 
 
 def probe(label: str, n: int) -> list[str]:

@@ -13,13 +13,9 @@ from typing import Any
 
 import asyncpg
 
-FRAUD_INTENTS = (
-    "compromised_card",
-    "lost_or_stolen_card",
-    "card_payment_not_recognised",
-    "cash_withdrawal_not_recognised",
-    "direct_debit_payment_not_recognised",
-)
+from monitor.alerts.config import load_rules
+
+FRAUD_INTENTS = load_rules().rules.fraud_intent.intents
 """The intents the shipped `fraud_intent` rule watches."""
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
