@@ -1,9 +1,12 @@
-"""The pipeline's batches as plain data: what to write, what a write did, what was committed."""
+"""The pipeline's batches as plain data: one in flight, what to write, what a write did, what was
+committed."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor.alerts.payload import AlertChanges
@@ -68,3 +71,31 @@ class CommittedBatch:
     """`time.monotonic()` when the batch was polled from Kafka."""
     committed_at: datetime
     """Wall-clock time (UTC) when its offsets were committed: compare with record timestamps."""
+
+
+@dataclass
+class InFlightBatch:
+    """Records of one poll on their way through the pipeline, and later their rows; `offsets` are
+    what to commit once written."""
+
+    records: list[SourceRecord]
+    received_at: datetime
+    offsets: dict[Partition, int]
+    epoch: int
+    """`Resync.epoch` when fetched: a batch from before the last seek is dropped, not written."""
+    rows: WriteBatch = field(default_factory=WriteBatch)
+    fetched_at: float = field(default_factory=time.monotonic)
+
+    def committed(self, partitions: Mapping[Partition, int]) -> CommittedBatch:
+        """The public view of this batch, limited to the partitions whose offsets were committed."""
+
+        def kept(topic: str, partition: int) -> bool:
+            return (topic, partition) in partitions  # a Partition is a (topic, partition) tuple
+
+        return CommittedBatch(
+            records=tuple(r for r in self.records if kept(r.topic, r.partition)),
+            events=tuple(e for e in self.rows.events if kept(e.message.topic, e.message.partition)),
+            dead_letters=tuple(d for d in self.rows.dead_letters if kept(d.topic, d.partition)),
+            fetched_at=self.fetched_at,
+            committed_at=datetime.now(UTC),
+        )

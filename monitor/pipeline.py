@@ -28,12 +28,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from monitor.batch import CommittedBatch, WriteBatch, WriteResult
+from monitor.batch import CommittedBatch, InFlightBatch, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import (
     CommitFailed,
@@ -43,13 +42,12 @@ from monitor.errors import (
     StoreDiverged,
     StoreUnavailable,
 )
-from monitor.masking import mask_bytes, mask_text
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
-from monitor.records import DeadLetter, SourceRecord
 from monitor.resync import Resync
+from monitor.row_by_row import write_row_by_row
 from monitor.validation import Limits
 
 log = structlog.get_logger(__name__)
@@ -61,33 +59,6 @@ OFFSETS_CHECK_S = 3.0
 RETRY_BACKOFF_S = (0.5, 15.0)
 """First and longest wait between attempts to decode a batch while the Schema Registry is away,
 and between attempts to send its dead letters while the dead-letter topic is."""
-
-
-@dataclass
-class _Batch:
-    """Records of one poll, and later their rows; `offsets` are what to commit once written."""
-
-    records: list[SourceRecord]
-    received_at: datetime
-    offsets: dict[Partition, int]
-    epoch: int
-    """`Resync.epoch` when fetched: a batch from before the last seek is dropped, not written."""
-    rows: WriteBatch = field(default_factory=WriteBatch)
-    fetched_at: float = field(default_factory=time.monotonic)
-
-    def committed(self, partitions: Mapping[Partition, int]) -> CommittedBatch:
-        """The public view of this batch, limited to the partitions whose offsets were committed."""
-
-        def kept(topic: str, partition: int) -> bool:
-            return Partition(topic, partition) in partitions
-
-        return CommittedBatch(
-            records=tuple(r for r in self.records if kept(r.topic, r.partition)),
-            events=tuple(e for e in self.rows.events if kept(e.message.topic, e.message.partition)),
-            dead_letters=tuple(d for d in self.rows.dead_letters if kept(d.topic, d.partition)),
-            fetched_at=self.fetched_at,
-            committed_at=datetime.now(UTC),
-        )
 
 
 class Pipeline:
@@ -151,7 +122,7 @@ class Pipeline:
         )
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
-        self._to_write: asyncio.Queue[tuple[_Batch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
+        self._to_write: asyncio.Queue[tuple[InFlightBatch, asyncio.Future[WriteBatch]] | None] = asyncio.Queue()
         self._in_flight = 0
         self._idle = asyncio.Condition()
         self._draining = 0
@@ -253,14 +224,14 @@ class Pipeline:
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
-                batch = _Batch(records, datetime.now(UTC), offsets, self.resync.epoch)
+                batch = InFlightBatch(records, datetime.now(UTC), offsets, self.resync.epoch)
                 self._to_write.put_nowait((batch, self._start_scoring(loop, batch)))
         finally:
             self.consuming = False
             self._stopping_since = time.monotonic()
             self._to_write.put_nowait(None)
 
-    def _start_scoring(self, loop: asyncio.AbstractEventLoop, batch: _Batch) -> asyncio.Future[WriteBatch]:
+    def _start_scoring(self, loop: asyncio.AbstractEventLoop, batch: InFlightBatch) -> asyncio.Future[WriteBatch]:
         self._scoring += 1
         scoring = loop.run_in_executor(self._executor, self._process, batch)
         scoring.add_done_callback(self._scored)
@@ -269,7 +240,7 @@ class Pipeline:
     def _scored(self, _: object) -> None:
         self._scoring -= 1
 
-    def _process(self, batch: _Batch) -> WriteBatch:
+    def _process(self, batch: InFlightBatch) -> WriteBatch:
         """Validate and score one batch (in a worker thread)."""
         started = time.perf_counter()
         rows = process_records(
@@ -322,7 +293,7 @@ class Pipeline:
             self._gave_up = True
         return self._gave_up
 
-    async def _scored_with_retry(self, batch: _Batch, scoring: asyncio.Future[WriteBatch]) -> WriteBatch | None:
+    async def _scored_with_retry(self, batch: InFlightBatch, scoring: asyncio.Future[WriteBatch]) -> WriteBatch | None:
         """The batch's rows; while the Schema Registry is away, decode it again with backoff."""
         first: list[asyncio.Future[WriteBatch]] = [scoring]
 
@@ -331,7 +302,7 @@ class Pipeline:
 
         return await waiting_out(self._registry, attempt, self._give_up_now)
 
-    async def _publish_with_retry(self, batch: _Batch) -> bool:
+    async def _publish_with_retry(self, batch: InFlightBatch) -> bool:
         """Send the batch's dead letters to the dead-letter topic and await the acknowledgements,
         retrying while it is away; False if shutting down gave up (nothing is committed).
 
@@ -348,7 +319,7 @@ class Pipeline:
 
         return await waiting_out(self._dead_letter_topic, attempt, self._give_up_now) is not None and not self._gave_up
 
-    async def _write_or_resync(self, batch: _Batch) -> WriteResult | None:
+    async def _write_or_resync(self, batch: InFlightBatch) -> WriteResult | None:
         """Write the batch and its offsets; None if Postgres was unavailable.
 
         After an outage the database may not be the one written before (a promoted standby that
@@ -374,55 +345,16 @@ class Pipeline:
         self.metrics.db_write_seconds.observe(time.perf_counter() - started)
         return result
 
-    async def _write_once(self, batch: _Batch) -> WriteResult:
-        """The batch in one transaction; if Postgres refuses a value, row by row (see below)."""
+    async def _write_once(self, batch: InFlightBatch) -> WriteResult:
+        """The batch in one transaction; if Postgres refuses a value, row by row (`monitor.row_by_row`)."""
         try:
             return await self.store.write(batch.rows)
         except RowsRejected as e:
             log.error("postgres refused a value; writing the batch row by row", error=str(e))  # noqa: TRY400
-            return await self._write_row_by_row(batch)
+            result, batch.rows = await write_row_by_row(self.store, batch.rows, batch.records)
+            return result
 
-    async def _write_row_by_row(self, batch: _Batch) -> WriteResult:
-        """Each row in its own transaction; a row Postgres refuses becomes a dead letter instead.
-
-        Rare by construction (validation refuses what it knows Postgres cannot store), but an
-        unforeseen value must cost one dead letter, not a crash loop over the whole batch.
-        """
-        raw = {(r.topic, r.partition, r.offset): r.value for r in batch.records}
-        total = WriteResult({}, 0)
-        stored, dead = [], list(batch.rows.dead_letters)
-        for event in batch.rows.events:
-            m = event.message
-            try:
-                result = await self.store.write(WriteBatch(events=[event]))
-            except RowsRejected as e:
-                value = raw.get((m.topic, m.partition, m.offset)) or b""
-                dead.append(
-                    DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value), m.headers)
-                )
-            else:
-                stored.append(event)
-                total = total.merged(result)  # its alerts too: they were raised and committed
-        for letter in dead:
-            try:
-                result = await self.store.write(WriteBatch(dead_letters=[letter]))
-            except RowsRejected as e:
-                # Even the raw bytes were refused: keep the place and the reason, which is enough
-                # to fetch the record from Kafka again.
-                reason = mask_text(str(e))
-                bare = DeadLetter(letter.topic, letter.partition, letter.offset, reason, None, letter.headers)
-                result = await self.store.write(WriteBatch(dead_letters=[bare]))
-            total = total.merged(result)
-        # The offsets last, in a transaction of their own: only once every row is in.
-        await self.store.write(
-            WriteBatch(offsets=dict(batch.rows.offsets), expected_offsets=dict(batch.rows.expected_offsets))
-        )
-        batch.rows = WriteBatch(
-            events=stored, dead_letters=dead, offsets=batch.rows.offsets, expected_offsets=batch.rows.expected_offsets
-        )
-        return total
-
-    async def _commit(self, batch: _Batch) -> dict[Partition, int]:
+    async def _commit(self, batch: InFlightBatch) -> dict[Partition, int]:
         """Commit the batch's offsets for the partitions this replica still owns; returns those.
 
         Called only once the batch's rows are in Postgres (and its dead letters acknowledged by the
@@ -445,13 +377,13 @@ class Pipeline:
         self._observe_committed(batch, offsets)
         return offsets
 
-    def _observe_scored(self, batch: _Batch) -> None:
+    def _observe_scored(self, batch: InFlightBatch) -> None:
         for event in batch.rows.events:
             self.metrics.messages_scored.labels(event.message.topic).inc()
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
 
-    def _observe_committed(self, batch: _Batch, offsets: Mapping[Partition, int]) -> None:
+    def _observe_committed(self, batch: InFlightBatch, offsets: Mapping[Partition, int]) -> None:
         """Latency of the batch, and lag = high watermark - committed offset, per partition."""
         self.metrics.batch_latency.observe(time.monotonic() - batch.fetched_at)
         for tp, committed in offsets.items():
@@ -460,7 +392,7 @@ class Pipeline:
                 lag = max(highwater - committed, 0)
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
-    def _log_batch(self, batch: _Batch, written: WriteResult) -> None:
+    def _log_batch(self, batch: InFlightBatch, written: WriteResult) -> None:
         for tp, next_offset in batch.offsets.items():
             log.info(
                 "batch committed",

@@ -8,6 +8,8 @@ import sys
 
 CORE = (
     "monitor.pipeline",
+    "monitor.row_by_row",
+    "monitor.batch",
     "monitor.resync",
     "monitor.validation",
     "monitor.framing",

@@ -8,7 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monitor.cli import _time, app
+from monitor.cli import app
+from monitor.cli.service import _time
 from monitor.db.rescore import Scope
 
 

@@ -1,0 +1,141 @@
+"""The model's commands: `monitor score`, and `monitor model train|eval|reference`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.config import Settings
+from monitor.logs import configure_logging
+
+model_app = typer.Typer(help="Train and evaluate the embedded model.", no_args_is_help=True)
+
+
+def score(
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to score")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="also score this file's lines, one text a line (blank lines skipped)")
+    ] = None,
+    stream: Annotated[str, typer.Option(help="news or customer (customer: the customer's mood, and intent)")] = "news",
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="add `explanation`: the words behind the sentiment, each {word, start, end, weight}, weight > 0 "
+            "pushing toward the predicted label; on --stream customer also `intent_explanation`. Card numbers "
+            "are masked before scoring; masking keeps every character in place, so start/end index the text "
+            "as given, and the words show the masked characters",
+        ),
+    ] = False,
+    top_k: Annotated[int | None, typer.Option(help="with --explain: only the k strongest words", min=1)] = None,
+) -> None:
+    """Score texts (arguments, then --file's lines) and print one JSON line per text, in order."""
+    from monitor.model.score_cli import read_texts, score_lines
+    from monitor.model.scorer import load_scorer
+
+    if stream not in ("news", "customer"):
+        raise typer.BadParameter("stream must be news or customer")
+    chosen = read_texts(texts or (), file)
+    if not chosen:
+        raise typer.BadParameter("give texts to score, or --file")
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scorer = load_scorer(settings)
+    lines = score_lines(
+        scorer, chosen, "customer" if stream == "customer" else "news", explain=explain, top_k=top_k
+    )
+    for line in lines:
+        typer.echo(line)
+
+
+@model_app.command("train")
+def model_train(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write the weights (default: into the package)")
+    ] = None,
+) -> None:
+    """Fine-tune the encoder's top blocks and every head from the labelled data; save them."""
+    from monitor.model.heads import WEIGHTS_DIR
+    from monitor.model.training.recipe import train
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    for report in train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR):
+        typer.echo(json.dumps({"split": "dev", **report.__dict__}))
+
+
+@model_app.command("eval")
+def model_eval(
+    *,
+    task: Annotated[
+        str, typer.Option(help="sentiment, intent, or fraud (labels fraud/ordinary, judged as fraud_intent)")
+    ],
+    data: Annotated[Path, typer.Option(help="CSV with text,label columns")],
+    stream: Annotated[str, typer.Option(help="news or customer: which stream's sentiment head judges")] = "news",
+    variant: Annotated[
+        str | None, typer.Option(help="rewrite the texts first: lower, typos or social (handles, links, emoji)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="sentiment: also the explanations' ERASER comprehensiveness, the mean fall of the predicted "
+            "sentiment's score toward its label when its 2 strongest words are deleted, against 2 random words",
+        ),
+    ] = False,
+    explain_method: Annotated[
+        str, typer.Option(help="with --explain: ablation (what `monitor score --explain` uses), ig or ixg")
+    ] = "ablation",
+) -> None:
+    """Accuracy, macro-F1 and calibration error of the configured model on a labelled CSV."""
+    from monitor.model.explain import METHODS
+    from monitor.model.training.evaluate import EvalTask, evaluate
+    from monitor.model.training.variants import VARIANTS
+
+    if variant is not None and variant not in VARIANTS:
+        raise typer.BadParameter(f"variant must be one of {', '.join(VARIANTS)}")
+    if task not in ("sentiment", "intent", "fraud"):
+        raise typer.BadParameter("task must be sentiment, intent or fraud")
+    if stream not in ("news", "customer"):
+        raise typer.BadParameter("stream must be news or customer")
+    if explain_method not in METHODS:
+        raise typer.BadParameter(f"explain-method must be one of {', '.join(METHODS)}")
+    settings = Settings()
+    configure_logging(settings.log_level)
+    chosen: EvalTask = "sentiment" if task == "sentiment" else "intent" if task == "intent" else "fraud"
+    report = evaluate(
+        settings, chosen, data, "customer" if stream == "customer" else "news", variant,
+        explain=explain_method if explain else None,
+    )
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        for key, value in report.items():
+            typer.echo(f"{key:>10}: {value}")
+
+
+@model_app.command("reference")
+def model_reference(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write it (default: beside the weights)")] = None,
+) -> None:
+    """Compute the drift reference (the model's dev-set predictions per stream and head) and save it."""
+    from monitor.model.reference import REFERENCE_FILE, save_reference
+    from monitor.model.scorer import load_scorer
+    from monitor.model.training.reference import compute_reference
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    reference = compute_reference(load_scorer(settings), data_dir or settings.data_dir)
+    save_reference(reference, out or REFERENCE_FILE)
+    for (stream, task), dist in sorted(reference.distributions.items()):
+        typer.echo(json.dumps({"stream": stream, "task": task, "n": dist.n, "model_version": reference.model_version}))
