@@ -79,7 +79,8 @@ def model_eval(
     data: Annotated[Path, typer.Option(help="CSV with text,label columns")],
     stream: Annotated[str, typer.Option(help="news or customer: which stream's sentiment head judges")] = "news",
     variant: Annotated[
-        str | None, typer.Option(help="rewrite the texts first: lower, typos or social (handles, links, emoji)")
+        str | None,
+        typer.Option(help="rewrite the texts first: lower, typos, keys (keyboard slips), social (handles, emoji)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
     explain: Annotated[

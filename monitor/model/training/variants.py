@@ -44,6 +44,28 @@ def typos(text: str) -> str:
     return _WORD.sub(garble, text)
 
 
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOURS = {
+    c: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row)) for row in _ROWS for i, c in enumerate(row)
+}
+
+
+def keys(text: str) -> str:
+    """About one word in five of four letters or more gets one letter struck as its keyboard
+    neighbour: a second kind of typo, unlike the swaps, drops and doubles of `typos`."""
+    rng = _rng("keys:" + text)
+
+    def strike(match: re.Match[str]) -> str:
+        w = match.group(0)
+        if rng.random() >= 0.2:
+            return w
+        i = rng.randrange(1, len(w))
+        near = _NEIGHBOURS.get(w[i].lower(), w[i])
+        return w[:i] + rng.choice(near) + w[i + 1 :]
+
+    return _WORD.sub(strike, text)
+
+
 def social(text: str) -> str:
     """As posted: a handle in front, a company name as a cashtag, an emoji and a short link."""
     rng = _rng(text)
@@ -54,4 +76,4 @@ def social(text: str) -> str:
     return f"{rng.choice(HANDLES)} {text} {rng.choice(EMOJI)}{link if rng.random() < 0.5 else ''}".strip()
 
 
-VARIANTS: dict[str, Callable[[str], str]] = {"lower": lower, "typos": typos, "social": social}
+VARIANTS: dict[str, Callable[[str], str]] = {"lower": lower, "typos": typos, "keys": keys, "social": social}
