@@ -77,10 +77,12 @@ def merge_reasons(
     event without one, e.g. a negative-news headline), in evidence order; masked.
 
     Only events still in `evidence` gain an item: an alert's evidence may have moved on since the
-    notification was written.
+    notification was written. Items about no one event (a drift alert's statistics) stay first,
+    as they were.
     """
     kept = set(evidence)
-    merged = {int(d["event_id"]): dict(d) for d in details}
+    about_the_alert = [dict(d) for d in details if "event_id" not in d]
+    merged = {int(d["event_id"]): dict(d) for d in details if "event_id" in d}
     for event_id, reasons in explained.items():
         if event_id in merged:
             merged[event_id].update(reasons)
@@ -88,7 +90,7 @@ def merge_reasons(
             merged[event_id] = {"event_id": event_id, **reasons}
     position = {event_id: i for i, event_id in enumerate(evidence)}
     ordered = sorted(merged.values(), key=lambda d: position.get(int(d["event_id"]), len(position)))
-    return mask_json(ordered)  # type: ignore[no-any-return]
+    return mask_json(about_the_alert + ordered)  # type: ignore[no-any-return]
 
 
 def with_reasons(payload: Mapping[str, Any], explained: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:

@@ -41,6 +41,14 @@ def bench(
     messages: Annotated[int, typer.Option(help="messages per measurement (default: by device)")] = 0,
     e2e: Annotated[bool, typer.Option(help="also run the service end to end on embedded servers")] = True,
     paced_seconds: Annotated[float, typer.Option(help="length of the half-load latency phase")] = 10.0,
+    alert_messages: Annotated[
+        int,
+        typer.Option(
+            help="customer messages in each alert-heavy phase: plain requests, then fraud reports that each raise "
+            "an explained, webhooked alert (default: 200 on a CPU, 2,000 on a GPU; 0 skips it)",
+            min=-1,
+        ),
+    ] = -1,
 ) -> None:
     """Measure model-only and end-to-end throughput, as ratios taken in one run."""
     import resource
@@ -81,7 +89,10 @@ def bench(
             from monitor.tools.bench.e2e import end_to_end  # Kafka and Postgres clients: only when asked for
 
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
-            report.update(end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress))
+            alerts = alert_messages if alert_messages >= 0 else 200 if device.type == "cpu" else 2_000
+            report.update(
+                end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress, alert_messages=alerts)
+            )
             report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / float(report["batched_msgs_per_s"])  # type: ignore[arg-type]
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}

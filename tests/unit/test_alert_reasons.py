@@ -91,6 +91,14 @@ def test_fraud_details_keep_their_probability_and_gain_both_explanations() -> No
     assert merged["intent_explanation"][0]["word"] == "card"
 
 
+def test_a_drift_alerts_statistics_stay_beside_its_events_reasons() -> None:
+    statistics = {"statistics": {"n": 500, "psi": 0.15, "ks": 0.12}, "thresholds": {"max_psi": 0.1}}
+    s = rs.explanation_json(explanation("positive", ("rocket", 0, 0.7)))
+    merged = rs.merge_reasons([statistics], [3, 4], {4: rs.evidence_reasons(s, None)})
+    assert merged[0] == statistics
+    assert [d.get("event_id") for d in merged] == [None, 4]
+
+
 def test_events_no_longer_in_the_evidence_gain_no_item() -> None:
     s = rs.explanation_json(explanation("negative", ("x", 0, 0.5)))
     assert rs.merge_reasons([], [2], {1: rs.evidence_reasons(s, None)}) == []

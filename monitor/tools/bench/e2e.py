@@ -1,7 +1,10 @@
 """End-to-end benchmark: Kafka -> model -> Postgres through the real service, on embedded servers.
 
-Two phases on the same service: a backlog drained as fast as possible (throughput), then a paced
-stream at half that rate (latency from the producer's timestamp to the committed row).
+Phases on the same service: a backlog of news drained as fast as possible (throughput), a paced
+stream at half that rate (latency from the producer's timestamp to the committed row), then (when
+asked for) two equal backlogs of customer messages: plain requests, and fraud reports from as
+many customers, each raising a `fraud_intent` alert whose evidence is explained before its webhook
+goes out (the alert-heavy load: its rate against the plain one's, and commit-to-webhook latency).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import SecretStr
 
 from monitor.batch import CommittedBatch
 from monitor.config import Settings
@@ -22,27 +28,40 @@ from monitor.ports import Scorer
 from monitor.service import run_service
 from monitor.tools.embedded import embedded_broker, embedded_postgres
 from monitor.tools.produce import produce, to_topic
+from monitor.tools.receiver import Delivery, WebhookReceiver, new_webhook_secret
 
 
 class _Recorder:
-    """Counts committed records and their produce-to-commit latencies."""
+    """Counts committed records per batch, their produce-to-commit latencies, and when each
+    customer's latest event was committed."""
 
     def __init__(self) -> None:
-        self.committed = 0
-        self.first_fetch: float | None = None
-        self.last_commit = 0.0
+        self.batches: list[tuple[float, float, int]] = []
+        """(fetched_at, committed at, records) per batch, both times `time.monotonic()`."""
         self.latencies_ms: list[float] = []
         self.measure_latency = False
+        self.committed_at: dict[str, datetime] = {}
+        """Customer id -> when the batch holding its latest event was committed."""
+
+    @property
+    def committed(self) -> int:
+        return sum(n for _, _, n in self.batches)
+
+    def span_since(self, mark: int) -> tuple[int, float]:
+        """Records committed by the batches from `mark` on, and the seconds from the first one's
+        fetch to the last one's commit."""
+        phase = self.batches[mark:]
+        return sum(n for _, _, n in phase), phase[-1][1] - phase[0][0]
 
     def __call__(self, batch: CommittedBatch) -> None:
-        self.committed += len(batch.records)
-        if self.first_fetch is None:
-            self.first_fetch = batch.fetched_at
-        self.last_commit = time.monotonic()
+        self.batches.append((batch.fetched_at, time.monotonic(), len(batch.records)))
         if self.measure_latency:
             self.latencies_ms.extend(
                 (batch.committed_at - r.timestamp).total_seconds() * 1000 for r in batch.records if r.timestamp
             )
+        for event in batch.events:
+            if event.message.customer_id is not None:
+                self.committed_at[event.message.customer_id] = batch.committed_at
 
 
 async def _produce(bootstrap: str, topic: str, texts: Sequence[str], rate: float | None = None) -> None:
@@ -65,21 +84,26 @@ async def _run(
     texts: Sequence[str],
     *,
     paced_seconds: float,
+    alert_messages: int,
+    receiver: WebhookReceiver,
     progress: Callable[[str], None],
 ) -> dict[str, float]:
     topic = f"bench-news-{uuid.uuid4().hex[:6]}"
-    await create_topics(bootstrap, [topic], partitions=4)
+    customers = f"{topic}-customers"
+    await create_topics(bootstrap, [topic, customers], partitions=4)
     progress("end to end: producing the backlog")
     await _produce(bootstrap, topic, texts)
 
     settings = Settings(
         kafka_bootstrap_servers=(bootstrap,),
         news_topics=(topic,),
-        customer_topics=(f"{topic}-customers",),
+        customer_topics=(customers,),
         group_id=f"bench-{uuid.uuid4().hex[:6]}",
         database_url=database_url,
         poll_timeout_ms=20,
         http_port=0,
+        webhook_url=(receiver.url,),
+        webhook_secret=SecretStr(receiver.secrets[0]),
     )
     recorder, stop, metrics = _Recorder(), asyncio.Event(), Metrics()
     service = asyncio.create_task(
@@ -88,9 +112,8 @@ async def _run(
     try:
         progress("end to end: draining the backlog")
         await _wait_for(recorder, len(texts), timeout_s=600)
-        assert recorder.first_fetch is not None
-        drain_s = recorder.last_commit - recorder.first_fetch
-        rate = len(texts) / drain_s
+        drained, drain_s = recorder.span_since(0)
+        rate = drained / drain_s
         profile = _profile(metrics, drain_s)
 
         progress(f"end to end: paced at half load ({rate / 2:.0f} msgs/s)")
@@ -98,6 +121,8 @@ async def _run(
         recorder.measure_latency = True
         await _produce(bootstrap, topic, paced, rate=rate / 2)
         await _wait_for(recorder, len(texts) + len(paced), timeout_s=120)
+        recorder.measure_latency = False
+        alerting = await _alert_heavy(bootstrap, customers, recorder, receiver, n=alert_messages, progress=progress)
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -109,7 +134,80 @@ async def _run(
         "e2e_p50_ms": statistics.median(lat),
         "e2e_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "e2e_latency_load_msgs_per_s": rate / 2,
+        **alerting,
     }
+
+
+PLAIN_REQUESTS = (
+    "How do I change the PIN of my card?",
+    "Which currencies can I hold in my account?",
+    "When will my new card arrive?",
+    "Can I top up by bank transfer?",
+    "How long does a transfer to another bank take?",
+    "Where can I see my exchange rate before I pay abroad?",
+)
+"""Customer requests that raise no alert: the plain half of the alert-heavy comparison."""
+
+
+async def _alert_heavy(
+    bootstrap: str,
+    topic: str,
+    recorder: _Recorder,
+    receiver: WebhookReceiver,
+    *,
+    n: int,
+    progress: Callable[[str], None],
+) -> dict[str, float]:
+    """`n` plain requests, then `n` fraud reports from `n` customers: the two drain rates, and how
+    long each fraud alert took from its event's commit to its verified webhook."""
+    if n == 0:
+        return {}
+    from monitor.model.training.fraud_phrasings import fraud_reports
+
+    reports = fraud_reports()[0]
+    rates = {}
+    for kind, texts in (("plain", PLAIN_REQUESTS), ("alerting", reports)):
+        progress(f"end to end: {n} customer messages, {kind}")
+        values = (
+            {"id": f"{kind}-{i}", "text": texts[i % len(texts)], "customer_id": f"bench-{kind}-{i}"} for i in range(n)
+        )
+        mark, before = len(recorder.batches), recorder.committed
+        await produce(bootstrap, to_topic(topic, values, key_of=None), linger_ms=20)
+        await _wait_for(recorder, before + n, timeout_s=600)
+        committed, seconds = recorder.span_since(mark)
+        rates[kind] = committed / seconds
+    progress("end to end: waiting for the fraud alerts' webhooks")
+    fraud = await _fraud_deliveries(receiver, n, quiet_s=35.0)
+    waits = sorted(
+        (d.received_at - recorder.committed_at[d.payload["entity"]]).total_seconds() * 1000
+        for d in fraud
+        if d.payload.get("entity") in recorder.committed_at
+    )
+    explained = sum(any("explanation" in e for e in d.payload.get("evidence_details", ())) for d in fraud)
+    return {
+        "e2e_customer_plain_msgs_per_s": rates["plain"],
+        "e2e_customer_alerting_msgs_per_s": rates["alerting"],
+        "e2e_alerting_vs_plain": rates["alerting"] / rates["plain"],
+        "alerts_delivered": len(fraud),
+        "alerts_explained": explained,
+        "alert_webhook_p50_ms": statistics.median(waits) if waits else float("nan"),
+        "alert_webhook_p99_ms": waits[min(len(waits) - 1, int(len(waits) * 0.99))] if waits else float("nan"),
+    }
+
+
+async def _fraud_deliveries(receiver: WebhookReceiver, n: int, quiet_s: float) -> list[Delivery]:
+    """The fraud alerts' deliveries, once all `n` came or none came for `quiet_s` (longer than the
+    explainer's bound: an alert waits at most that long for its reasons)."""
+
+    def fraud() -> list[Delivery]:
+        return [d for d in receiver.deliveries if d.payload.get("rule") == "fraud_intent"]
+
+    seen, last_change = 0, time.monotonic()
+    while len(fraud()) < n and time.monotonic() - last_change < quiet_s:
+        if len(fraud()) != seen:
+            seen, last_change = len(fraud()), time.monotonic()
+        await asyncio.sleep(0.1)
+    return fraud()
 
 
 def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
@@ -125,11 +223,23 @@ def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
 
 
 def end_to_end(
-    scorer: Scorer, texts: Sequence[str], paced_seconds: float, progress: Callable[[str], None]
+    scorer: Scorer,
+    texts: Sequence[str],
+    paced_seconds: float,
+    progress: Callable[[str], None],
+    alert_messages: int = 0,
 ) -> dict[str, float]:
-    """Start an embedded broker and Postgres, run the service against them, and measure."""
+    """Start an embedded broker, Postgres and a webhook receiver, run the service against them, and
+    measure."""
     progress("end to end: starting Tansu and Postgres")
-    with embedded_broker() as broker, embedded_postgres() as database_url:
+    with (
+        embedded_broker() as broker,
+        embedded_postgres() as database_url,
+        WebhookReceiver([new_webhook_secret()]) as receiver,
+    ):
         upgrade(database_url)
-        run = _run(broker.bootstrap, database_url, scorer, texts, paced_seconds=paced_seconds, progress=progress)
+        run = _run(
+            broker.bootstrap, database_url, scorer, texts,
+            paced_seconds=paced_seconds, alert_messages=alert_messages, receiver=receiver, progress=progress,
+        )
         return asyncio.run(run)

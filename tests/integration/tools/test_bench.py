@@ -16,13 +16,19 @@ KEYS = {
     "device", "batched_msgs_per_s", "per_message_msgs_per_s", "hf_pipeline_msgs_per_s",
     "hf_bert_base_msgs_per_s", "peak_gflops", "model_gflops", "model_efficiency",
     "peak_gflops_serving", "model_efficiency_serving", "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
+    "e2e_customer_plain_msgs_per_s", "e2e_customer_alerting_msgs_per_s", "e2e_alerting_vs_plain",
+    "alerts_delivered", "alert_webhook_p50_ms", "alert_webhook_p99_ms",
 }
+ALERT_MESSAGES = 24
 
 
 def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     env = {**os.environ, "MONITOR_DATA_DIR": str(data_dir), "MONITOR_DEVICE": "cpu"}
     done = subprocess.run(
-        [sys.executable, "-m", "monitor", "bench", "--json", "--messages", "48", "--paced-seconds", "2"],
+        [
+            sys.executable, "-m", "monitor", "bench", "--json", "--messages", "48", "--paced-seconds", "2",
+            "--alert-messages", str(ALERT_MESSAGES),
+        ],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -36,4 +42,9 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     serving = report["model_efficiency_serving"] * report["peak_gflops_serving"]
     assert report["model_gflops"] == pytest.approx(serving, rel=0.01)
     assert report["e2e_p50_ms"] <= report["e2e_p99_ms"]
+    # Each fraud report comes from its own customer: one alert, one webhook each (a report the
+    # model misses raises none), its evidence explained unless the explainer ran out of time.
+    assert report["alerts_delivered"] <= ALERT_MESSAGES
+    assert report["alerts_explained"] <= report["alerts_delivered"]
+    assert report["alert_webhook_p50_ms"] <= report["alert_webhook_p99_ms"]
     assert report["mean_tokens"] > 30  # PhraseBank news, not the four short built-in sentences (18)
