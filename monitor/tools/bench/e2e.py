@@ -122,7 +122,9 @@ async def _run(
         await _produce(bootstrap, topic, paced, rate=rate / 2)
         await _wait_for(recorder, len(texts) + len(paced), timeout_s=120)
         recorder.measure_latency = False
-        alerting = await _alert_heavy(bootstrap, customers, recorder, receiver, n=alert_messages, progress=progress)
+        alerting = await _alert_heavy(
+            bootstrap, customers, recorder, receiver, metrics, n=alert_messages, progress=progress
+        )
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -138,7 +140,7 @@ async def _run(
     }
 
 
-PLAIN_REQUESTS = (
+_REQUESTS = (
     "How do I change the PIN of my card?",
     "Which currencies can I hold in my account?",
     "When will my new card arrive?",
@@ -146,7 +148,10 @@ PLAIN_REQUESTS = (
     "How long does a transfer to another bank take?",
     "Where can I see my exchange rate before I pay abroad?",
 )
-"""Customer requests that raise no alert: the plain half of the alert-heavy comparison."""
+PLAIN_REQUESTS = tuple(f"{a} {b}" for a in _REQUESTS for b in _REQUESTS if a != b)
+"""Customer messages that raise no alert, the plain half of the alert-heavy comparison: two
+questions each, 21 tokens on average against the fraud reports' 19, so the model's share of the
+work is alike and the difference is the alerts'."""
 
 
 async def _alert_heavy(
@@ -154,6 +159,7 @@ async def _alert_heavy(
     topic: str,
     recorder: _Recorder,
     receiver: WebhookReceiver,
+    metrics: Metrics,
     *,
     n: int,
     progress: Callable[[str], None],
@@ -165,17 +171,20 @@ async def _alert_heavy(
     from monitor.model.training.fraud_phrasings import fraud_reports
 
     reports = fraud_reports()[0]
-    rates = {}
+    figures: dict[str, float] = {}
     for kind, texts in (("plain", PLAIN_REQUESTS), ("alerting", reports)):
         progress(f"end to end: {n} customer messages, {kind}")
         values = (
             {"id": f"{kind}-{i}", "text": texts[i % len(texts)], "customer_id": f"bench-{kind}-{i}"} for i in range(n)
         )
-        mark, before = len(recorder.batches), recorder.committed
+        mark, before, busy = len(recorder.batches), recorder.committed, _busy_s(metrics)
         await produce(bootstrap, to_topic(topic, values, key_of=None), linger_ms=20)
         await _wait_for(recorder, before + n, timeout_s=600)
         committed, seconds = recorder.span_since(mark)
-        rates[kind] = committed / seconds
+        figures[f"e2e_customer_{kind}_msgs_per_s"] = committed / seconds
+        (score_before, write_before), (score_after, write_after) = busy, _busy_s(metrics)
+        figures[f"e2e_customer_{kind}_share_validate_and_score"] = (score_after - score_before) / seconds
+        figures[f"e2e_customer_{kind}_share_db_write"] = (write_after - write_before) / seconds
     progress("end to end: waiting for the fraud alerts' webhooks")
     fraud = await _fraud_deliveries(receiver, n, quiet_s=35.0)
     waits = sorted(
@@ -185,9 +194,8 @@ async def _alert_heavy(
     )
     explained = sum(any("explanation" in e for e in d.payload.get("evidence_details", ())) for d in fraud)
     return {
-        "e2e_customer_plain_msgs_per_s": rates["plain"],
-        "e2e_customer_alerting_msgs_per_s": rates["alerting"],
-        "e2e_alerting_vs_plain": rates["alerting"] / rates["plain"],
+        **figures,
+        "e2e_alerting_vs_plain": figures["e2e_customer_alerting_msgs_per_s"] / figures["e2e_customer_plain_msgs_per_s"],
         "alerts_delivered": len(fraud),
         "alerts_explained": explained,
         "alert_webhook_p50_ms": statistics.median(waits) if waits else float("nan"),
@@ -210,16 +218,18 @@ async def _fraud_deliveries(receiver: WebhookReceiver, n: int, quiet_s: float) -
     return fraud()
 
 
-def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
-    """Where the backlog's wall time went: each stage's busy time as a share of it (stages overlap)."""
-
+def _busy_s(metrics: Metrics) -> tuple[float, float]:
+    """Seconds spent so far validating and scoring, and writing to Postgres."""
     def total(name: str) -> float:
         return metrics.registry.get_sample_value(f"{name}_sum") or 0.0
 
-    return {
-        "e2e_share_validate_and_score": total("monitor_model_seconds") / wall_s,
-        "e2e_share_db_write": total("monitor_db_write_seconds") / wall_s,
-    }
+    return total("monitor_model_seconds"), total("monitor_db_write_seconds")
+
+
+def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
+    """Where the backlog's wall time went: each stage's busy time as a share of it (stages overlap)."""
+    score_s, write_s = _busy_s(metrics)
+    return {"e2e_share_validate_and_score": score_s / wall_s, "e2e_share_db_write": write_s / wall_s}
 
 
 def end_to_end(
