@@ -38,7 +38,7 @@ def news_event(
 
 
 def customer_event(
-    message_id: str, customer_id: str, intent: str, confidence: float = 0.9
+    message_id: str, customer_id: str, intent: str, confidence: float = 0.9, *, text: str | None = None
 ) -> ScoredEvent:
     now = datetime.now(UTC)
     message = Message(
@@ -47,7 +47,7 @@ def customer_event(
         topic="customer",
         partition=0,
         offset=next(_offsets),
-        text=f"text {message_id}",
+        text=text or f"text {message_id}",
         event_time=now,
         customer_id=customer_id,
     )
@@ -62,6 +62,9 @@ def rules(text: str = "") -> RulesConfig:
     return parse_rules(text)
 
 
-def alert_store(database_url: str, config: RulesConfig, endpoints: tuple[str, ...] = ()) -> Store:
-    """A Store on its own engine (its own connections: a replica of its own)."""
-    return Store(make_engine(database_url), on_inserted=AlertStore(config, endpoints))
+def alert_store(
+    database_url: str, config: RulesConfig, endpoints: tuple[str, ...] = (), *, explain: bool = False
+) -> Store:
+    """A Store on its own engine (its own connections: a replica of its own); `explain`: its
+    notifications with evidence wait for an explainer."""
+    return Store(make_engine(database_url), on_inserted=AlertStore(config, endpoints, explain=explain))

@@ -181,9 +181,7 @@ class DriftWatch:
                 first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
                 extra_details=details,
             )
-            changes = AlertChanges()
-            alert = await self.alerts.raise_alert(conn, trigger, now, changes)
-            if alert is not None:
+            for alert in await self.alerts.raise_alerts(conn, [trigger], now, AlertChanges()):
                 log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                             severity=alert.severity, **result.as_json())
                 if self.metrics is not None:
@@ -204,7 +202,7 @@ class DriftWatch:
                     .returning(AlertRow)
                 )
             ).one()
-            await self.alerts.notify(conn, view(row), "resolved", now)
+            await self.alerts.notify(conn, [(view(row), "resolved")], now)
             log.info("alert resolved", alert_id=str(row.id), rule=row.rule, entity=row.entity, **result.as_json())
 
 

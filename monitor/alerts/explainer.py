@@ -4,13 +4,17 @@ Runs beside the pipeline and the dispatcher as its own task, on every replica. A
 alert has evidence is written not ready (`alert_notifications.explained_at IS NULL`, see
 `monitor.alerts.reasons.needs_explanation`); this loop claims a few with `FOR UPDATE SKIP LOCKED`
 and a lease (replicas never explain the same one; a replica that dies leaves it to the timeout),
-reads its newest evidence events' masked texts and scores, explains those not explained before in
-a worker thread of its own (never on the event loop, never inside a transaction), stores each
-event's explanation once (`event_explanations`), merges the strongest words into the alert's and
-the notification's evidence details, and marks the notification ready so the dispatcher sends it.
+reads their newest evidence events' masked texts and scores, explains those not explained before
+in one call to the model (an alert storm's reports are explained side by side, which is what keeps
+up with it) in a worker thread of its own (never on the event loop, never inside a transaction),
+stores each event's explanation once (`event_explanations`), merges the strongest words into each
+alert's and notification's evidence details, and marks the notifications ready so the dispatcher
+sends them.
 
 Reasons never cost an alert: one that cannot be explained (an error, the model too slow) is sent
-without them once `timeout_s` has passed since it was written.
+without them once `timeout_s` has passed since it was written. Only the release takes a
+notification past that bound: the claim skips it, so a lease that lapses late cannot hold it back
+for another round.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class ExplainPolicy:
     timeout_s: float = 30.0
     """A notification not explained this long after it was written is sent without reasons."""
     poll_interval_s: float = 0.5
-    claim_limit: int = 4
+    claim_limit: int = 8
+    """Notifications claimed (and their evidence explained in one call) at a time."""
 
     @property
     def lease_s(self) -> float:
@@ -75,6 +80,7 @@ _CLAIM = text("""
 WITH due AS (
     SELECT id FROM alert_notifications
     WHERE explained_at IS NULL AND (explaining_until IS NULL OR explaining_until < now())
+      AND created_at >= now() - make_interval(secs => :timeout_s)
     ORDER BY created_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -157,40 +163,61 @@ class AlertExplainer:
             released = (await conn.execute(_RELEASE_EXPIRED, {"timeout_s": self.policy.timeout_s})).all()
         for row in released:
             log.warning("notification sent without reasons (explaining timed out)", notification_id=str(row.id))
-        async with transaction(self.engine) as conn:
-            rows = await conn.execute(
-                _CLAIM, {"limit": self.policy.claim_limit, "lease_s": self.policy.lease_s}
-            )
-            now = asyncio.get_running_loop().time()
-            claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
-        for item in claimed:
-            await self.explain(item)
+        claimed = await self.claim()
+        if claimed:
+            await self.explain(claimed)
         return len(claimed) + len(released)
 
-    async def explain(self, item: Pending) -> None:
-        ids = rs.to_explain(item.payload.get("evidence", ()))
+    async def claim(self) -> list[Pending]:
+        """Lease the oldest few notifications still waiting for reasons and still within the bound."""
+        policy = self.policy
+        async with transaction(self.engine) as conn:
+            rows = await conn.execute(
+                _CLAIM, {"limit": policy.claim_limit, "lease_s": policy.lease_s, "timeout_s": policy.timeout_s}
+            )
+            now = asyncio.get_running_loop().time()
+            return [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
+
+    async def explain(self, items: Sequence[Pending]) -> None:
+        """Explain the evidence of `items` in one call to the model, then make each ready."""
+        wanted = {item.id: rs.to_explain(item.payload.get("evidence", ())) for item in items}
+        ids = sorted({i for evidence in wanted.values() for i in evidence})
         async with connect(self.engine) as conn:
             cached = {
                 r.event_id: (_json(r.sentiment), _json(r.intent))
-                for r in await conn.execute(_CACHED, {"ids": list(ids), "model_version": self.model_version})
+                for r in await conn.execute(_CACHED, {"ids": ids, "model_version": self.model_version})
             }
             missing = [i for i in ids if i not in cached]
             events = list(await conn.execute(_EVENTS, {"ids": missing})) if missing else []
+        waiting = []
+        for item in items:
+            if set(wanted[item.id]) <= cached.keys():  # every reason known already: nothing to wait for
+                await self._finish(item, {}, self._reasons(wanted[item.id], cached))
+            else:
+                waiting.append(item)
         fresh: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
-        waited = asyncio.get_running_loop().time() - item.claimed_at  # behind others claimed with it
-        left = rs.time_left_s(item.age_s + waited, self.policy.timeout_s)
+        notification_ids = [str(item.id) for item in waiting]
+        # The bound of the oldest that waits for the call: none is sent late.
+        now = asyncio.get_running_loop().time()
+        left = min((rs.time_left_s(i.age_s + now - i.claimed_at, self.policy.timeout_s) for i in waiting), default=0)
         if events and left > 0:
             try:
                 reasons = await asyncio.wait_for(self._explain(events), timeout=left)
                 fresh = {row.id: rs.stored(r) for row, r in zip(events, reasons, strict=True)}
             except TimeoutError:
-                log.warning("explaining timed out; sending without these reasons", notification_id=str(item.id))
+                log.warning("explaining timed out; sending without these reasons", notification_ids=notification_ids)
             except Exception:
-                log.exception("explaining failed; sending without these reasons", notification_id=str(item.id))
-        explained = {
-            event_id: rs.evidence_reasons(*pair) for event_id, pair in {**cached, **fresh}.items()
-        }
-        await self._finish(item, fresh, explained)
+                log.exception("explaining failed; sending without these reasons", notification_ids=notification_ids)
+        for item in waiting:
+            mine = {i: fresh[i] for i in wanted[item.id] if i in fresh}
+            await self._finish(item, mine, self._reasons(wanted[item.id], {**cached, **fresh}))
+
+    @staticmethod
+    def _reasons(
+        event_ids: Sequence[int], known: Mapping[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]
+    ) -> dict[int, dict[str, Any]]:
+        """The evidence reasons of those of `event_ids` explained (now or before)."""
+        return {i: rs.evidence_reasons(*known[i]) for i in event_ids if i in known}
 
     async def _explain(self, events: Sequence[Any]) -> list[Reasons]:
         texts = [e.text for e in events]  # stored texts are masked

@@ -6,6 +6,10 @@ window, so whichever counts second waits for the first to commit and then sees b
 of them raises the alert, never neither. The unique partial index on open alerts is the backstop
 (`ON CONFLICT DO NOTHING`), so never two either. Locks are taken in one global order (the key),
 so two batches touching the same entities cannot deadlock on them.
+
+A batch's alerts cost a few statements, not a few per alert: every lock in one statement, every
+open alert looked up in one, the new alerts inserted in one, their notifications and outbox rows in
+one each (a storm of fraud reports, each its own customer, is hundreds of alerts in one batch).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -30,6 +34,9 @@ from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, Sc
 from monitor.records import ScoredEvent
 
 log = structlog.get_logger(__name__)
+
+_LOCK_IN_ORDER = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+"""Advisory locks on the keys, taken in the array's order (the scan of `unnest` keeps it)."""
 
 
 def lock_key(rule: str, entity: str) -> int:
@@ -87,12 +94,22 @@ class AlertStore:
         now = datetime.now(UTC)
         changes = AlertChanges()
         found = r.candidates(self.config, (facts(i, e) for i, e in events), now)
-        for candidate in sorted(found, key=lambda c: lock_key(c.rule, c.entity)):
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"),
-                {"key": lock_key(candidate.rule, candidate.entity)},
-            )
-            await self._apply(conn, candidate, now, changes)
+        if not found:
+            return changes
+        keys = sorted({lock_key(c.rule, c.entity) for c in found})
+        await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
+        open_rows = await self._open_rows(conn, found)
+        again: list[tuple[AlertView, str]] = []
+        triggers: list[r.Trigger] = []
+        for candidate in found:
+            open_row = open_rows.get((candidate.rule, candidate.entity))
+            if open_row is None:
+                if (trigger := await self._evaluate(conn, candidate)) is not None:
+                    triggers.append(trigger)
+            elif (alert := await self._update(conn, open_row, candidate, now, changes)) is not None:
+                again.append((alert, "repeat"))
+        await self.raise_alerts(conn, triggers, now, changes)
+        changes.notifications += await self.notify(conn, again, now)
         for alert in changes.raised:
             log.warning(
                 "alert raised",
@@ -104,60 +121,56 @@ class AlertStore:
             )
         return changes
 
-    async def _apply(
-        self, conn: AsyncConnection, candidate: r.Candidate, now: datetime, changes: AlertChanges
-    ) -> None:
-        open_row = (
-            await conn.execute(
-                select(AlertRow)
-                .where(AlertRow.rule == candidate.rule, AlertRow.entity == candidate.entity)
-                .where(AlertRow.status == "firing")
-                .with_for_update()
-            )
-        ).first()
-        if open_row is not None:
-            await self._update(conn, open_row, candidate, now, changes)
-            return
-        trigger = await self._evaluate(conn, candidate)
-        if trigger is None:
-            return
-        await self.raise_alert(conn, trigger, now, changes)
+    @staticmethod
+    async def _open_rows(conn: AsyncConnection, found: Sequence[r.Candidate]) -> dict[tuple[str, str], Row[Any]]:
+        """The candidates' open alerts, locked, by (rule, entity)."""
+        rows = await conn.execute(
+            select(AlertRow)
+            .where(tuple_(AlertRow.rule, AlertRow.entity).in_([(c.rule, c.entity) for c in found]))
+            .where(AlertRow.status == "firing")
+            .with_for_update()
+        )
+        return {(row.rule, row.entity): row for row in rows}
 
-    async def raise_alert(
-        self, conn: AsyncConnection, trigger: r.Trigger, now: datetime, changes: AlertChanges
-    ) -> AlertView | None:
-        """Open an alert for `trigger` and write its firing notification; None when one is open
-        already (the caller holds the (rule, entity) advisory lock, so that is rare)."""
-        alert_id = uuid.uuid4()
+    async def raise_alerts(
+        self,
+        conn: AsyncConnection,
+        triggers: Sequence[r.Trigger],
+        now: datetime,
+        changes: AlertChanges,
+    ) -> list[AlertView]:
+        """Open an alert for each trigger and write their firing notifications, a statement each;
+        a trigger whose (rule, entity) has one open already raises none (the caller holds its
+        advisory lock, so that is rare)."""
+        if not triggers:
+            return []
         stmt = (
             insert(AlertRow)
-            .values(
-                id=alert_id,
-                rule=trigger.rule,
-                severity=trigger.severity,
-                entity=trigger.entity,
-                status="firing",
-                first_seen=trigger.first_seen,
-                last_seen=trigger.last_seen,
-                event_count=trigger.event_count,
-                evidence=list(trigger.evidence),
-                evidence_details=[d.as_json() for d in trigger.details] + list(trigger.extra_details),
-                created_at=now,
-                updated_at=now,
-                last_notified_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["rule", "entity"], index_where=text("status = 'firing'")
-            )
+            .on_conflict_do_nothing(index_elements=["rule", "entity"], index_where=text("status = 'firing'"))
             .returning(AlertRow)
         )
-        row = (await conn.execute(stmt)).first()
-        if row is None:  # another transaction holds it open (the lock makes this rare)
-            return None
-        alert = view(row)
-        changes.raised.append(alert)
-        changes.notifications += await self.notify(conn, alert, "firing", now)
-        return alert
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "rule": t.rule,
+                "severity": t.severity,
+                "entity": t.entity,
+                "status": "firing",
+                "first_seen": t.first_seen,
+                "last_seen": t.last_seen,
+                "event_count": t.event_count,
+                "evidence": list(t.evidence),
+                "evidence_details": [d.as_json() for d in t.details] + list(t.extra_details),
+                "created_at": now,
+                "updated_at": now,
+                "last_notified_at": now,
+            }
+            for t in triggers
+        ]
+        raised = [view(row) for row in await conn.execute(stmt, rows)]
+        changes.raised += raised
+        changes.notifications += await self.notify(conn, [(alert, "firing") for alert in raised], now)
+        return raised
 
     async def _update(
         self,
@@ -166,7 +179,8 @@ class AlertStore:
         candidate: r.Candidate,
         now: datetime,
         changes: AlertChanges,
-    ) -> None:
+    ) -> AlertView | None:
+        """Add the candidate's events to an open alert; returns it when it is to be paged again."""
         current = r.OpenAlert(
             row.id,
             tuple(row.evidence),
@@ -177,7 +191,7 @@ class AlertStore:
         )
         change = r.update_open(current, candidate, now, r.cooldown_of(self.config, candidate.rule))
         if change is None:
-            return
+            return None
         values: dict[str, Any] = {
             "evidence": list(change.evidence),
             "first_seen": change.first_seen,
@@ -205,8 +219,7 @@ class AlertStore:
             event_count=change.event_count,
             paged_again=change.page_again,
         )
-        if change.page_again:
-            changes.notifications += await self.notify(conn, view(updated), "repeat", now)
+        return view(updated) if change.page_again else None
 
     async def _evaluate(self, conn: AsyncConnection, candidate: r.Candidate) -> r.Trigger | None:
         """Count the window in scored_events (every replica's rows) and apply the rule; the rule's
@@ -238,30 +251,32 @@ class AlertStore:
                 return r.evaluate_spike(self.config, candidate, [(i, t) for i, t in rows])
         raise AssertionError(f"no evaluation for rule {candidate.rule!r}")
 
-    async def notify(
-        self, conn: AsyncConnection, alert: AlertView, kind: str, now: datetime
-    ) -> int:
-        """Write one notification and its outbox rows, one per endpoint; returns 1."""
-        notification_id = uuid.uuid4()
-        await conn.execute(
-            insert(AlertNotificationRow).values(
-                id=notification_id,
-                alert_id=alert.id,
-                kind=kind,
-                payload=notification_body(alert, kind, now),
-                created_at=now,
+    async def notify(self, conn: AsyncConnection, pages: Sequence[tuple[AlertView, str]], now: datetime) -> int:
+        """Write a notification of each (alert, kind) and its outbox rows, one per endpoint, in one
+        statement each; returns how many notifications."""
+        if not pages:
+            return 0
+        notifications = [
+            {
+                "id": uuid.uuid4(),
+                "alert_id": alert.id,
+                "kind": kind,
+                "payload": notification_body(alert, kind, now),
+                "created_at": now,
                 # Not ready until the explainer adds the evidence's reasons (or gives up on them).
-                explained_at=None if self.explain and needs_explanation(kind, alert.evidence) else now,
-            )
-        )
+                "explained_at": None if self.explain and needs_explanation(kind, alert.evidence) else now,
+            }
+            for alert, kind in pages
+        ]
+        await conn.execute(insert(AlertNotificationRow), notifications)
         if self.endpoints:
+            # next_attempt_at and created_at default to the database clock, which the dispatcher
+            # compares them with.
             await conn.execute(
                 insert(AlertOutboxRow),
-                # next_attempt_at and created_at default to the database clock, which the
-                # dispatcher compares them with.
-                [{"notification_id": notification_id, "endpoint": url} for url in self.endpoints],
+                [{"notification_id": n["id"], "endpoint": url} for n in notifications for url in self.endpoints],
             )
-        return 1
+        return len(notifications)
 
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
         """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.
@@ -280,10 +295,8 @@ class AlertStore:
                     .returning(AlertRow),
                     {"cutoff": now - after},
                 )
-                for row in rows.all():
-                    alert = view(row)
-                    resolved.append(alert)
-                    await self.notify(conn, alert, "resolved", now)
+                resolved += [view(row) for row in rows]
+            await self.notify(conn, [(alert, "resolved") for alert in resolved], now)
         for alert in resolved:
             log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity)
         return resolved

@@ -4,6 +4,7 @@ servers), imported only when run, so the service never loads them."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -66,7 +67,7 @@ def bench(
     from monitor.tools.bench.model import model_only, news_texts
 
     settings = Settings()
-    configure_logging("WARNING")
+    configure_logging("WARNING", stream=sys.stderr)  # stdout carries the report (one line with --json)
     scorer = load_scorer(settings)
     if not isinstance(scorer, TransformerScorer) or scorer.encoder is None:
         raise typer.BadParameter("bench measures the embedded default model; unset the checkpoint overrides")

@@ -112,20 +112,19 @@ class WordAttributor:
         return labels
 
     def explain(self, targets: Sequence[Target], version: str) -> list[Explanation]:
-        """One explanation per target, in order; every word of each text, in reading order."""
+        """One explanation per target, in order; every word of each text, in reading order.
+
+        Texts go in batches of like length, each text's targets together: leaving a word out of
+        a customer message costs one encoder pass for both its heads (`_ablate`)."""
         out: list[Explanation | None] = [None] * len(targets)
-        order = sorted(range(len(targets)), key=lambda i: len(targets[i].text))
+        order = sorted(range(len(targets)), key=lambda i: (len(targets[i].text), targets[i].text))
         for lo in range(0, len(order), self.batch_texts):
-            chunk = order[lo : lo + self.batch_texts]
-            by_head: dict[int, list[int]] = {}
-            for i in chunk:
-                by_head.setdefault(id(targets[i].head), []).append(i)
-            for rows in by_head.values():
-                weights, offsets = self._attribute([targets[i] for i in rows])
-                for row, i in enumerate(rows):
-                    t = targets[i]
-                    words = merge_tokens(t.text, offsets[row], weights[row])
-                    out[i] = Explanation(t.label, words, f"{self.name}:{version}")
+            rows = order[lo : lo + self.batch_texts]
+            weights, offsets = self._attribute([targets[i] for i in rows])
+            for row, i in enumerate(rows):
+                t = targets[i]
+                words = merge_tokens(t.text, offsets[row], weights[row])
+                out[i] = Explanation(t.label, words, f"{self.name}:{version}")
         return [e for e in out if e is not None]
 
     def _tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -141,10 +140,19 @@ class WordAttributor:
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def _log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: Head) -> torch.Tensor:
+        return self._scores(input_ids, attention_mask, [head])
+
+    def _scores(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, heads: Sequence[Head]) -> torch.Tensor:
+        """Each head's log probabilities, side by side in head order, from one encoder pass."""
         hidden = self.model()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         emb = mean_pool(hidden, attention_mask)
-        weight, bias = head.weight.to(emb.device), head.bias.to(emb.device)
-        return torch.log_softmax((emb @ weight.T + bias) / head.temperature, dim=-1)
+        return torch.cat(
+            [
+                torch.log_softmax((emb @ h.weight.to(emb.device).T + h.bias.to(emb.device)) / h.temperature, dim=-1)
+                for h in heads
+            ],
+            dim=-1,
+        )
 
     def _attribute(self, targets: Sequence[Target]) -> tuple[list[list[float]], list[list[tuple[int, int]]]]:
         """Per-token weights (summed over the embedding's dimensions) and offsets of each text."""
@@ -152,18 +160,20 @@ class WordAttributor:
         # which the scoring path never needs.
         from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
-        head = targets[0].head
+        heads = list({id(t.head): t.head for t in targets}.values())
+        first = {id(h): sum(len(g.labels) for g in heads[:k]) for k, h in enumerate(heads)}
         batch = self._tokenize([t.text for t in targets])
         ids, mask = batch["input_ids"], batch["attention_mask"]
-        label = torch.tensor([head.labels.index(t.label) for t in targets], device=ids.device)
+        # The label's column among the heads' outputs side by side (`_scores`).
+        label = torch.tensor([first[id(t.head)] + t.head.labels.index(t.label) for t in targets], device=ids.device)
         layer = self.model().get_input_embeddings()
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self._log_probs(input_ids, attention_mask, head)
+            return self._scores(input_ids, attention_mask, heads)
 
         offsets = [[(int(a), int(b)) for a, b in row] for row in batch["offset_mapping"].cpu().tolist()]
         if self.method == "ablation":
-            return self._ablate(targets, ids, mask, label, offsets), offsets
+            return self._ablate(targets, ids, mask, label, offsets, heads=heads), offsets
         if self.method == "ig":
             pad = int(self.tokenizer.pad_token_id or 0)
             special = batch["special_tokens_mask"].bool() | (mask == 0)
@@ -190,9 +200,14 @@ class WordAttributor:
         mask: torch.Tensor,
         label: torch.Tensor,
         offsets: list[list[tuple[int, int]]],
+        *,
+        heads: Sequence[Head],
     ) -> list[list[float]]:
         """Leave-one-word-out: a word's tokens are masked out of attention (as if deleted), and the
-        fall in the label's log probability is its weight, shared among its tokens."""
+        fall in the label's log probability is its weight, shared among its tokens.
+
+        A text explained for two heads is two rows that every ablation perturbs alike: the encoder
+        runs once per distinct row and both heads read that pass."""
         from captum.attr import FeatureAblation
 
         groups = torch.zeros_like(ids)
@@ -200,11 +215,13 @@ class WordAttributor:
             groups[row] = torch.tensor(word_of_tokens(t.text, offsets[row]), device=ids.device) + 1
         dropped = -1
         baseline = torch.where(groups > 0, torch.full_like(ids, dropped), ids)
-        head = targets[0].head
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             keep = input_ids != dropped
-            return self._log_probs(torch.where(keep, input_ids, 0), attention_mask * keep, head)
+            rows = torch.cat([torch.where(keep, input_ids, 0), attention_mask * keep], dim=1)
+            distinct, inverse = torch.unique(rows, dim=0, return_inverse=True)
+            n = input_ids.shape[1]
+            return self._scores(distinct[:, :n], distinct[:, n:], heads)[inverse]
 
         with torch.no_grad():
             attr = FeatureAblation(forward).attribute(
@@ -231,6 +248,6 @@ class CheckpointAttributor(WordAttributor):
         attributor = cls(classifier.tokenizer, classifier.model, classifier.device, classifier.max_seq_tokens)
         return attributor, Head(labels, empty, empty)
 
-    def _log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: Head) -> torch.Tensor:
+    def _scores(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, heads: Sequence[Head]) -> torch.Tensor:
         logits = self.model()(input_ids=input_ids, attention_mask=attention_mask).logits
-        return torch.log_softmax(logits.float(), dim=-1)
+        return torch.log_softmax(logits.float(), dim=-1).repeat(1, len(heads))  # one checkpoint: one head
