@@ -208,9 +208,10 @@ class AlertExplainer:
                 log.warning("explaining timed out; sending without these reasons", notification_ids=notification_ids)
             except Exception:
                 log.exception("explaining failed; sending without these reasons", notification_ids=notification_ids)
+        known = {**cached, **fresh}
         for item in waiting:
             mine = {i: fresh[i] for i in wanted[item.id] if i in fresh}
-            await self._finish(item, mine, self._reasons(wanted[item.id], {**cached, **fresh}))
+            await self._finish(item, mine, self._reasons(wanted[item.id], known))
 
     @staticmethod
     def _reasons(

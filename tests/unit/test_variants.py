@@ -36,4 +36,3 @@ def test_social_adds_a_handle_and_keeps_the_text() -> None:
     posted = social(TEXT)
     assert posted.startswith("@")
     assert "shares plunge after the company warned" in posted
-
