@@ -3,6 +3,7 @@ committed."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from monitor.alerts.payload import AlertChanges
 from monitor.records import DeadLetter, ScoredEvent, SourceRecord
 
 if TYPE_CHECKING:
+    from monitor.logwatch import LogChange
     from monitor.ports import Partition
 
 
@@ -27,6 +29,9 @@ class WriteBatch:
     expected_offsets: dict[Partition, int] = field(default_factory=dict)
     """What the writer believes the database already holds for those partitions; if it holds less,
     it lost transactions and the write raises `StoreDiverged` instead of covering the hole."""
+    fingerprints: dict[Partition, str] = field(default_factory=dict)
+    """`monitor.logwatch.fingerprint` of the record before each of `offsets` (the batch's last of
+    that partition): stored with the offset, so a replaced log is told from the one we read."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)
@@ -85,6 +90,10 @@ class InFlightBatch:
     """`Resync.epoch` when fetched: a batch from before the last seek is dropped, not written."""
     rows: WriteBatch = field(default_factory=WriteBatch)
     fetched_at: float = field(default_factory=time.monotonic)
+    fingerprints: dict[Partition, str] = field(default_factory=dict)
+    """`monitor.logwatch.fingerprint` of each partition's last record: stored with its offset."""
+    log_check: asyncio.Future[list[LogChange]] | None = None
+    """The check of the partitions' logs, run while the batch is scored; awaited before writing."""
 
     def committed(self, partitions: Mapping[Partition, int]) -> CommittedBatch:
         """The public view of this batch, limited to the partitions whose offsets were committed."""

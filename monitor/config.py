@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     """Longest gap between polls before the group evicts this member (and the rebalance timeout).
     The pipeline polls even while a batch is scored or written, so a slow batch does not count."""
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    replaced_log_policy: Literal["earliest", "latest"] = "earliest"
+    """A partition's log found replaced or truncated (a topic re-created, a cluster rebuilt or
+    switched): read the new log from its start, or from its end with the skipped range reported."""
+    log_check_interval_s: float = Field(default=5.0, gt=0)
+    """How often a quiet replica checks its partitions' logs (batches are checked as they come)."""
     dead_letter_topic: str | None = None
     """A Kafka topic that also receives every dead letter (masked raw bytes as the value; reason
     and origin in `__connect.errors.*` headers), acknowledged before the batch's offsets commit."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,8 +25,16 @@ from aiokafka.helpers import create_ssl_context
 from monitor.config import Settings
 from monitor.errors import CommitFailed, DeadLetterTopicUnavailable
 from monitor.headers import dead_letter_headers
+from monitor.logwatch import LogState, fingerprint
 from monitor.ports import Partition
 from monitor.records import DeadLetter, SourceRecord
+
+log = structlog.get_logger(__name__)
+
+INSPECT_TIMEOUT_S = 5.0
+"""Longest a log check waits for the broker; then the check is left undecided (not a change)."""
+BEYOND_END_WAIT_S = 1.0
+"""How long a record asked for past the log's reported end may take to show up."""
 
 
 def security_options(settings: Settings) -> dict[str, Any]:
@@ -179,6 +189,109 @@ class ConsumerAdapter:
     def highwater(self, partition: Partition) -> int | None:
         mark = self.consumer.highwater(_tp(partition))
         return int(mark) if mark is not None else None
+
+
+def make_log_inspector(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside any group, for asking partitions' bounds and single records."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=list(settings.kafka_bootstrap_servers),
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes + 1024),
+        **security_options(settings),
+    )
+
+
+class LogInspector:
+    """The broker's view of partitions' logs, as the core's `monitor.ports.LogInspector`.
+
+    Its own consumer (no group, so nothing it does moves the group's positions or commits): the
+    log's first and end offsets from ListOffsets, and the record at an offset by a fetch from it.
+    Checks take turns (one consumer); its partitions stay paused between them.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self._turn = asyncio.Lock()
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect (raises aiokafka's `KafkaConnectionError` while the brokers are unreachable)."""
+        await self.consumer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Close; nothing to do if it never started."""
+        if self._started:
+            self._started = False
+            await self.consumer.stop()
+
+    async def inspect(self, wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        if not wanted:
+            return {}
+        async with self._turn:
+            try:
+                async with asyncio.timeout(INSPECT_TIMEOUT_S):
+                    return await self._inspect(wanted)
+            except (KafkaError, TimeoutError) as e:
+                log.warning("the broker did not answer a log check", error=repr(e), partitions=len(wanted))
+                return {}
+
+    async def _inspect(self, wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        tps = {p: _tp(p) for p in wanted}
+        if set(self.consumer.assignment()) != set(tps.values()):
+            self.consumer.assign(list(tps.values()))
+        self.consumer.pause(*tps.values())
+        starts = await self.consumer.beginning_offsets(list(tps.values()))
+        ends = await self.consumer.end_offsets(list(tps.values()))
+        # The end a broker reports may lag what it already served (Tansu's does, for a moment):
+        # the record itself is asked for even past that end, and where found, it moves the end.
+        asked = {p: at for p, at in wanted.items() if at >= starts[tps[p]]}
+        found = await self._records_at(asked, tps, ends) if asked else {}
+        states = {}
+        for p, tp in tps.items():
+            end = int(ends[tp])
+            if p in found:
+                end = max(end, asked[p] + 1)
+            states[p] = LogState(int(starts[tp]), end, found.get(p))
+        return states
+
+    async def _records_at(
+        self,
+        asked: Mapping[Partition, int],
+        tps: Mapping[Partition, TopicPartition],
+        ends: Mapping[TopicPartition, int],
+    ) -> dict[Partition, str]:
+        """Fingerprints of the records at the asked offsets (absent: that offset holds no record).
+
+        A record below the reported end must come within the check's time; one past it is given
+        `BEYOND_END_WAIT_S` to show up (a lagging end) before the offset counts as empty.
+        """
+        for p, at in asked.items():
+            self.consumer.seek(tps[p], at)
+        self.consumer.resume(*(tps[p] for p in asked))
+        found: dict[Partition, str] = {}
+        missing = set(asked)
+        beyond_until = time.monotonic() + BEYOND_END_WAIT_S
+        try:
+            while missing:
+                if time.monotonic() > beyond_until:
+                    missing -= {p for p in missing if asked[p] >= ends[tps[p]]}
+                    if not missing:
+                        break
+                polled = await self.consumer.getmany(*(tps[p] for p in missing), timeout_ms=200, max_records=len(asked))
+                for tp, records in polled.items():
+                    p = _partition(tp)
+                    if p in missing and records:
+                        first = to_source_record(records[0])
+                        if first.offset == asked[p]:
+                            found[p] = fingerprint(first)
+                        missing.discard(p)  # a later first record: the offset holds none
+                        self.consumer.pause(tp)
+        finally:
+            self.consumer.pause(*tps.values())
+        return found
 
 
 def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:

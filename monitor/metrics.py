@@ -102,6 +102,22 @@ class Metrics:
             "1 for the model version this replica scores with (and whether its drift reference shipped).",
             ["model_version", "reference"], registry=r,
         )
+        self.kafka_log_changes = Counter(
+            "monitor_kafka_log_changes",
+            "Partitions' logs found replaced, truncated or expired (kafka_log_events; an alert each).",
+            ["topic", "kind"], registry=r,
+        )
+        self.kafka_records_lost = Counter(
+            "monitor_kafka_records_lost",
+            "Records that can never be read: deleted by retention before they were, or held by a "
+            "replaced log past what was read (kafka_log_events.lost_from..lost_to).",
+            ["topic"], registry=r,
+        )
+        self.kafka_log_unverified = Counter(
+            "monitor_kafka_log_unverified",
+            "Batches written without their log checked: the broker did not answer the check in time.",
+            ["topic"], registry=r,
+        )
         self.ready = Gauge("monitor_ready", "1 while /readyz answers 200.", registry=r)
 
     def render(self) -> bytes:

@@ -42,9 +42,12 @@ from monitor.errors import (
     StoreDiverged,
     StoreUnavailable,
 )
+from monitor.log_guard import LogGuard
+from monitor.logwatch import LogChange
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
-from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
+from monitor.periodic import pause
+from monitor.ports import Consumer, DeadLetterSink, LogInspector, Partition, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
 from monitor.resync import Resync
 from monitor.row_by_row import write_row_by_row
@@ -87,6 +90,7 @@ class Pipeline:
         decoder: SchemaDecoder | None = None,
         dead_letter_sink: DeadLetterSink | None = None,
         retry_backoff_s: tuple[float, float] = RETRY_BACKOFF_S,
+        log_inspector: LogInspector | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a pipeline needs at least one scoring worker")
@@ -108,7 +112,9 @@ class Pipeline:
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
         self.metrics = metrics if metrics is not None else Metrics()
-        self.resync = Resync(consumer, store, self.metrics, write_backoff_s)
+        self.guard = LogGuard(log_inspector, store, self.metrics, settings.replaced_log_policy)
+        """Positions as fetched, each batch checked against the broker's log before it is written."""
+        self.resync = Resync(consumer, store, self.metrics, write_backoff_s, on_seek=self.guard.sought)
         """The read positions: Postgres's offsets, sought on assignment and after outages."""
         m = self.metrics
         self._registry = Dependency(
@@ -173,6 +179,7 @@ class Pipeline:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
                 tasks.create_task(self.resync.watch(stop, self.offsets_check_s, lambda: self._in_flight == 0))
+                tasks.create_task(self._watch_logs(stop))
         finally:
             await self.resync.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -218,13 +225,16 @@ class Pipeline:
                     timeout_ms=self.settings.poll_timeout_ms,
                     max_records=self.settings.max_poll_records,
                 )
-                records = [r for rs in polled.values() for r in rs]
+                records, checked_from, fingerprints = self.guard.fetched(polled)
                 if not records:
                     continue
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
                 batch = InFlightBatch(records, datetime.now(UTC), offsets, self.resync.epoch)
+                batch.fingerprints = fingerprints
+                # The log is checked while the batch is scored; the write waits for both.
+                batch.log_check = asyncio.ensure_future(self.guard.check(checked_from))
                 self._to_write.put_nowait((batch, self._start_scoring(loop, batch)))
         finally:
             self.consuming = False
@@ -267,6 +277,9 @@ class Pipeline:
                 if not self.resync.is_current(batch.epoch):
                     log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
                     continue
+                if batch.log_check is not None and (changes := await batch.log_check):
+                    await self._settle(changes)
+                    continue
                 for topic, n in Counter(r.topic for r in batch.records).items():
                     self.metrics.messages_consumed.labels(topic).inc(n)
                 batch.rows = rows
@@ -280,9 +293,35 @@ class Pipeline:
                     if committed and self.on_committed is not None:
                         self.on_committed(batch.committed(committed))
             finally:
+                if batch.log_check is not None:
+                    batch.log_check.cancel()
                 async with self._idle:
                     self._in_flight -= 1
                     self._idle.notify_all()
+
+    async def _watch_logs(self, stop: asyncio.Event) -> None:
+        """Every `log_check_interval_s` while nothing is in flight: check each owned partition's
+        log (a quiet partition has no batch to check it: a log now shorter than our position)."""
+        while not stop.is_set():
+            await pause(stop, self.settings.log_check_interval_s)
+            if stop.is_set() or self._in_flight or self.resync.pending:
+                continue
+            owned = self.consumer.assignment()
+            changes = await self.guard.check({p: pos for p, pos in self.guard.positions.items() if p in owned})
+            if changes and not self.resync.pending:
+                await self._settle(changes)
+
+    async def _settle(self, changes: list[LogChange]) -> None:
+        """Record the log changes, then read the stored positions again and seek there: every batch
+        in flight is dropped, and reading goes on where each change says."""
+        try:
+            await self.guard.settle(changes)
+        except StoreUnavailable as e:
+            self.resync.failed()
+            log.warning("database unavailable; a log change waits to be recorded", error=str(e))
+            self.resync.request("database outage")
+            return
+        self.resync.request("a partition's log changed")
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -328,6 +367,7 @@ class Pipeline:
         """
         started = time.perf_counter()
         batch.rows.offsets = dict(batch.offsets)
+        batch.rows.fingerprints = dict(batch.fingerprints)
         batch.rows.expected_offsets = self.resync.expected(batch.offsets)
         try:
             result = await self._write_once(batch)

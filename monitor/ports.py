@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any, NamedTuple, Protocol
 
 from monitor.batch import WriteBatch, WriteResult
+from monitor.logwatch import LogChange, LogState, Position
 from monitor.records import DeadLetter, Scores, SourceRecord, Stream
 
 
@@ -101,8 +102,32 @@ class Store(Protocol):
         """
         ...
 
+    async def stored_positions(self, partitions: Collection[Partition]) -> dict[Partition, Position]:
+        """The stored offsets with the fingerprint of the record before each and the log's incarnation.
+
+        Raises `monitor.errors.StoreUnavailable` while the database cannot be reached.
+        """
+        ...
+
+    async def record_log_change(self, change: LogChange) -> None:
+        """In one transaction: the `kafka_log_events` row, the partition's stored position moved to
+        `change.resume_at` in `change.incarnation` (back as well as forward), and the alert.
+
+        Raises `monitor.errors.StoreUnavailable` while the database cannot be reached.
+        """
+        ...
+
     async def ping(self) -> bool:
         """Whether the database answers right now."""
+        ...
+
+
+class LogInspector(Protocol):
+    """The broker's own view of partitions' logs, asked apart from the group's consumer."""
+
+    async def inspect(self, wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        """Each partition's log bounds, and the fingerprint of the record at `wanted[p]` (a negative
+        offset asks for none). Partitions the broker did not answer for in time are left out."""
         ...
 
 

@@ -69,7 +69,13 @@ def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[t
             reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}")
             batch.dead_letters.append(
                 DeadLetter(
-                    message.topic, message.partition, message.offset, reason, message.text.encode(), message.headers
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    reason,
+                    message.text.encode(),
+                    message.headers,
+                    message.incarnation,
                 )
             )
     return scored

@@ -32,6 +32,9 @@ class SourceRecord:
     """The broker's or producer's timestamp; the event time when the payload gives none."""
     headers: Headers = ()
     """The record's headers as they arrived (not yet masked)."""
+    incarnation: int = 0
+    """Which life of its partition's log the record belongs to: 0 until the log was found replaced
+    (`monitor.logwatch`); the natural key of a record without a producer id carries it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,8 @@ class Message:
 
     stream: Stream
     message_id: str
-    """The producer's id, or `topic:partition:offset` when it gave none: the natural key."""
+    """The producer's id, or `topic:partition:offset` when it gave none (`topic:partition:offset/N`
+    in the Nth replacement of the partition's log): the natural key."""
     topic: str
     partition: int
     offset: int
@@ -53,6 +57,8 @@ class Message:
     """Every other field of the payload, known or not, masked."""
     headers: Headers = ()
     """The record's headers (a trace id, say), card numbers masked."""
+    incarnation: int = 0
+    """The life of the partition's log it came from (`SourceRecord.incarnation`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class DeadLetter:
     """The record's bytes with card numbers masked; None for a tombstone."""
     headers: Headers = ()
     """The record's headers, card numbers masked."""
+    incarnation: int = 0
+    """The life of the partition's log it came from (`SourceRecord.incarnation`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ import structlog
 
 from monitor.backoff import jittered_backoff_s
 from monitor.errors import MonitorError, StoreUnavailable
+from monitor.logwatch import Position
 from monitor.metrics import Metrics
 from monitor.periodic import pause
 from monitor.ports import Consumer, Partition, Store
@@ -48,8 +49,17 @@ class Resync:
     (read-only, disk full) is retried with growing waits, not in a tight loop.
     """
 
-    def __init__(self, consumer: Consumer, store: Store, metrics: Metrics, backoff_s: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        consumer: Consumer,
+        store: Store,
+        metrics: Metrics,
+        backoff_s: tuple[float, float],
+        on_seek: Callable[[Mapping[Partition, Position]], None] | None = None,
+    ) -> None:
         self.consumer = consumer
+        self.on_seek = on_seek
+        """Told every seek, with each partition's position (its fingerprint and incarnation too)."""
         self.store = store
         self.metrics = metrics
         self.backoff_s = backoff_s
@@ -62,7 +72,7 @@ class Resync:
         """Consecutive failed database attempts (writes and reads) since the last successful write."""
         self._known: dict[Partition, int] = {}
         self._again = False
-        self._positions: dict[Partition, int] | None = None
+        self._positions: dict[Partition, Position] | None = None
         self._task: asyncio.Task[None] | None = None
         self._inline = False
         self._stopping = False
@@ -123,11 +133,13 @@ class Resync:
         positions, self._positions, self._task = self._positions, None, None
         self._seek(positions)
 
-    def _seek(self, positions: Mapping[Partition, int]) -> None:
+    def _seek(self, positions: Mapping[Partition, Position]) -> None:
         owned = self.consumer.assignment()
-        for partition, offset in sorted(positions.items()):
-            if partition in owned:
-                self.consumer.seek(partition, offset)
+        positions = {p: position for p, position in positions.items() if p in owned}
+        for partition, position in sorted(positions.items()):
+            self.consumer.seek(partition, position.next_offset)
+        if self.on_seek is not None:
+            self.on_seek(positions)
         self.epoch += 1
         log.info("seeked to the stored offsets", epoch=self.epoch, positions=_readable(positions))
 
@@ -213,9 +225,9 @@ class Resync:
                 continue
             self._positions = positions
 
-    async def _positions_of(self, owned: frozenset[Partition]) -> dict[Partition, int]:
-        stored = await self.store.stored_offsets(owned)
-        positions: dict[Partition, int] = {}
+    async def _positions_of(self, owned: frozenset[Partition]) -> dict[Partition, Position]:
+        stored = await self.store.stored_positions(owned)
+        positions: dict[Partition, Position] = {}
         for partition in sorted(owned):
             if partition in stored:
                 positions[partition] = stored[partition]
@@ -225,13 +237,15 @@ class Resync:
                     topic=partition.topic,
                     partition=partition.partition,
                 )
-                positions[partition] = 0
+                positions[partition] = Position(0, None)
             else:
-                positions[partition] = await self.consumer.committed(partition) or 0
+                positions[partition] = Position(await self.consumer.committed(partition) or 0, None)
         # From now on the database's view is the truth: forget what it no longer holds.
-        self._known = {p: o for p, o in self._known.items() if p not in owned} | stored
+        self._known = {p: o for p, o in self._known.items() if p not in owned} | {
+            p: position.next_offset for p, position in stored.items()
+        }
         return positions
 
 
-def _readable(positions: Mapping[Partition, int]) -> dict[str, int]:
-    return {f"{p.topic}/{p.partition}": o for p, o in sorted(positions.items())}
+def _readable(positions: Mapping[Partition, Position]) -> dict[str, int]:
+    return {f"{p.topic}/{p.partition}": position.next_offset for p, position in sorted(positions.items())}

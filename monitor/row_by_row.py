@@ -7,6 +7,7 @@ value must cost one dead letter, not a crash loop over the whole batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from monitor.batch import WriteBatch, WriteResult
 from monitor.errors import RowsRejected
@@ -33,7 +34,8 @@ async def write_row_by_row(
             result = await store.write(WriteBatch(events=[event]))
         except RowsRejected as e:
             value = raw.get((m.topic, m.partition, m.offset)) or b""
-            dead.append(DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value), m.headers))
+            reason, raw_masked = mask_text(str(e)), mask_bytes(value)
+            dead.append(DeadLetter(m.topic, m.partition, m.offset, reason, raw_masked, m.headers, m.incarnation))
         else:
             stored.append(event)
             total = total.merged(result)  # its alerts too: they were raised and committed
@@ -43,8 +45,14 @@ async def write_row_by_row(
         except RowsRejected as e:
             # Even the raw bytes were refused: keep the place and the reason, which is enough to
             # fetch the record from Kafka again.
-            bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None, letter.headers)
+            bare = replace(letter, reason=mask_text(str(e)), raw=None)
             result = await store.write(WriteBatch(dead_letters=[bare]))
         total = total.merged(result)
-    await store.write(WriteBatch(offsets=dict(rows.offsets), expected_offsets=dict(rows.expected_offsets)))
-    return total, WriteBatch(stored, dead, rows.offsets, rows.expected_offsets)
+    await store.write(
+        WriteBatch(
+            offsets=dict(rows.offsets),
+            expected_offsets=dict(rows.expected_offsets),
+            fingerprints=dict(rows.fingerprints),
+        )
+    )
+    return total, WriteBatch(stored, dead, rows.offsets, rows.expected_offsets, rows.fingerprints)

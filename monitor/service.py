@@ -23,7 +23,14 @@ from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
 from monitor.explanation import Explainer
-from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
+from monitor.kafka import (
+    ConsumerAdapter,
+    DeadLetterProducer,
+    LogInspector,
+    make_consumer,
+    make_dead_letter_producer,
+    make_log_inspector,
+)
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.reference import load_reference
@@ -77,8 +84,9 @@ async def run_service(
         else None
     )
     alerts = AlertStore(rules, settings.webhook_url, explain=explainer is not None)
-    store = Store(engine, on_inserted=alerts, group_id=settings.group_id)
+    store = Store(engine, on_inserted=alerts, group_id=settings.group_id, on_log_change=alerts)
     consumer = ConsumerAdapter(make_consumer(settings))
+    inspector = LogInspector(make_log_inspector(settings))
     dead_letters = (
         None
         if settings.dead_letter_topic is None
@@ -96,6 +104,7 @@ async def run_service(
         on_committed=on_committed,
         decoder=decoder,
         dead_letter_sink=dead_letters,
+        log_inspector=inspector,
     )
 
     async def ready() -> bool:
@@ -119,9 +128,9 @@ async def run_service(
     ]
     try:
         await http.start()
-        await _start_client(consumer, stop)
-        if dead_letters is not None:
-            await _start_client(dead_letters, stop)
+        clients: list[ConsumerAdapter | LogInspector | DeadLetterProducer] = [consumer, inspector]
+        for client in clients + ([dead_letters] if dead_letters is not None else []):
+            await _start_client(client, stop)
         if stop.is_set():
             return
         consumer.subscribe(settings.topics, before_revoke=pipeline.drain, on_assigned=pipeline.joined)
@@ -137,9 +146,9 @@ async def run_service(
         await webhooks.aclose()
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
-        await consumer.stop()
-        if dead_letters is not None:
-            await dead_letters.stop()
+        for stopping in (consumer, inspector, dead_letters):
+            if stopping is not None:
+                await stopping.stop()
         await http.stop()
         await store.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -200,7 +209,7 @@ CONNECT_BACKOFF_S = (0.5, 30.0)
 """First and longest wait between attempts to reach the brokers at start."""
 
 
-async def _start_client(client: ConsumerAdapter | DeadLetterProducer, stop: asyncio.Event) -> None:
+async def _start_client(client: ConsumerAdapter | DeadLetterProducer | LogInspector, stop: asyncio.Event) -> None:
     """Connect to the brokers, retrying with the common backoff while they are unreachable."""
     attempt = 0
     while not stop.is_set():

@@ -75,16 +75,24 @@ MAX_ID_CHARS = 512
 
 
 def natural_key(payload_id: str | int | None, record: SourceRecord) -> str:
-    """The producer's id where it gave one, else the record's unique place in Kafka."""
+    """The producer's id where it gave one, else the record's unique place in Kafka (in which life
+    of its partition's log, once one was replaced)."""
     if payload_id is not None and str(payload_id).strip():
         return mask_text(str(payload_id).strip())
-    return f"{record.topic}:{record.partition}:{record.offset}"
+    place = f"{record.topic}:{record.partition}:{record.offset}"
+    return f"{place}/{record.incarnation}" if record.incarnation else place
 
 
 def _dead(record: SourceRecord, reason: str) -> DeadLetter:
     raw = None if record.value is None else mask_bytes(record.value)
     return DeadLetter(
-        record.topic, record.partition, record.offset, mask_text(reason), raw, mask_headers(record.headers)
+        record.topic,
+        record.partition,
+        record.offset,
+        mask_text(reason),
+        raw,
+        mask_headers(record.headers),
+        record.incarnation,
     )
 
 
@@ -238,4 +246,5 @@ def validate(  # noqa: PLR0911
         tickers=tickers,
         fields=mask_json(fields),
         headers=mask_headers(record.headers),
+        incarnation=record.incarnation,
     )

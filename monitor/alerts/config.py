@@ -116,6 +116,14 @@ class ModelDrift(_Rule):
     """... when they hold at least this many."""
 
 
+class KafkaLogChanged(_Rule):
+    """A partition's log found replaced, truncated or expired (`monitor.logwatch`): one alert per
+    topic, each partition's change in its evidence; another while it is open pages again only
+    after `cooldown`."""
+
+    resolve_after: Duration = timedelta(hours=24)
+
+
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,6 +131,7 @@ class Rules(BaseModel):
     fraud_intent: FraudIntent = FraudIntent()
     intent_spike: IntentSpike = IntentSpike()
     model_drift: ModelDrift = ModelDrift()
+    kafka_log_changed: KafkaLogChanged = KafkaLogChanged()
 
     def named(self, rule: str) -> _Rule:
         """The rule called `rule` (its field name here)."""

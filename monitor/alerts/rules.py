@@ -20,6 +20,7 @@ NEGATIVE_NEWS_BURST = "negative_news_burst"
 FRAUD_INTENT = "fraud_intent"
 INTENT_SPIKE = "intent_spike"
 MODEL_DRIFT = "model_drift"
+KAFKA_LOG_CHANGED = "kafka_log_changed"
 EVIDENCE_LIMIT = 50
 """Evidence ids kept on one alert (the most recent); `event_count` keeps counting past it."""
 
@@ -302,4 +303,5 @@ def resolve_after_of(config: RulesConfig) -> dict[str, timedelta]:
         # A backstop: the drift chore resolves as soon as the distribution comes back; this
         # resolves an alert whose stream went quiet (no window to judge any more).
         MODEL_DRIFT: r.model_drift.resolve_after,
+        KAFKA_LOG_CHANGED: r.kafka_log_changed.resolve_after,
     }

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, bindparam, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, bindparam, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import rules as r
@@ -31,6 +31,7 @@ from monitor.alerts.payload import AlertChanges, AlertView, notification_body
 from monitor.alerts.reasons import needs_explanation
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
+from monitor.logwatch import LogChange
 from monitor.records import ScoredEvent
 
 log = structlog.get_logger(__name__)
@@ -250,6 +251,43 @@ class AlertStore:
                 )
                 return r.evaluate_spike(self.config, candidate, [(i, t) for i, t in rows])
         raise AssertionError(f"no evaluation for rule {candidate.rule!r}")
+
+    async def on_log_change(self, conn: AsyncConnection, change: LogChange) -> None:
+        """Raise the topic's `kafka_log_changed` alert in the transaction recording the change.
+
+        One alert per topic: a re-created topic changes every partition, and each partition's
+        change joins the open alert's evidence, paging again only after the rule's cooldown.
+        """
+        rule = self.config.rules.kafka_log_changed
+        if not rule.enabled:
+            return
+        now = datetime.now(UTC)
+        await conn.execute(_LOCK_IN_ORDER, {"keys": [lock_key(r.KAFKA_LOG_CHANGED, change.topic)]})
+        trigger = r.Trigger(
+            rule=r.KAFKA_LOG_CHANGED, entity=change.topic, severity=rule.severity, evidence=(),
+            first_seen=now, last_seen=now, event_count=1, extra_details=(change.as_json(),),
+        )
+        if raised := await self.raise_alerts(conn, [trigger], now, AlertChanges()):
+            log.warning("alert raised", alert_id=str(raised[0].id), rule=r.KAFKA_LOG_CHANGED, entity=change.topic,
+                        severity=rule.severity)
+            return
+        open_alert = AlertRow.rule == r.KAFKA_LOG_CHANGED, AlertRow.entity == change.topic, AlertRow.status == "firing"
+        last_notified = (await conn.execute(select(AlertRow.last_notified_at).where(*open_alert))).scalar_one()
+        page_again = now - last_notified >= rule.cooldown
+        updated = (
+            await conn.execute(
+                update(AlertRow)
+                .where(*open_alert)
+                .values(
+                    last_seen=now, event_count=AlertRow.event_count + 1, updated_at=now,
+                    evidence_details=AlertRow.evidence_details.op("||")(literal([change.as_json()], JSONB)),
+                    last_notified_at=now if page_again else last_notified,
+                )
+                .returning(AlertRow)
+            )
+        ).one()
+        if page_again:
+            await self.notify(conn, [(view(updated), "repeat")], now)
 
     async def notify(self, conn: AsyncConnection, pages: Sequence[tuple[AlertView, str]], now: datetime) -> int:
         """Write a notification of each (alert, kind) and its outbox rows, one per endpoint, in one

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -161,6 +162,8 @@ class DeadLetterRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     """The Kafka record's headers, masked (migration 0008)."""
+    source_incarnation: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    """Which life of its partition's log the record came from (0 until one was replaced; 0010)."""
 
     __table_args__ = (
         Index(
@@ -168,6 +171,7 @@ class DeadLetterRow(Base):
             "source_topic",
             "source_partition",
             "source_offset",
+            "source_incarnation",
             unique=True,
         ),
     )
@@ -339,5 +343,43 @@ class ConsumerOffsetRow(Base):
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_fingerprint: Mapped[str | None] = mapped_column(Text)
+    """The fingerprint of the record at `next_offset - 1` (migration 0010): still the log we read?"""
+    incarnation: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    """0, then one more each time the partition's log was found replaced (migration 0010)."""
 
     __table_args__ = (CheckConstraint("next_offset >= 0", name="next_offset_non_negative"),)
+
+
+class KafkaLogEventRow(Base):
+    """A partition's log found replaced, truncated or expired, and what the service did (0010)."""
+
+    __tablename__ = "kafka_log_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    group_id: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    partition: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(Text)
+    """`replaced`, `truncated` or `expired` (`monitor.logwatch.Kind`)."""
+    position: Mapped[int] = mapped_column(BigInteger)
+    """The next offset the service was to read when it noticed."""
+    log_start: Mapped[int] = mapped_column(BigInteger)
+    log_end: Mapped[int] = mapped_column(BigInteger)
+    lost_from: Mapped[int | None] = mapped_column(BigInteger)
+    """First offset of the records that can never be read (none: nothing lost)."""
+    lost_to: Mapped[int | None] = mapped_column(BigInteger)
+    """One past the last of them."""
+    lost_count: Mapped[int | None] = mapped_column(BigInteger)
+    resumed_at: Mapped[int] = mapped_column(BigInteger)
+    """The offset the service reads the partition from next."""
+    incarnation: Mapped[int] = mapped_column(Integer)
+    """The log's incarnation from now on."""
+    action: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('replaced', 'truncated', 'expired')", name="kind"),
+        Index("ix_kafka_log_events_detected_at", "detected_at"),
+    )

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.payload import AlertChanges
 from monitor.batch import WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
-from monitor.db.offsets import advance_offsets, read_offsets
+from monitor.db.offsets import advance_offsets, read_offsets, read_positions, record_log_change
 from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
+from monitor.logwatch import LogChange, Position
 from monitor.ports import Partition
 from monitor.records import DeadLetter, ScoredEvent, Scores
 
@@ -29,6 +30,14 @@ class InsertHook(Protocol):
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
     ) -> AlertChanges:
         """Called inside the batch's transaction with (scored_events.id, event) of new rows only."""
+        ...
+
+
+class LogChangeHook(Protocol):
+    """Work that must commit with a log change's record: its alert."""
+
+    async def on_log_change(self, conn: AsyncConnection, change: LogChange) -> None:
+        """Called inside the transaction that records `change`."""
         ...
 
 
@@ -93,6 +102,7 @@ def dead_letter_row(dead: DeadLetter, received_at: datetime) -> dict[str, Any]:
         "raw": dead.raw,
         "received_at": received_at,
         "headers": headers_json(dead.headers),
+        "source_incarnation": dead.incarnation,
     }
 
 
@@ -119,10 +129,16 @@ class Store:
     """The pipeline's `monitor.ports.Store` over Postgres."""
 
     def __init__(
-        self, engine: AsyncEngine, on_inserted: InsertHook | None = None, *, group_id: str = "monitor"
+        self,
+        engine: AsyncEngine,
+        on_inserted: InsertHook | None = None,
+        *,
+        group_id: str = "monitor",
+        on_log_change: LogChangeHook | None = None,
     ) -> None:
         self.engine = engine
         self.on_inserted = on_inserted
+        self.on_log_change = on_log_change
         self.group_id = group_id
         """The consumer group whose offsets the writes store (`consumer_offsets.group_id`)."""
 
@@ -146,7 +162,7 @@ class Store:
     async def _write(self, conn: AsyncConnection, batch: WriteBatch) -> WriteResult:
         # First the check that this database still holds what was written to it before; the
         # offsets that say these rows are in commit (or roll back) with them.
-        await advance_offsets(conn, self.group_id, batch.offsets, batch.expected_offsets)
+        await advance_offsets(conn, self.group_id, batch.offsets, batch.expected_offsets, batch.fingerprints)
         inserted: dict[tuple[str, str], int] = {}
         # Keys first: only events whose key is new in this transaction become rows, so a replayed
         # batch (or a message id seen before) inserts nothing, on any partition.
@@ -179,7 +195,7 @@ class Store:
             dstmt = (
                 insert(DeadLetterRow)
                 .on_conflict_do_nothing(
-                    index_elements=["source_topic", "source_partition", "source_offset"]
+                    index_elements=["source_topic", "source_partition", "source_offset", "source_incarnation"]
                 )
                 .returning(DeadLetterRow.id)
             )
@@ -197,6 +213,18 @@ class Store:
         """The next offset to read that this database holds for each of `partitions` (absent: none)."""
         async with connect(self.engine) as conn:
             return await read_offsets(conn, self.group_id, partitions)
+
+    async def stored_positions(self, partitions: Collection[Partition]) -> dict[Partition, Position]:
+        """The stored positions (offset, fingerprint, incarnation) of those of `partitions` that have one."""
+        async with connect(self.engine) as conn:
+            return await read_positions(conn, self.group_id, partitions)
+
+    async def record_log_change(self, change: LogChange) -> None:
+        """The change's row, the partition's new position and its alert, in one transaction."""
+        async with transaction(self.engine) as conn:
+            await record_log_change(conn, self.group_id, change)
+            if self.on_log_change is not None:
+                await self.on_log_change.on_log_change(conn, change)
 
     async def ping(self) -> bool:
         """Whether Postgres answers right now."""

@@ -22,6 +22,7 @@ from monitor.alerts.payload import AlertChanges, AlertView
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import RowsRejected, StoreDiverged, StoreUnavailable
+from monitor.logwatch import LogChange, Position
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.ports import Partition
@@ -144,8 +145,11 @@ class FakeStore:
     def __init__(self, log: Log) -> None:
         self.log = log
         self.events: dict[tuple[str, str], tuple[int, int]] = {}
-        self.dead: dict[tuple[str, int, int], str] = {}
+        self.dead: dict[tuple[str, int, int, int], str] = {}
         self.offsets: dict[Partition, int] = {}
+        self.fingerprints: dict[Partition, str] = {}
+        self.incarnations: dict[Partition, int] = {}
+        self.log_changes: list[LogChange] = []
         self.offset_reads = 0
         self.down = False
         self.latency_s = 0.005
@@ -166,6 +170,8 @@ class FakeStore:
         if behind:
             raise StoreDiverged(f"the database holds older offsets than were written to it ({behind})")
         for p, offset in batch.offsets.items():
+            if offset >= self.offsets.get(p, 0) and p in batch.fingerprints:
+                self.fingerprints[p] = batch.fingerprints[p]
             self.offsets[p] = max(offset, self.offsets.get(p, 0))
         inserted: dict[tuple[str, str], int] = {}
         changes = AlertChanges()
@@ -178,19 +184,36 @@ class FakeStore:
                     changes.raised.append(_alert(e.message.message_id))
         fresh = 0
         for d in batch.dead_letters:
-            if (d.topic, d.partition, d.offset) not in self.dead:
-                self.dead[(d.topic, d.partition, d.offset)] = d.reason
+            if (d.topic, d.partition, d.offset, d.incarnation) not in self.dead:
+                self.dead[(d.topic, d.partition, d.offset, d.incarnation)] = d.reason
                 fresh += 1
         written = [(e.message.partition, e.message.offset) for e in batch.events]
         self.log.append(("write", written + [(d.partition, d.offset) for d in batch.dead_letters]))
         return WriteResult(inserted, fresh, changes)
 
     async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        return {p: position.next_offset for p, position in (await self.stored_positions(partitions)).items()}
+
+    async def stored_positions(self, partitions: Collection[Partition]) -> dict[Partition, Position]:
         self.offset_reads += 1
         await asyncio.sleep(self.latency_s)
         if self.down:
             raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
-        return {p: o for p, o in self.offsets.items() if p in partitions}
+        return {
+            p: Position(o, self.fingerprints.get(p), self.incarnations.get(p, 0))
+            for p, o in self.offsets.items()
+            if p in partitions
+        }
+
+    async def record_log_change(self, change: LogChange) -> None:
+        await asyncio.sleep(self.latency_s)
+        if self.down:
+            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
+        partition = Partition(change.topic, change.partition)
+        self.log_changes.append(change)
+        self.offsets[partition] = change.resume_at
+        self.fingerprints.pop(partition, None)
+        self.incarnations[partition] = change.incarnation
 
     async def ping(self) -> bool:
         return not self.down
@@ -385,8 +408,8 @@ async def test_a_refused_batch_is_written_row_by_row_and_the_refused_row_becomes
 
     assert consumer.commits == [{P0: 3}]
     assert sorted(store.events.values()) == [(0, 0), (0, 2)]
-    assert list(store.dead) == [(TOPIC, 0, 1)]
-    assert "refused a value" in store.dead[(TOPIC, 0, 1)]
+    assert list(store.dead) == [(TOPIC, 0, 1, 0)]
+    assert "refused a value" in store.dead[(TOPIC, 0, 1, 0)]
     # The alert raised by a single-row write of the fallback is counted like any other.
     raised = metrics.registry.get_sample_value("monitor_alerts_raised_total", {"rule": "fake_rule", "severity": "high"})
     assert raised == 1
