@@ -245,15 +245,15 @@ class LogInspector:
         self.consumer.pause(*tps.values())
         starts = await self.consumer.beginning_offsets(list(tps.values()))
         ends = await self.consumer.end_offsets(list(tps.values()))
-        # The end a broker reports may lag what it already served (Tansu's does, for a moment):
-        # the record itself is asked for even past that end, and where found, it moves the end.
+        # The end a broker lists may lag what it already serves (Tansu 0.6's does): the record is
+        # asked for even past that end, and where one came, the fetch's high watermark is the end.
         asked = {p: at for p, at in wanted.items() if at >= starts[tps[p]]}
         found = await self._records_at(asked, tps, ends) if asked else {}
         states = {}
         for p, tp in tps.items():
             end = int(ends[tp])
             if p in found:
-                end = max(end, asked[p] + 1)
+                end = max(end, asked[p] + 1, self.consumer.highwater(tp) or 0)
             states[p] = LogState(int(starts[tp]), end, found.get(p))
         return states
 

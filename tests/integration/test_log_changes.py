@@ -93,3 +93,42 @@ async def test_a_topic_recreated_under_the_service_is_read_whole_and_reported(
     if not ids:
         keys = {r["message_id"] for r in await db.fetch("SELECT message_id FROM scored_events")}
         assert f"{news}:0:0/1" in keys and f"{news}:0:0" in keys, "the new log's offset 0 is not the old one's"
+
+
+async def test_a_topic_replaced_mid_stream_lands_the_new_log_once_and_reports_the_old_logs_unread_range(
+    broker, database_url, db, scorer
+) -> None:
+    """The soak's extra fault: the topic replaced while a backlog is being read. What the new log
+    holds lands once; what the old log held and was never read is reported as lost, offset by offset."""
+    old, new = 1_500, 600
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    await produce(broker.bootstrap, news, headlines("old", old, ids=True))
+    settings = settings_for(
+        broker.bootstrap, database_url, news, customer, log_check_interval_s=1.0, max_poll_records=64
+    )
+    metrics = Metrics()
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, metrics=metrics))
+    try:
+        assert await wait_for_rows(db, "scored_events", 300) >= 300
+        await recreate(broker.bootstrap, news, partitions=2)
+        await produce(broker.bootstrap, news, headlines("new", new, ids=True))
+        assert await wait_for_rows(db, "kafka_log_events", 2, within_s=60) == 2
+        landed = "SELECT count(*) FROM scored_events WHERE message_id LIKE 'new-%'"
+        read_of_old = await db.fetchval("SELECT count(*) FROM scored_events WHERE message_id LIKE 'old-%'")
+        assert await wait_for_rows(db, "scored_events", read_of_old + new) == read_of_old + new
+        await asyncio.sleep(3)  # anything doubled would land now
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 30)
+
+    assert await db.fetchval(landed) == new
+    assert await db.fetchval("SELECT count(*) FROM scored_events") == await db.fetchval(
+        "SELECT count(DISTINCT message_id) FROM scored_events"
+    )
+    assert read_of_old < old, "the topic was replaced before the backlog was read"
+    events = await db.fetch("SELECT position, lost_from, lost_to, lost_count FROM kafka_log_events")
+    assert all(e["lost_from"] == e["position"] and e["lost_count"] == e["lost_to"] - e["lost_from"] for e in events)
+    assert read_of_old + sum(e["lost_count"] for e in events) == old, "every old record read or reported lost"
+    assert metrics.kafka_records_lost.labels(news)._value.get() == old - read_of_old
