@@ -4,6 +4,7 @@ committed."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ class WriteBatch:
     expected_offsets: dict[Partition, int] = field(default_factory=dict)
     """What the writer believes the database already holds for those partitions; if it holds less,
     it lost transactions and the write raises `StoreDiverged` instead of covering the hole."""
+    masked: Counter[str] = field(default_factory=Counter)
+    """Personal identifiers masked in the batch's records, per kind (`monitor_masked_total`)."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 
 from monitor.batch import WriteBatch, WriteResult
 from monitor.errors import RowsRejected
-from monitor.masking import mask_bytes, mask_text
+from monitor.masking import ALL_KINDS, Kind, mask_bytes, mask_text
 from monitor.ports import Store
 from monitor.records import DeadLetter, SourceRecord
 
 
 async def write_row_by_row(
-    store: Store, rows: WriteBatch, records: Sequence[SourceRecord]
+    store: Store, rows: WriteBatch, records: Sequence[SourceRecord], mask_kinds: frozenset[Kind] = ALL_KINDS
 ) -> tuple[WriteResult, WriteBatch]:
     """Write `rows` one at a time; a row Postgres refuses becomes a dead letter instead.
 
@@ -33,7 +33,8 @@ async def write_row_by_row(
             result = await store.write(WriteBatch(events=[event]))
         except RowsRejected as e:
             value = raw.get((m.topic, m.partition, m.offset)) or b""
-            dead.append(DeadLetter(m.topic, m.partition, m.offset, mask_text(str(e)), mask_bytes(value), m.headers))
+            reason, raw_masked = mask_text(str(e), mask_kinds), mask_bytes(value, mask_kinds).value
+            dead.append(DeadLetter(m.topic, m.partition, m.offset, reason, raw_masked, m.headers))
         else:
             stored.append(event)
             total = total.merged(result)  # its alerts too: they were raised and committed
@@ -43,8 +44,9 @@ async def write_row_by_row(
         except RowsRejected as e:
             # Even the raw bytes were refused: keep the place and the reason, which is enough to
             # fetch the record from Kafka again.
-            bare = DeadLetter(letter.topic, letter.partition, letter.offset, mask_text(str(e)), None, letter.headers)
+            reason = mask_text(str(e), mask_kinds)
+            bare = DeadLetter(letter.topic, letter.partition, letter.offset, reason, None, letter.headers)
             result = await store.write(WriteBatch(dead_letters=[bare]))
         total = total.merged(result)
     await store.write(WriteBatch(offsets=dict(rows.offsets), expected_offsets=dict(rows.expected_offsets)))
-    return total, WriteBatch(stored, dead, rows.offsets, rows.expected_offsets)
+    return total, WriteBatch(stored, dead, rows.offsets, rows.expected_offsets, rows.masked)
