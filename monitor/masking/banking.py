@@ -19,13 +19,13 @@ from monitor.masking.spans import Span, digits_span, looks_like_date, masked_spa
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b", re.ASCII | re.IGNORECASE)
 _IBAN_MIN = 15
 _SORT_CODE = re.compile(
-    r"\bsort\s*code\b\s*(?:(?:is|was|number|no\.?)\s+)*[:#=-]?\s*(\d{2}[- ]?\d{2}[- ]?\d{2})(?![\d-])",
+    r"\bsort\s*code\b\s*(?:(?:is|was|number|no\.?)\s+)*[:#=-]?\s*(\d{2}[- ]?\d{2}[- ]?\d{2})(?!-?\d)",
     re.ASCII | re.IGNORECASE,
 )
 _ACCOUNT = re.compile(
     r"(?:\b(?:(?:bank\s+)?account|acct|a/c)\b(?:\s+(?:number|num|no\.?|#))?"
     r"|账号|帐号|账户|帐户|银行卡号|卡号)"
-    r"\s*(?:(?:is|was|number)\s+)*[:#=是为-]?\s*(\d(?:[ -]?\d){5,18})(?![\d/.:-])",
+    r"\s*(?:(?:is|was|number)\s+)*[:#=是为-]?\s*(\d(?:[ -]?\d){5,18})(?![/.:-]?\d)",
     re.ASCII | re.IGNORECASE,
 )
 _ROUTING = re.compile(

@@ -44,6 +44,8 @@ POSITIVE = [
     ("sort code 20-00-00 account 55779911", "bank_account", "20-00-00", "**-**-**"),
     ("sort code 20-00-00 account 55779911", "bank_account", "55779911", "****9911"),
     ("my account number is 31926819 and sort code is 601613", "bank_account", "31926819", "****6819"),
+    ("Refund to sort code 20-00-00, account 55779911.", "bank_account", "55779911", "****9911"),
+    ("Refund to sort code 20-00-00, account 55779911.", "bank_account", "20-00-00", "**-**-**"),
     ("routing number 021000021", "bank_account", "021000021", "*********"),
     ("请转到账号 6222 0212 3456 7890", "bank_account", "6222 0212 3456 7890", "**** **** **** 7890"),
     ("mail me at john.smith@example.co.uk today", "email", "john.smith@example.co.uk", "**********@example.co.uk"),
