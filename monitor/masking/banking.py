@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from stdnum import iban
 from stdnum.us import rtn
 
-from monitor.masking.spans import Span, digits_span, looks_like_date, masked_span
+from monitor.masking.spans import Span, digits_span, looks_like_date, masked_span, mentions
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b", re.ASCII | re.IGNORECASE)
 _IBAN_MIN = 15
@@ -32,6 +32,7 @@ _ROUTING = re.compile(
     r"\b(?:routing|aba)\b(?:\s+(?:number|no\.?|#))?\s*(?:is\s+)?[:#=-]?\s*(\d{9})(?!\d)",
     re.ASCII | re.IGNORECASE,
 )
+_ACCOUNT_WORDS = ("sort", "account", "acct", "a/c", "routing", "aba", "账号", "帐号", "账户", "帐户", "卡号")
 _KEEP_ACCOUNT_LAST = 4
 
 
@@ -51,6 +52,8 @@ def find_ibans(text: str) -> Iterator[Span]:
 def find_accounts(text: str) -> Iterator[Span]:
     """Sort codes (every digit goes), account numbers (the last four stay) and routing numbers
     that pass their checksum, each after the word that names it."""
+    if not mentions(text, _ACCOUNT_WORDS):
+        return
     for m in _SORT_CODE.finditer(text):
         yield digits_span(text, m.start(1), m.end(1), "bank_account")
     for m in _ACCOUNT.finditer(text):

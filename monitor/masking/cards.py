@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from monitor.masking.spans import MASK_CHAR, Span, digits_span, keep_ends
+from monitor.masking.spans import MASK_CHAR, Span, digits_span, keep_ends, mentions
 
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d)*(?!\d)", re.ASCII)
 _GROUP = re.compile(r"\d+", re.ASCII)
@@ -25,6 +25,7 @@ _SECURITY_CODE = re.compile(
     r"\s*(?:(?:is|was|number|no\.?|code)\s+)*[:#=是为-]?\s*(\d{3,4})(?!\d)",
     re.ASCII | re.IGNORECASE,
 )
+_SECURITY_WORDS = ("cv", "csc", "cid", "security", "verification", "安全码", "校验码", "验证码", "卡背")
 _EXPIRY = re.compile(
     r"(?:\b(?:exp(?:iry|iration|ires|ired)?\.?(?:\s+date)?|valid\s+(?:thru|through|until|to)|good\s+thru)\b"
     r"|有效期(?:至|到)?)"
@@ -32,6 +33,7 @@ _EXPIRY = re.compile(
     r"(\d{1,2}\s?[/.-]\s?(?:\d{4}|\d{2})(?!\d)|\d{2,4}年\d{1,2}月)",
     re.ASCII | re.IGNORECASE,
 )
+_EXPIRY_WORDS = ("exp", "valid", "good thru", "有效期")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -85,11 +87,15 @@ def find_cards(text: str) -> Iterator[Span]:
 
 def find_security_codes(text: str) -> Iterator[Span]:
     """A card's security code after the word that names it: every digit goes."""
+    if not mentions(text, _SECURITY_WORDS):
+        return
     for m in _SECURITY_CODE.finditer(text):
         yield digits_span(text, m.start(1), m.end(1), "security_code")
 
 
 def find_expiries(text: str) -> Iterator[Span]:
     """A card's expiry date after the word that names it: every digit goes."""
+    if not mentions(text, _EXPIRY_WORDS):
+        return
     for m in _EXPIRY.finditer(text):
         yield digits_span(text, m.start(1), m.end(1), "expiry")

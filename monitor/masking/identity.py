@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from stdnum.cn import ric
 from stdnum.us import ssn
 
-from monitor.masking.spans import Span, masked_span
+from monitor.masking.spans import Span, masked_span, mentions
 
 _SSN_WRITTEN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])", re.ASCII)
 _SSN_NAMED = re.compile(
@@ -36,7 +36,7 @@ def find_ssns(text: str) -> Iterator[Span]:
     for m in _SSN_WRITTEN.finditer(text):
         if ssn.is_valid(m.group()):
             yield masked_span(text, m.start(), m.end(), "us_ssn", last=_KEEP_LAST)
-    for m in _SSN_NAMED.finditer(text):
+    for m in _SSN_NAMED.finditer(text) if mentions(text, ("ssn", "social")) else ():
         if ssn.is_valid(m.group(1)):
             yield masked_span(text, m.start(1), m.end(1), "us_ssn", last=_KEEP_LAST)
 

@@ -72,6 +72,12 @@ def digits_span(text: str, start: int, end: int, kind: Kind) -> Span:
     return Span(start, end, kind, "".join(MASK_CHAR if c.isdigit() else c for c in text[start:end]))
 
 
+def mentions(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` holds any of `words` (lower case): a cheap test before a slower pattern."""
+    lower = text.lower()
+    return any(w in lower for w in words)
+
+
 _DATE = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})", re.ASCII)
 
 
