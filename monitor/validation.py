@@ -216,7 +216,7 @@ def validate(  # noqa: PLR0911
     else:
         text = payload.text.strip()
         moment, moment_field = payload.sent_at, "sent_at"
-        customer_id = None if payload.customer_id is None else masking.text(str(payload.customer_id))
+        customer_id = None if payload.customer_id is None else str(payload.customer_id)
         tickers = ()
         known = {"id", "text", "customer_id"}
 
@@ -240,7 +240,7 @@ def validate(  # noqa: PLR0911
         offset=record.offset,
         text=masking.text(text),
         event_time=event_time or record.timestamp,
-        customer_id=customer_id,
+        customer_id=None if customer_id is None else masking.text(customer_id),
         tickers=tickers,
         fields=masking.json(fields),
         headers=mask_headers(record.headers, masking),

@@ -82,7 +82,7 @@ def _spans(normal: str, kinds: Collection[Kind]) -> list[Span]:
     taken: list[Span] = []
     if digits >= 3:
         for min_digits, yields, finder in _FINDERS:
-            if digits < min_digits or not yields & set(kinds):
+            if digits < min_digits or yields.isdisjoint(kinds):
                 continue
             for span in finder(normal):
                 if span.kind in kinds and all(span.end <= t.start or span.start >= t.end for t in taken):
