@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ class WriteBatch:
     fingerprints: dict[Partition, str] = field(default_factory=dict)
     """`monitor.logwatch.fingerprint` of the record before each of `offsets` (the batch's last of
     that partition): stored with the offset, so a replaced log is told from the one we read."""
+    masked: Counter[str] = field(default_factory=Counter)
+    """Personal identifiers masked in the batch's records, per kind (`monitor_masked_total`)."""
 
     def __len__(self) -> int:
         return len(self.events) + len(self.dead_letters)

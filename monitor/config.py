@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from monitor.masking import ALL_KINDS, Kind, parse_kinds
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -82,6 +84,9 @@ class Settings(BaseSettings):
     # Input limits
     max_text_chars: int = Field(default=20_000, ge=1)
     max_message_bytes: int = Field(default=1_048_576, ge=1)
+    mask_kinds: Annotated[frozenset[Kind], NoDecode] = ALL_KINDS
+    """Kinds of personal identifier masked before anything is stored, logged or sent
+    (`monitor.masking.KINDS`; all by default); an unknown name is refused."""
 
     # Model
     device: str = "auto"
@@ -151,6 +156,17 @@ class Settings(BaseSettings):
         "intent_labels",
         mode="before",
     )(_split_commas)
+
+    @field_validator("mask_kinds", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: object) -> object:
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, list | tuple | set | frozenset):
+            return value
+        kinds = parse_kinds(str(v) for v in names)
+        if not kinds:
+            raise ValueError("name at least one kind: an empty list would store card numbers in clear")
+        return kinds
 
     @field_validator("max_batch_tokens")
     @classmethod

@@ -2,9 +2,9 @@
 
 Free of torch, so the alert code can carry explanations and test with fakes; the attributions
 themselves are computed in `monitor.model.explain`. Word spans are character offsets into the text
-as given: card masking (`monitor.masking`) keeps every character where it was, so the offsets of the
+as given: masking (`monitor.masking`) keeps every character where it was, so the offsets of the
 masked text the model read are the offsets of the original, while the words carry the masked
-characters (a card number never appears in clear).
+characters (a card number, an IBAN or a phone number never appears in clear).
 """
 
 from __future__ import annotations

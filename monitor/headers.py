@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from monitor.masking import mask_bytes, mask_text
+from monitor.masking import MaskTally
 from monitor.records import DeadLetter, Headers
 
 BINARY_KEY = "base64"
@@ -17,9 +17,10 @@ CONNECT_ERRORS = "__connect.errors."
 dead-letter queues read these."""
 
 
-def mask_headers(headers: Headers) -> Headers:
-    """`headers` with card numbers masked in keys and values (values of any encoding)."""
-    return tuple((mask_text(key), None if value is None else mask_bytes(value)) for key, value in headers)
+def mask_headers(headers: Headers, masking: MaskTally | None = None) -> Headers:
+    """`headers` with personal identifiers masked in keys and values (values of any encoding)."""
+    m = masking if masking is not None else MaskTally()
+    return tuple((m.text(key), None if value is None else m.bytes(value)) for key, value in headers)
 
 
 def _json_value(value: bytes | None) -> str | dict[str, str] | None:

@@ -1,23 +1,35 @@
-"""structlog set-up: JSON lines on stdout (or a given stream), card numbers masked in every value."""
+"""structlog set-up: JSON lines on stdout (or a given stream), personal identifiers masked in every value."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-from monitor.masking import mask_json
+from monitor.masking import ALL_KINDS, Kind, mask_json
+
+_EventDict = MutableMapping[str, Any]
 
 
-def mask_card_numbers(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A structlog processor: no card number reaches a log line, whatever a caller passed."""
-    return {key: mask_json(value) for key, value in event_dict.items()}
+def masking_processor(kinds: frozenset[Kind] = ALL_KINDS) -> Callable[[Any, str, _EventDict], _EventDict]:
+    """A structlog processor: no identifier of `kinds` reaches a log line, whatever a caller passed."""
+
+    def mask_identifiers(_: Any, __: str, event_dict: _EventDict) -> _EventDict:
+        return {key: mask_json(value, kinds).value for key, value in event_dict.items()}
+
+    return mask_identifiers
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "INFO",
+    *,
+    json: bool = True,
+    stream: TextIO | None = None,
+    mask_kinds: frozenset[Kind] = ALL_KINDS,
+) -> None:
     """Structured lines to stdout (or `stream`: the demo's file, away from its live display);
     library warnings to stderr (or `stream`) unless the root logger has a handler already."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -30,7 +42,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: TextIO 
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            mask_card_numbers,
+            masking_processor(mask_kinds),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

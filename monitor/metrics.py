@@ -42,6 +42,11 @@ class Metrics:
             "monitor_messages_dead_lettered", "Records that became dead letters.", ["topic"],
             registry=r,
         )
+        self.masked = Counter(
+            "monitor_masked",
+            "Personal identifiers masked in consumed records (texts, fields, headers, dead letters), by kind.",
+            ["kind"], registry=r,
+        )
         self.batch_size = Histogram(
             "monitor_batch_size", "Records per consumed batch (one poll, one transaction).",
             buckets=BATCH_SIZE_BUCKETS, registry=r,

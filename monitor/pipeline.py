@@ -261,6 +261,7 @@ class Pipeline:
             received_at=batch.received_at,
             aliases=self.aliases,
             decoder=self.decoder,
+            mask_kinds=self.settings.mask_kinds,
         )
         duration = time.perf_counter() - started
         self.metrics.model_seconds.observe(duration)
@@ -391,7 +392,9 @@ class Pipeline:
             return await self.store.write(batch.rows)
         except RowsRejected as e:
             log.error("postgres refused a value; writing the batch row by row", error=str(e))  # noqa: TRY400
-            result, batch.rows = await write_row_by_row(self.store, batch.rows, batch.records)
+            result, batch.rows = await write_row_by_row(
+                self.store, batch.rows, batch.records, self.settings.mask_kinds
+            )
             return result
 
     async def _commit(self, batch: InFlightBatch) -> dict[Partition, int]:
@@ -422,6 +425,8 @@ class Pipeline:
             self.metrics.messages_scored.labels(event.message.topic).inc()
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
+        for kind, n in batch.rows.masked.items():
+            self.metrics.masked.labels(kind).inc(n)
 
     def _observe_committed(self, batch: InFlightBatch, offsets: Mapping[Partition, int]) -> None:
         """Latency of the batch, and lag = high watermark - committed offset, per partition."""

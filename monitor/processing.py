@@ -9,7 +9,7 @@ import structlog
 
 from monitor.batch import WriteBatch
 from monitor.entities import extract_entities
-from monitor.masking import mask_text
+from monitor.masking import ALL_KINDS, Kind, MaskTally, mask_text
 from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
 from monitor.validation import Limits, validate
@@ -26,21 +26,24 @@ def process_records(
     received_at: datetime,
     aliases: Mapping[str, str] | None = None,
     decoder: SchemaDecoder | None = None,
+    mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> WriteBatch:
-    """Every record becomes exactly one scored event or one dead letter.
+    """Every record becomes exactly one scored event or one dead letter, its personal identifiers
+    of `mask_kinds` masked (counted in the batch's `masked`).
 
     Raises `RegistryUnavailable` (before anything is scored) while `decoder` cannot reach the
     Schema Registry: the whole batch is to be processed again later, nothing is dead-lettered.
     """
     batch = WriteBatch()
+    masking = MaskTally(mask_kinds, batch.masked)
     messages: list[Message] = []
     for record in records:
-        outcome = validate(record, stream_of(record.topic), limits, decoder)
+        outcome = validate(record, stream_of(record.topic), limits, decoder, masking)
         if isinstance(outcome, DeadLetter):
             batch.dead_letters.append(outcome)
         else:
             messages.append(outcome)
-    for message, scores in _score(messages, scorer, batch):
+    for message, scores in _score(messages, scorer, batch, mask_kinds):
         batch.events.append(
             ScoredEvent(
                 message=message,
@@ -53,7 +56,9 @@ def process_records(
     return batch
 
 
-def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[tuple[Message, Scores]]:
+def _score(
+    messages: list[Message], scorer: Scorer, batch: WriteBatch, mask_kinds: frozenset[Kind]
+) -> list[tuple[Message, Scores]]:
     """Score in one call; if the model fails on the batch, find and dead-letter the culprits alone."""
     texts = [m.text for m in messages]
     streams = [m.stream for m in messages]
@@ -66,7 +71,7 @@ def _score(messages: list[Message], scorer: Scorer, batch: WriteBatch) -> list[t
         try:
             scored.append((message, scorer.score([message.text], [message.stream])[0]))
         except Exception as e:  # noqa: BLE001 - one bad message must not stop the stream
-            reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}")
+            reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}", mask_kinds)
             batch.dead_letters.append(
                 DeadLetter(
                     message.topic,

@@ -11,13 +11,13 @@ from dataclasses import replace
 
 from monitor.batch import WriteBatch, WriteResult
 from monitor.errors import RowsRejected
-from monitor.masking import mask_bytes, mask_text
+from monitor.masking import ALL_KINDS, Kind, mask_bytes, mask_text
 from monitor.ports import Store
 from monitor.records import DeadLetter, SourceRecord
 
 
 async def write_row_by_row(
-    store: Store, rows: WriteBatch, records: Sequence[SourceRecord]
+    store: Store, rows: WriteBatch, records: Sequence[SourceRecord], mask_kinds: frozenset[Kind] = ALL_KINDS
 ) -> tuple[WriteResult, WriteBatch]:
     """Write `rows` one at a time; a row Postgres refuses becomes a dead letter instead.
 
@@ -34,7 +34,7 @@ async def write_row_by_row(
             result = await store.write(WriteBatch(events=[event]))
         except RowsRejected as e:
             value = raw.get((m.topic, m.partition, m.offset)) or b""
-            reason, raw_masked = mask_text(str(e)), mask_bytes(value)
+            reason, raw_masked = mask_text(str(e), mask_kinds), mask_bytes(value, mask_kinds).value
             dead.append(DeadLetter(m.topic, m.partition, m.offset, reason, raw_masked, m.headers, m.incarnation))
         else:
             stored.append(event)
@@ -45,7 +45,7 @@ async def write_row_by_row(
         except RowsRejected as e:
             # Even the raw bytes were refused: keep the place and the reason, which is enough to
             # fetch the record from Kafka again.
-            bare = replace(letter, reason=mask_text(str(e)), raw=None)
+            bare = replace(letter, reason=mask_text(str(e), mask_kinds), raw=None)
             result = await store.write(WriteBatch(dead_letters=[bare]))
         total = total.merged(result)
     await store.write(
@@ -55,4 +55,11 @@ async def write_row_by_row(
             fingerprints=dict(rows.fingerprints),
         )
     )
-    return total, WriteBatch(stored, dead, rows.offsets, rows.expected_offsets, rows.fingerprints)
+    return total, WriteBatch(
+        stored,
+        dead,
+        offsets=rows.offsets,
+        expected_offsets=rows.expected_offsets,
+        fingerprints=rows.fingerprints,
+        masked=rows.masked,
+    )

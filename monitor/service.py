@@ -78,12 +78,18 @@ async def run_service(
             engine,
             scorer,
             scorer.model_version,
-            ExplainPolicy(settings.alert_explain_timeout_s, settings.alert_explain_poll_interval_s),
+            ExplainPolicy(
+                settings.alert_explain_timeout_s,
+                settings.alert_explain_poll_interval_s,
+                mask_kinds=settings.mask_kinds,
+            ),
         )
         if settings.alert_explanations and isinstance(scorer, Explainer)
         else None
     )
-    alerts = AlertStore(rules, settings.webhook_url, explain=explainer is not None)
+    alerts = AlertStore(
+        rules, settings.webhook_url, explain=explainer is not None, mask_kinds=settings.mask_kinds
+    )
     store = Store(engine, on_inserted=alerts, group_id=settings.group_id, on_log_change=alerts)
     consumer = ConsumerAdapter(make_consumer(settings))
     inspector = LogInspector(make_log_inspector(settings))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 from monitor.errors import BadRecord
 from monitor.framing import is_framed, read_frame
 from monitor.headers import mask_headers
-from monitor.masking import mask_bytes, mask_json, mask_text
+from monitor.masking import MaskTally, mask_text
 from monitor.records import DeadLetter, Message, SourceRecord, Stream
 
 if TYPE_CHECKING:
@@ -74,26 +74,21 @@ MAX_ID_CHARS = 512
 """Longest producer id kept as the natural key: a unique btree index entry must stay under ~2.7 kB."""
 
 
-def natural_key(payload_id: str | int | None, record: SourceRecord) -> str:
+def natural_key(payload_id: str | int | None, record: SourceRecord, masking: MaskTally) -> str:
     """The producer's id where it gave one, else the record's unique place in Kafka (in which life
     of its partition's log, once one was replaced)."""
     if payload_id is not None and str(payload_id).strip():
-        return mask_text(str(payload_id).strip())
+        return masking.text(str(payload_id).strip())
     place = f"{record.topic}:{record.partition}:{record.offset}"
     return f"{place}/{record.incarnation}" if record.incarnation else place
 
 
-def _dead(record: SourceRecord, reason: str) -> DeadLetter:
-    raw = None if record.value is None else mask_bytes(record.value)
-    return DeadLetter(
-        record.topic,
-        record.partition,
-        record.offset,
-        mask_text(reason),
-        raw,
-        mask_headers(record.headers),
-        record.incarnation,
-    )
+def _dead(record: SourceRecord, reason: str, masking: MaskTally) -> DeadLetter:
+    raw = None if record.value is None else masking.bytes(record.value)
+    headers = mask_headers(record.headers, masking)
+    # The reason may quote the record: masked, not counted (the raw bytes count its identifiers).
+    reason = mask_text(reason, masking.kinds)
+    return DeadLetter(record.topic, record.partition, record.offset, reason, raw, headers, record.incarnation)
 
 
 def _decode(record: SourceRecord, limits: Limits, decoder: SchemaDecoder | None) -> dict[str, Any] | str:  # noqa: PLR0911 - a return per reason
@@ -189,16 +184,22 @@ def _unstorable_string(value: Any) -> str | None:
 
 
 def validate(  # noqa: PLR0911
-    record: SourceRecord, stream: Stream, limits: Limits, decoder: SchemaDecoder | None = None
+    record: SourceRecord,
+    stream: Stream,
+    limits: Limits,
+    decoder: SchemaDecoder | None = None,
+    masking: MaskTally | None = None,
 ) -> Message | DeadLetter:
     """Turn one record into a scored-to-be `Message`, or a `DeadLetter` saying why not.
 
     `decoder` decodes values in the Confluent wire format; without one they are dead letters.
+    `masking` masks what is kept (every kind when None) and counts what it masked.
     Raises `RegistryUnavailable` (from the decoder) while the registry cannot be asked.
     """
+    masking = masking if masking is not None else MaskTally()
     decoded = _decode(record, limits, decoder)
     if isinstance(decoded, str):
-        return _dead(record, decoded)
+        return _dead(record, decoded, masking)
     try:
         payload: NewsPayload | CustomerPayload = (
             NewsPayload.model_validate(decoded)
@@ -206,7 +207,7 @@ def validate(  # noqa: PLR0911
             else CustomerPayload.model_validate(decoded)
         )
     except ValidationError as e:
-        return _dead(record, f"wrong schema for a {stream} message: {_describe(e)}")
+        return _dead(record, f"wrong schema for a {stream} message: {_describe(e)}", masking)
 
     if isinstance(payload, NewsPayload):
         parts = [payload.headline.strip(), (payload.body or "").strip()]
@@ -218,33 +219,33 @@ def validate(  # noqa: PLR0911
     else:
         text = payload.text.strip()
         moment, moment_field = payload.sent_at, "sent_at"
-        customer_id = None if payload.customer_id is None else mask_text(str(payload.customer_id))
+        customer_id = None if payload.customer_id is None else str(payload.customer_id)
         tickers = ()
         known = {"id", "text", "customer_id"}
 
     if payload.id is not None and len(str(payload.id)) > MAX_ID_CHARS:
-        return _dead(record, f"id is {len(str(payload.id))} characters, over the limit of {MAX_ID_CHARS}")
+        return _dead(record, f"id is {len(str(payload.id))} characters, over the limit of {MAX_ID_CHARS}", masking)
     try:
         event_time = _utc(moment)
     except OverflowError:  # 0001-01-01T00:00+01:00 is a valid datetime that UTC cannot hold
-        return _dead(record, f"wrong schema for a {stream} message: {moment_field}: out of range in UTC")
+        return _dead(record, f"wrong schema for a {stream} message: {moment_field}: out of range in UTC", masking)
     if not text:
-        return _dead(record, f"empty text: a {stream} message needs non-blank text to score")
+        return _dead(record, f"empty text: a {stream} message needs non-blank text to score", masking)
     if len(text) > limits.max_text_chars:
-        return _dead(record, f"text is {len(text)} characters, over the limit of {limits.max_text_chars}")
+        return _dead(record, f"text is {len(text)} characters, over the limit of {limits.max_text_chars}", masking)
 
     fields = {k: v for k, v in decoded.items() if k not in known}
     return Message(
         stream=stream,
-        message_id=natural_key(payload.id, record),
+        message_id=natural_key(payload.id, record, masking),
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        text=mask_text(text),
+        text=masking.text(text),
         event_time=event_time or record.timestamp,
-        customer_id=customer_id,
+        customer_id=None if customer_id is None else masking.text(customer_id),
         tickers=tickers,
-        fields=mask_json(fields),
-        headers=mask_headers(record.headers),
+        fields=masking.json(fields),
+        headers=mask_headers(record.headers, masking),
         incarnation=record.incarnation,
     )

@@ -37,6 +37,7 @@ from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventExplanationRow
 from monitor.errors import StoreUnavailable
 from monitor.explanation import Explainer, Reasons
+from monitor.masking import ALL_KINDS, Kind
 from monitor.periodic import pause
 from monitor.records import Scores, Stream
 
@@ -50,6 +51,8 @@ class ExplainPolicy:
     poll_interval_s: float = 0.5
     claim_limit: int = 8
     """Notifications claimed (and their evidence explained in one call) at a time."""
+    mask_kinds: frozenset[Kind] = ALL_KINDS
+    """Personal identifiers masked in what is stored and sent (`MONITOR_MASK_KINDS`)."""
 
     @property
     def lease_s(self) -> float:
@@ -203,7 +206,7 @@ class AlertExplainer:
         if events and left > 0:
             try:
                 reasons = await asyncio.wait_for(self._explain(events), timeout=left)
-                fresh = {row.id: rs.stored(r) for row, r in zip(events, reasons, strict=True)}
+                fresh = {row.id: rs.stored(r, self.policy.mask_kinds) for row, r in zip(events, reasons, strict=True)}
             except TimeoutError:
                 log.warning("explaining timed out; sending without these reasons", notification_ids=notification_ids)
             except Exception:
@@ -259,9 +262,11 @@ class AlertExplainer:
             if explained:
                 alert = (await conn.execute(_ALERT_DETAILS, {"id": item.alert_id})).first()
                 if alert is not None:
-                    details = rs.merge_reasons(_json(alert.evidence_details) or [], alert.evidence, explained)
+                    details = rs.merge_reasons(
+                        _json(alert.evidence_details) or [], alert.evidence, explained, self.policy.mask_kinds
+                    )
                     await conn.execute(_SET_ALERT_DETAILS, {"id": item.alert_id, "details": details})
-            payload = rs.with_reasons(item.payload, explained)
+            payload = rs.with_reasons(item.payload, explained, self.policy.mask_kinds)
             await conn.execute(_READY, {"id": item.id, "payload": payload})
         log.info(
             "alert reasons added",

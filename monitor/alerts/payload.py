@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from monitor.masking import mask_json
+from monitor.masking import ALL_KINDS, Kind, mask_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,10 @@ def sql_hint(alert: AlertView) -> str:
     return f"{alert_query} {events_query}"
 
 
-def notification_body(alert: AlertView, kind: str, sent_for: datetime) -> dict[str, Any]:
-    """`kind` is firing, repeat or resolved; card numbers are masked whatever the fields hold."""
+def notification_body(
+    alert: AlertView, kind: str, sent_for: datetime, mask_kinds: frozenset[Kind] = ALL_KINDS
+) -> dict[str, Any]:
+    """`kind` is firing, repeat or resolved; personal identifiers are masked whatever the fields hold."""
     body = {
         "type": f"alert.{kind}",
         "timestamp": sent_for.isoformat(),
@@ -81,4 +83,4 @@ def notification_body(alert: AlertView, kind: str, sent_for: datetime) -> dict[s
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "sql": sql_hint(alert),
     }
-    return mask_json(body)  # type: ignore[no-any-return]
+    return mask_json(body, mask_kinds).value  # type: ignore[no-any-return]

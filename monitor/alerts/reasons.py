@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.explanation import Explanation, Reasons
-from monitor.masking import mask_json
+from monitor.masking import ALL_KINDS, Kind, mask_json
 
 EXPLAINED_EVIDENCE = 10
 """Evidence events explained per notification: the newest (an alert keeps up to 50)."""
@@ -35,17 +35,21 @@ def time_left_s(age_s: float, bound_s: float) -> float:
     return bound_s - age_s
 
 
-def explanation_json(explanation: Explanation | None) -> dict[str, Any] | None:
+def explanation_json(
+    explanation: Explanation | None, mask_kinds: frozenset[Kind] = ALL_KINDS
+) -> dict[str, Any] | None:
     """How an explanation is stored (`event_explanations.sentiment|intent`), masked."""
     if explanation is None:
         return None
     body = {"label": explanation.label, "method": explanation.method, "words": explanation.as_dicts()}
-    return mask_json(body)  # type: ignore[no-any-return]
+    return mask_json(body, mask_kinds).value  # type: ignore[no-any-return]
 
 
-def stored(reasons: Reasons) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def stored(
+    reasons: Reasons, mask_kinds: frozenset[Kind] = ALL_KINDS
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(sentiment, intent) as stored for one event."""
-    return explanation_json(reasons.sentiment), explanation_json(reasons.intent)
+    return explanation_json(reasons.sentiment, mask_kinds), explanation_json(reasons.intent, mask_kinds)
 
 
 def strongest_words(explained: Mapping[str, Any] | None, k: int = TOP_WORDS) -> list[dict[str, Any]]:
@@ -72,6 +76,7 @@ def merge_reasons(
     details: Sequence[Mapping[str, Any]],
     evidence: Sequence[int],
     explained: Mapping[int, Mapping[str, Any]],
+    mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> list[dict[str, Any]]:
     """`details` with each explained event's reasons merged into its item (an item is added for an
     event without one, e.g. a negative-news headline), in evidence order; masked.
@@ -90,13 +95,17 @@ def merge_reasons(
             merged[event_id] = {"event_id": event_id, **reasons}
     position = {event_id: i for i, event_id in enumerate(evidence)}
     ordered = sorted(merged.values(), key=lambda d: position.get(int(d["event_id"]), len(position)))
-    return mask_json(about_the_alert + ordered)  # type: ignore[no-any-return]
+    return mask_json(about_the_alert + ordered, mask_kinds).value  # type: ignore[no-any-return]
 
 
-def with_reasons(payload: Mapping[str, Any], explained: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+def with_reasons(
+    payload: Mapping[str, Any],
+    explained: Mapping[int, Mapping[str, Any]],
+    mask_kinds: frozenset[Kind] = ALL_KINDS,
+) -> dict[str, Any]:
     """A notification body with its evidence details' reasons merged in (masked again)."""
     body = dict(payload)
     body["evidence_details"] = merge_reasons(
-        payload.get("evidence_details", ()), payload.get("evidence", ()), explained
+        payload.get("evidence_details", ()), payload.get("evidence", ()), explained, mask_kinds
     )
-    return mask_json(body)  # type: ignore[no-any-return]
+    return mask_json(body, mask_kinds).value  # type: ignore[no-any-return]

@@ -32,6 +32,7 @@ from monitor.alerts.reasons import needs_explanation
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.logwatch import LogChange
+from monitor.masking import ALL_KINDS, Kind
 from monitor.records import ScoredEvent
 
 log = structlog.get_logger(__name__)
@@ -81,12 +82,21 @@ def view(row: Row[Any]) -> AlertView:
 class AlertStore:
     """Raises, updates and resolves alerts, writing their notifications to the outbox."""
 
-    def __init__(self, config: RulesConfig, endpoints: Sequence[str], *, explain: bool = False) -> None:
+    def __init__(
+        self,
+        config: RulesConfig,
+        endpoints: Sequence[str],
+        *,
+        explain: bool = False,
+        mask_kinds: frozenset[Kind] = ALL_KINDS,
+    ) -> None:
         """`explain`: an explainer runs (`monitor.alerts.explainer`), so notifications with
-        evidence wait for their reasons before they are sent."""
+        evidence wait for their reasons before they are sent. `mask_kinds`: the personal
+        identifiers masked in webhook bodies."""
         self.config = config
         self.endpoints = tuple(endpoints)
         self.explain = explain
+        self.mask_kinds = mask_kinds
 
     async def on_inserted(
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
@@ -299,7 +309,7 @@ class AlertStore:
                 "id": uuid.uuid4(),
                 "alert_id": alert.id,
                 "kind": kind,
-                "payload": notification_body(alert, kind, now),
+                "payload": notification_body(alert, kind, now, self.mask_kinds),
                 "created_at": now,
                 # Not ready until the explainer adds the evidence's reasons (or gives up on them).
                 "explained_at": None if self.explain and needs_explanation(kind, alert.evidence) else now,

@@ -25,9 +25,10 @@ def score(
         typer.Option(
             "--explain",
             help="add `explanation`: the words behind the sentiment, each {word, start, end, weight}, weight > 0 "
-            "pushing toward the predicted label; on --stream customer also `intent_explanation`. Card numbers "
-            "are masked before scoring; masking keeps every character in place, so start/end index the text "
-            "as given, and the words show the masked characters",
+            "pushing toward the predicted label; on --stream customer also `intent_explanation`. Personal "
+            "identifiers (cards, bank accounts, e-mail, phone and ID numbers) are masked before scoring; "
+            "masking keeps every character in place, so start/end index the text as given, and the words "
+            "show the masked characters",
         ),
     ] = False,
     top_k: Annotated[int | None, typer.Option(help="with --explain: only the k strongest words", min=1)] = None,
@@ -42,10 +43,15 @@ def score(
     if not chosen:
         raise typer.BadParameter("give texts to score, or --file")
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     scorer = load_scorer(settings)
     lines = score_lines(
-        scorer, chosen, "customer" if stream == "customer" else "news", explain=explain, top_k=top_k
+        scorer,
+        chosen,
+        "customer" if stream == "customer" else "news",
+        explain=explain,
+        top_k=top_k,
+        mask_kinds=settings.mask_kinds,
     )
     for line in lines:
         typer.echo(line)
@@ -65,7 +71,7 @@ def model_train(
     from monitor.model.training.recipe import train
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     for report in train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR):
         typer.echo(json.dumps({"split": "dev", **report.__dict__}))
 
@@ -109,7 +115,7 @@ def model_eval(
     if explain_method not in METHODS:
         raise typer.BadParameter(f"explain-method must be one of {', '.join(METHODS)}")
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     chosen: EvalTask = "sentiment" if task == "sentiment" else "intent" if task == "intent" else "fraud"
     report = evaluate(
         settings, chosen, data, "customer" if stream == "customer" else "news", variant,
@@ -135,7 +141,7 @@ def model_reference(
     from monitor.model.training.reference import compute_reference
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     reference = compute_reference(load_scorer(settings), data_dir or settings.data_dir)
     save_reference(reference, out or REFERENCE_FILE)
     for (stream, task), dist in sorted(reference.distributions.items()):

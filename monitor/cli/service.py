@@ -23,7 +23,7 @@ def migrate() -> None:
     from monitor.errors import StoreUnavailable
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     try:
         upgrade(settings.database_url)
     except StoreUnavailable as e:
@@ -38,7 +38,7 @@ def partitions() -> None:
     from monitor.db.partitions import list_partitions, maintain_partitions
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
 
     async def maintain(engine: AsyncEngine) -> list[tuple[str, str, int]]:
         report = await maintain_partitions(engine, settings.retention_days)
@@ -60,7 +60,7 @@ def run() -> None:
     from monitor.service import run_service
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     try:
         asyncio.run(run_service(settings))
     except ConfigError as e:  # a person must fix the configuration: say what, without a traceback
@@ -75,7 +75,7 @@ def alerts(
     from monitor.alerts.cli import show_open_alerts
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     for line in database(show_open_alerts(settings.database_url, as_json=as_json)):
         typer.echo(line)
 
@@ -119,7 +119,7 @@ def rescore(
         raise typer.BadParameter("stream must be news or customer")
     scope = Scope(_time(since), _time(until), "news" if stream == "news" else "customer" if stream else None)
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     scorer = load_scorer(settings)
 
     async def work(engine: AsyncEngine) -> tuple[int, int]:

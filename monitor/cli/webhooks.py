@@ -22,7 +22,7 @@ def webhooks_list() -> None:
     from monitor.alerts.outbox import Outbox
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     endpoints = database(with_engine(settings, lambda engine: Outbox(engine).endpoints()))
     if not endpoints:
         typer.echo("no webhook endpoints yet (a replica registers MONITOR_WEBHOOK_URL when it starts)")
@@ -42,7 +42,7 @@ def webhooks_enable(
     from monitor.alerts.outbox import Outbox
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     requeued = database(
         with_engine(settings, lambda engine: Outbox(engine).enable(url, resend=resend))
     )

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from monitor.explanation import Explainer
-from monitor.masking import mask_text
+from monitor.masking import ALL_KINDS, Kind, mask_text
 from monitor.model.scorer import Scorer
 from monitor.records import Stream
 
@@ -23,12 +23,18 @@ def read_texts(texts: Iterable[str], file: Path | None) -> list[str]:
 
 
 def score_lines(
-    scorer: Scorer, texts: Sequence[str], stream: Stream, *, explain: bool = False, top_k: int | None = None
+    scorer: Scorer,
+    texts: Sequence[str],
+    stream: Stream,
+    *,
+    explain: bool = False,
+    top_k: int | None = None,
+    mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> list[str]:
-    """One JSON object per text, in order. Card numbers are masked before the model reads a text;
+    """One JSON object per text, in order. Personal identifiers are masked before the model reads a text;
     masking keeps every character in place, so explanation spans index the text as given, and the
     words (like `text`) show the masked characters."""
-    masked = [mask_text(t) for t in texts]
+    masked = [mask_text(t, mask_kinds) for t in texts]
     streams: list[Stream] = [stream] * len(masked)
     scores = scorer.score(masked, streams)
     reasons = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.config import Settings
+from monitor.masking import KINDS
 
 
 def test_comma_lists_and_stream_mapping_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +29,15 @@ def test_the_dead_letter_topic_may_not_be_an_input_topic() -> None:
         Settings(_env_file=None, news_topics=("news",), dead_letter_topic="news")
     topic = "monitor-dead-letters"
     assert Settings(_env_file=None, dead_letter_topic=topic).dead_letter_topic == topic
+
+
+def test_mask_kinds_are_all_by_default_and_unknown_or_none_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).mask_kinds == set(KINDS)
+    monkeypatch.setenv("MONITOR_MASK_KINDS", "card, IBAN,email")
+    assert Settings(_env_file=None).mask_kinds == {"card", "iban", "email"}
+    monkeypatch.setenv("MONITOR_MASK_KINDS", "card,passport")
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("MONITOR_MASK_KINDS", " , ")
+    with pytest.raises(ValueError, match="at least one kind"):
+        Settings(_env_file=None)

@@ -437,3 +437,20 @@ async def test_no_commit_for_a_partition_no_longer_assigned() -> None:
     [batch] = seen
     assert {r.partition for r in batch.records} == {0}
     assert {e.message.partition for e in batch.events} == {0}
+
+
+async def test_identifiers_masked_in_a_batch_are_counted_by_kind_and_only_the_kinds_set() -> None:
+    log: Log = []
+    consumer, store = FakeConsumer(log), FakeStore(log)
+    metrics = Metrics()
+    texts = ["card 4111 1111 1111 1111 and 5555 5555 5555 4444", "mail ann@example.com, SSN 123-45-6789", "calm"]
+    consumer.add(*records(0, texts))
+    chosen = settings(10).model_copy(update={"mask_kinds": frozenset({"card", "email"})})
+    pipeline = Pipeline(chosen, consumer, FakeScorer(), store, metrics=metrics)
+    async with running(pipeline):
+        await until(lambda: consumer.commits != [])
+
+    def masked(kind: str) -> float | None:
+        return metrics.registry.get_sample_value("monitor_masked_total", {"kind": kind})
+
+    assert (masked("card"), masked("email"), masked("us_ssn")) == (2, 1, None)

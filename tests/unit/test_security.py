@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer
 
 from monitor.config import Settings
 from monitor.kafka import make_consumer, security_options
-from monitor.logs import configure_logging, mask_card_numbers
+from monitor.logs import configure_logging, masking_processor
 from monitor.records import DeadLetter, Message, SourceRecord
 from monitor.validation import Limits, validate
 
@@ -59,14 +59,23 @@ def test_no_card_number_reaches_a_log_line_in_any_value(card: str, json_logs: io
 def test_the_processor_keeps_other_numbers_and_types() -> None:
     """Order numbers (Luhn-invalid), timestamps and numbers that are no card pass through unchanged."""
     event = {"event": "order 1234567890123456 shipped", "count": 3, "ok": True, "ratio": 0.5, "none": None}
-    assert mask_card_numbers(None, "info", event) == event
+    assert masking_processor()(None, "info", event) == event
 
 
 def test_a_card_passed_as_an_integer_is_masked() -> None:
-    assert mask_card_numbers(None, "info", {"event": "x", "pan": 4111111111111111}) == {
+    assert masking_processor()(None, "info", {"event": "x", "pan": 4111111111111111}) == {
         "event": "x",
         "pan": "411111******1111",
     }
+
+
+def test_the_processor_masks_every_kind_asked_for_and_only_those() -> None:
+    event = {"event": "write to ann@example.com", "iban": "GB82 WEST 1234 5698 7654 32"}
+    assert masking_processor()(None, "info", event) == {
+        "event": "write to ***@example.com",
+        "iban": "GB** **** **** **** **54 32",
+    }
+    assert masking_processor(frozenset({"iban"}))(None, "info", event)["event"] == event["event"]
 
 
 # -- Kafka TLS and SASL -----------------------------------------------------------------------
