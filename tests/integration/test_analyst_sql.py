@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -133,6 +134,11 @@ async def test_views_use_their_indexes(database_url: str, db: asyncpg.Connection
         assert any(name in plan for name in per_partition), plan
 
 
-def test_analyst_migration_downgrades_and_upgrades_again(database_url: str) -> None:
-    downgrade(database_url, "0002")
-    upgrade(database_url)
+async def test_analyst_migration_downgrades_and_upgrades_again(database_url: str, db: asyncpg.Connection) -> None:
+    views = "SELECT count(*) FROM pg_views WHERE schemaname = 'public' AND viewname = 'entity_sentiment_hourly'"
+    readable = "SELECT has_table_privilege('monitor_analyst', 'kafka_log_events', 'SELECT')"
+    await asyncio.to_thread(downgrade, database_url, "0002")
+    assert await db.fetchval(views) == 0
+    await asyncio.to_thread(upgrade, database_url)
+    assert await db.fetchval(views) == 1
+    assert await db.fetchval(readable), "tables added later are the analysts' to read too"
