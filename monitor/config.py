@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=20_000, ge=1)
     max_message_bytes: int = Field(default=1_048_576, ge=1)
 
+    # Languages
+    languages: CommaList = ("en", "zh")
+    """ISO 639-1 codes of the languages the service scores (`MONITOR_LANGUAGES`). A message in another
+    language, or in one no configured model reads (the shipped English model reads `en` only), is
+    stored with its `language` and without scores: it raises no alert and feeds no drift check."""
+
     # Model
     device: str = "auto"
     """`auto` takes CUDA when present, else the CPU; or name a torch device."""
@@ -144,8 +150,18 @@ class Settings(BaseSettings):
         "webhook_url",
         "sentiment_labels",
         "intent_labels",
+        "languages",
         mode="before",
     )(_split_commas)
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.lower() for code in value)
+        bad = [code for code in codes if not (len(code) == 2 and code.isascii() and code.isalpha())]
+        if bad:
+            raise ValueError(f"ISO 639-1 codes (two letters, like en or zh), not {bad}")
+        return codes
 
     @field_validator("max_batch_tokens")
     @classmethod

@@ -42,6 +42,7 @@ from monitor.errors import (
     StoreDiverged,
     StoreUnavailable,
 )
+from monitor.language import UNDETERMINED, LanguageDetector
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.ports import Consumer, DeadLetterSink, Partition, SchemaDecoder, Scorer, Store
@@ -77,6 +78,7 @@ class Pipeline:
         scorer: Scorer,
         store: Store,
         *,
+        detector: LanguageDetector,
         workers: int = 1,
         aliases: Mapping[str, str] | None = None,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
@@ -94,6 +96,8 @@ class Pipeline:
         self.consumer = consumer
         self.scorer = scorer
         self.store = store
+        self.detector = detector
+        """Names each message's language; the scorer sees only what it reads (`monitor.language`)."""
         self.aliases = aliases
         self.write_backoff_s = write_backoff_s
         self.offsets_check_s = offsets_check_s
@@ -247,6 +251,8 @@ class Pipeline:
             batch.records,
             stream_of=self.settings.stream_of,
             scorer=self.scorer,
+            detector=self.detector,
+            languages=self.settings.languages,
             limits=self.limits,
             received_at=batch.received_at,
             aliases=self.aliases,
@@ -378,8 +384,15 @@ class Pipeline:
         return offsets
 
     def _observe_scored(self, batch: InFlightBatch) -> None:
+        unscored: Counter[tuple[str, str]] = Counter()
         for event in batch.rows.events:
-            self.metrics.messages_scored.labels(event.message.topic).inc()
+            if event.scores is not None:
+                self.metrics.messages_scored.labels(event.message.topic).inc()
+            else:
+                unscored[(event.message.stream, event.language or UNDETERMINED)] += 1
+        for (stream, language), n in unscored.items():
+            self.metrics.unscored_messages.labels(language).inc(n)
+            log.info("stored unscored: no model here reads the language", stream=stream, language=language, count=n)
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
 
@@ -400,7 +413,8 @@ class Pipeline:
                 partition=tp.partition,
                 offset=next_offset - 1,
                 batch_size=len(batch.records),
-                scored=len(batch.rows.events),
+                scored=sum(e.scores is not None for e in batch.rows.events),
+                unscored=sum(e.scores is None for e in batch.rows.events),
                 inserted=len(written.inserted_event_ids),
                 dead_letters=len(batch.rows.dead_letters),
                 duration_s=round(time.monotonic() - batch.fetched_at, 4),

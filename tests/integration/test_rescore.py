@@ -37,6 +37,7 @@ class FakeScorer:
 
     def __init__(self, version: str = "second-model") -> None:
         self.model_version = version
+        self.languages = frozenset({"en"})
         self.calls = 0
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:

@@ -24,6 +24,7 @@ CARD = "4929 1746 3051 2088"  # Luhn-valid: masked to 4929 17** **** 2088
 
 class FakeScorer:
     model_version = "fake-v1"
+    languages = frozenset({"en"})
 
     def __init__(self) -> None:
         self.seen: list[str] = []
