@@ -392,7 +392,12 @@ class Pipeline:
                 unscored[(event.message.stream, event.language or UNDETERMINED)] += 1
         for (stream, language), n in unscored.items():
             self.metrics.unscored_messages.labels(language).inc(n)
-            log.info("stored unscored: no model here reads the language", stream=stream, language=language, count=n)
+            log.info(
+                "stored unscored: a language not monitored or no model here reads",
+                stream=stream,
+                language=language,
+                count=n,
+            )
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
 

@@ -90,7 +90,7 @@ INTENT_PROBABILITY_FLOOR = 0.001
 
 @dataclass(frozen=True, slots=True)
 class ScoredEvent:
-    """A message with its scores: one row of `scored_events`."""
+    """A message with its scores, or with none in a language no model here reads: one row of `scored_events`."""
 
     message: Message
     scores: Scores | None

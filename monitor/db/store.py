@@ -61,6 +61,12 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
     }
 
 
+SCORE_FIELDS = (
+    "sentiment", "sentiment_score", "sentiment_confidence", "intent", "intent_confidence", "intent_probabilities",
+)
+"""The model's columns but `model_version`, in `scored_events` and `event_scores` alike."""
+
+
 def score_columns(s: Scores | None) -> dict[str, Any]:
     """The model's columns, the same in `scored_events` and `event_scores`; all NULL unscored."""
     if s is None:
@@ -73,11 +79,6 @@ def score_columns(s: Scores | None) -> dict[str, Any]:
         "intent_confidence": s.intent_confidence,
         "intent_probabilities": dict(s.intent_probabilities) if s.intent_probabilities else None,
     }
-
-
-SCORE_FIELDS = (
-    "sentiment", "sentiment_score", "sentiment_confidence", "intent", "intent_confidence", "intent_probabilities",
-)
 
 
 def score_row(event_id: int, event: ScoredEvent, origin: str = "live") -> dict[str, Any]:
