@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     """Kinds of personal identifier masked before anything is stored, logged or sent
     (`monitor.masking.KINDS`; all by default); an unknown name is refused."""
 
+    # Languages
+    languages: CommaList = ("en", "zh")
+    """ISO 639-1 codes of the languages the service scores (`MONITOR_LANGUAGES`). A message in another
+    language, or in one no configured model reads (the shipped English model reads `en` only), is
+    stored with its `language` and without scores: it raises no alert and feeds no drift check."""
+
     # Model
     device: str = "auto"
     """`auto` takes CUDA when present, else the CPU; or name a torch device."""
@@ -154,6 +160,7 @@ class Settings(BaseSettings):
         "webhook_url",
         "sentiment_labels",
         "intent_labels",
+        "languages",
         mode="before",
     )(_split_commas)
 
@@ -167,6 +174,15 @@ class Settings(BaseSettings):
         if not kinds:
             raise ValueError("name at least one kind: an empty list would store card numbers in clear")
         return kinds
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.lower() for code in value)
+        bad = [code for code in codes if not (len(code) == 2 and code.isascii() and code.isalpha())]
+        if bad:
+            raise ValueError(f"ISO 639-1 codes (two letters, like en or zh), not {bad}")
+        return codes
 
     @field_validator("max_batch_tokens")
     @classmethod

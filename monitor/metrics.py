@@ -38,6 +38,12 @@ class Metrics:
             "monitor_messages_scored", "Records scored by the model (written or already present).",
             ["topic"], registry=r,
         )
+        self.unscored_messages = Counter(
+            "monitor_unscored_messages",
+            "Messages stored without scores: their language is not in MONITOR_LANGUAGES or no "
+            "model here reads it (ISO 639-1 code, `und` when undetermined).",
+            ["language"], registry=r,
+        )
         self.messages_dead_lettered = Counter(
             "monitor_messages_dead_lettered", "Records that became dead letters.", ["topic"],
             registry=r,

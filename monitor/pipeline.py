@@ -42,6 +42,7 @@ from monitor.errors import (
     StoreDiverged,
     StoreUnavailable,
 )
+from monitor.language import UNDETERMINED, LanguageDetector
 from monitor.log_guard import LogGuard
 from monitor.logwatch import LogChange
 from monitor.metrics import Metrics
@@ -80,6 +81,7 @@ class Pipeline:
         scorer: Scorer,
         store: Store,
         *,
+        detector: LanguageDetector,
         workers: int = 1,
         aliases: Mapping[str, str] | None = None,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
@@ -98,6 +100,8 @@ class Pipeline:
         self.consumer = consumer
         self.scorer = scorer
         self.store = store
+        self.detector = detector
+        """Names each message's language; the scorer sees only what it reads (`monitor.language`)."""
         self.aliases = aliases
         self.write_backoff_s = write_backoff_s
         self.offsets_check_s = offsets_check_s
@@ -257,6 +261,8 @@ class Pipeline:
             batch.records,
             stream_of=self.settings.stream_of,
             scorer=self.scorer,
+            detector=self.detector,
+            languages=self.settings.languages,
             limits=self.limits,
             received_at=batch.received_at,
             aliases=self.aliases,
@@ -421,8 +427,20 @@ class Pipeline:
         return offsets
 
     def _observe_scored(self, batch: InFlightBatch) -> None:
+        unscored: Counter[tuple[str, str]] = Counter()
         for event in batch.rows.events:
-            self.metrics.messages_scored.labels(event.message.topic).inc()
+            if event.scores is not None:
+                self.metrics.messages_scored.labels(event.message.topic).inc()
+            else:
+                unscored[(event.message.stream, event.language or UNDETERMINED)] += 1
+        for (stream, language), n in unscored.items():
+            self.metrics.unscored_messages.labels(language).inc(n)
+            log.info(
+                "stored unscored: a language not monitored or no model here reads",
+                stream=stream,
+                language=language,
+                count=n,
+            )
         for dead in batch.rows.dead_letters:
             self.metrics.messages_dead_lettered.labels(dead.topic).inc()
         for kind, n in batch.rows.masked.items():
@@ -445,7 +463,8 @@ class Pipeline:
                 partition=tp.partition,
                 offset=next_offset - 1,
                 batch_size=len(batch.records),
-                scored=len(batch.rows.events),
+                scored=sum(e.scores is not None for e in batch.rows.events),
+                unscored=sum(e.scores is None for e in batch.rows.events),
                 inserted=len(written.inserted_event_ids),
                 dead_letters=len(batch.rows.dead_letters),
                 duration_s=round(time.monotonic() - batch.fetched_at, 4),

@@ -75,6 +75,8 @@ class Scorer(Protocol):
     """What the pipeline needs of a model. Blocking: call it off the event loop."""
 
     model_version: str
+    languages: frozenset[str]
+    """ISO 639-1 codes of the languages the model reads: no other text is given to `score`."""
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         """Scores for each text: sentiment as its stream means it; intent for customer messages."""

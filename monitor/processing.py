@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 import structlog
 
 from monitor.batch import WriteBatch
 from monitor.entities import extract_entities
+from monitor.language import LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, MaskTally, mask_text
 from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
@@ -22,35 +23,47 @@ def process_records(
     *,
     stream_of: Callable[[str], Stream],
     scorer: Scorer,
+    detector: LanguageDetector,
+    languages: Collection[str],
     limits: Limits,
     received_at: datetime,
     aliases: Mapping[str, str] | None = None,
     decoder: SchemaDecoder | None = None,
     mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> WriteBatch:
-    """Every record becomes exactly one scored event or one dead letter, its personal identifiers
-    of `mask_kinds` masked (counted in the batch's `masked`).
+    """Every record becomes exactly one event or one dead letter, its personal identifiers of
+    `mask_kinds` masked (counted in the batch's `masked`).
 
-    Raises `RegistryUnavailable` (before anything is scored) while `decoder` cannot reach the
-    Schema Registry: the whole batch is to be processed again later, nothing is dead-lettered.
+    Each message's language is detected; the scorer sees only messages in `languages`
+    (`MONITOR_LANGUAGES`) that it reads (`Scorer.languages`). The others become events with their
+    language and no scores. Raises `RegistryUnavailable` (before anything is scored) while
+    `decoder` cannot reach the Schema Registry: the whole batch is to be processed again later,
+    nothing is dead-lettered.
     """
     batch = WriteBatch()
     masking = MaskTally(mask_kinds, batch.masked)
-    messages: list[Message] = []
+    messages: list[tuple[Message, str]] = []
     for record in records:
         outcome = validate(record, stream_of(record.topic), limits, decoder, masking)
         if isinstance(outcome, DeadLetter):
             batch.dead_letters.append(outcome)
         else:
-            messages.append(outcome)
-    for message, scores in _score(messages, scorer, batch, mask_kinds):
+            messages.append((outcome, detector.detect(outcome.text)))
+    readable = [m for m, language in messages if scorable(language, languages, scorer.languages)]
+    scores = {id(m): s for m, s in _score(readable, scorer, batch, mask_kinds)}
+    readable_ids = {id(m) for m in readable}
+    for message, language in messages:
+        if id(message) in readable_ids and id(message) not in scores:
+            continue  # the model failed on it alone: a dead letter now
+        got = scores.get(id(message))
         batch.events.append(
             ScoredEvent(
                 message=message,
-                scores=scores,
+                scores=got,
                 entities=extract_entities(message, aliases),
-                model_version=scorer.model_version,
+                model_version=scorer.model_version if got is not None else None,
                 received_at=received_at,
+                language=language,
             )
         )
     return batch
@@ -60,6 +73,8 @@ def _score(
     messages: list[Message], scorer: Scorer, batch: WriteBatch, mask_kinds: frozenset[Kind]
 ) -> list[tuple[Message, Scores]]:
     """Score in one call; if the model fails on the batch, find and dead-letter the culprits alone."""
+    if not messages:
+        return []
     texts = [m.text for m in messages]
     streams = [m.stream for m in messages]
     try:

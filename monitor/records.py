@@ -98,13 +98,17 @@ INTENT_PROBABILITY_FLOOR = 0.001
 
 @dataclass(frozen=True, slots=True)
 class ScoredEvent:
-    """A message with its scores: one row of `scored_events`."""
+    """A message with its scores, or with none in a language no model here reads: one row of `scored_events`."""
 
     message: Message
-    scores: Scores
+    scores: Scores | None
+    """None when no model here reads the message's language (`monitor.language.scorable`)."""
     entities: tuple[str, ...]
-    model_version: str
+    model_version: str | None
+    """The model that computed `scores`; None with them."""
     received_at: datetime
+    language: str | None = None
+    """ISO 639-1 code of the text's language, or `monitor.language.UNDETERMINED`; None: not detected."""
 
     @property
     def event_time(self) -> datetime:

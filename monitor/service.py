@@ -31,6 +31,8 @@ from monitor.kafka import (
     make_dead_letter_producer,
     make_log_inspector,
 )
+from monitor.language import LanguageDetector
+from monitor.language_detection import shared_detector
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.reference import load_reference
@@ -68,9 +70,7 @@ async def run_service(
     decoder = make_decoder(settings)  # a registry URL without the `registry` extra stops us here
     layout = scoring_layout(settings)
     apply_layout(layout)
-    if scorer is None:
-        scorer = await asyncio.to_thread(load_scorer, settings)
-    log.info("model loaded", model_version=scorer.model_version)
+    scorer, detector = await _readers(settings, scorer)
     engine = make_engine(settings.database_url)
     # Only events behind an alert's notification are explained, off the scoring path.
     explainer = (
@@ -104,6 +104,7 @@ async def run_service(
         consumer,
         scorer,
         store,
+        detector=detector,
         workers=layout.workers,
         aliases=rules.aliases,
         metrics=metrics,
@@ -199,6 +200,21 @@ def _chores(
         asyncio.create_task(run_periodically(job, every, stop, what=what), name=name)
         for name, what, job, every in chores
     ]
+
+
+async def _readers(settings: Settings, scorer: Scorer | None) -> tuple[Scorer, LanguageDetector]:
+    """The model (unless given) and the process's language detector, loaded off the loop; logs
+    which languages are scored and which stored unscored."""
+    if scorer is None:
+        scorer = await asyncio.to_thread(load_scorer, settings)
+    log.info("model loaded", model_version=scorer.model_version)
+    detector = await asyncio.to_thread(shared_detector, settings.languages)
+    log.info(
+        "languages",
+        scored=sorted(set(settings.languages) & scorer.languages),
+        stored_unscored=sorted(set(settings.languages) - scorer.languages),
+    )
+    return scorer, detector
 
 
 def _policy(settings: Settings) -> DispatchPolicy:

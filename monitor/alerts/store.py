@@ -49,6 +49,8 @@ def lock_key(rule: str, entity: str) -> int:
 
 def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
     m, s = event.message, event.scores
+    if s is None:
+        raise ValueError("an unscored event (a language no model here reads) has nothing for the rules")
     return r.EventFacts(
         id=event_id,
         stream=m.stream,

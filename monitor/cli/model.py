@@ -33,7 +33,11 @@ def score(
     ] = False,
     top_k: Annotated[int | None, typer.Option(help="with --explain: only the k strongest words", min=1)] = None,
 ) -> None:
-    """Score texts (arguments, then --file's lines) and print one JSON line per text, in order."""
+    """Score texts (arguments, then --file's lines) and print one JSON line per text, in order.
+
+    Each line names the text's `language`; a text in a language the model does not read (or outside
+    MONITOR_LANGUAGES) says `"scored": false` and why, instead of printing meaningless scores."""
+    from monitor.language_detection import shared_detector
     from monitor.model.score_cli import read_texts, score_lines
     from monitor.model.scorer import load_scorer
 
@@ -49,6 +53,8 @@ def score(
         scorer,
         chosen,
         "customer" if stream == "customer" else "news",
+        detector=shared_detector(settings.languages),
+        languages=settings.languages,
         explain=explain,
         top_k=top_k,
         mask_kinds=settings.mask_kinds,

@@ -108,6 +108,7 @@ def rescore(
 
     Resumable (run it again after a kill: events already scored by this version are skipped) and
     safe beside running replicas (short transactions per chunk). Raises no alerts.
+    Events in a language the model does not read (or outside MONITOR_LANGUAGES) are left unscored.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -123,14 +124,14 @@ def rescore(
     scorer = load_scorer(settings)
 
     async def work(engine: AsyncEngine) -> tuple[int, int]:
-        total = await count_pending(engine, scorer, scope)
+        total = await count_pending(engine, scorer, scope, monitored=settings.languages)
         columns = (
             TextColumn("rescoring with {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
         )
         with Progress(*columns, transient=False) as bar:
             task = bar.add_task(scorer.model_version, total=total)
             report = await run_rescore(
-                engine, scorer, scope, chunk_size=chunk_size, pause_s=pause,
+                engine, scorer, scope, chunk_size=chunk_size, pause_s=pause, monitored=settings.languages,
                 on_chunk=lambda n: bar.advance(task, n),
             )
         return report.rescored, report.already

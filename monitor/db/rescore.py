@@ -20,7 +20,7 @@ which the drift chore does not read.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.backoff import jittered_backoff_s
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventScoreRow, ScoredEventRow
-from monitor.db.store import score_columns
+from monitor.db.store import SCORE_FIELDS, score_columns
 from monitor.ports import Scorer
 from monitor.records import Scores, Stream
 
@@ -91,7 +91,10 @@ class RescoreReport:
 MISSING = """
 FROM scored_events AS s
 WHERE NOT EXISTS (SELECT 1 FROM event_scores AS es WHERE es.event_id = s.id AND es.model_version = :version)
+  AND (s.language IS NULL OR s.language = ANY(:languages))
 """
+"""Events without this version's scores, in a language it reads (NULL: stored before languages were
+detected, when every row was scored): a row stored unscored stays so until a model reads its language."""
 
 FIRST_CHUNK = (
     "SELECT s.id, s.event_time, s.stream, s.text" + MISSING + "{scope} ORDER BY s.event_time, s.id LIMIT :limit"
@@ -105,10 +108,7 @@ NEXT_CHUNK = (
 """Keyset pagination on (event_time, id): each chunk starts where the last one ended, reading
 only the days from there on (the range on event_time prunes partitions)."""
 
-SCORE_COLUMNS = (
-    "sentiment", "sentiment_score", "sentiment_confidence", "intent", "intent_confidence",
-    "intent_probabilities", "model_version",
-)
+SCORE_COLUMNS = (*SCORE_FIELDS, "model_version")
 _events = ScoredEventRow.__table__
 assert isinstance(_events, Table)
 _SET_SCORES = (
@@ -129,12 +129,20 @@ def _scores(event: Pending, scores: Scores, version: str) -> dict[str, Any]:
     }
 
 
-async def count_pending(engine: AsyncEngine, scorer: Scorer, scope: Scope) -> int:
+def readable(scorer: Scorer, monitored: Collection[str] | None) -> list[str]:
+    """The languages to re-score: those the scorer reads, of `monitored` (`MONITOR_LANGUAGES`) when given."""
+    return sorted(scorer.languages if monitored is None else scorer.languages & set(monitored))
+
+
+async def count_pending(
+    engine: AsyncEngine, scorer: Scorer, scope: Scope, *, monitored: Collection[str] | None = None
+) -> int:
     """How many events in `scope` lack this model version's scores (for the progress bar)."""
     where, params = scope.where()
     async with connect(engine) as conn:
         found = await conn.scalar(
-            text("SELECT count(*)" + MISSING + where), {"version": scorer.model_version, **params}
+            text("SELECT count(*)" + MISSING + where),
+            {"version": scorer.model_version, "languages": readable(scorer, monitored), **params},
         )
     return int(found or 0)
 
@@ -147,11 +155,14 @@ async def rescore(
     chunk_size: int = 256,
     pause_s: float = 0.0,
     on_chunk: Callable[[int], None] | None = None,
+    monitored: Collection[str] | None = None,
 ) -> RescoreReport:
-    """Re-score every event in `scope` that lacks the scorer's version; see the module docstring."""
+    """Re-score every event in `scope` that lacks the scorer's version and is in a language it reads
+    (of `monitored`, `MONITOR_LANGUAGES`, when given); see the module docstring."""
     version = scorer.model_version
     report = RescoreReport(version)
     where, params = scope.where()
+    params["languages"] = readable(scorer, monitored)
     after: tuple[datetime, int] | None = None
     while True:
         async with connect(engine) as conn:

@@ -55,6 +55,14 @@ class ScoredEventKeyRow(Base):
     inserted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+SCORED_OR_NOT = (
+    "(model_version IS NULL AND sentiment IS NULL AND sentiment_score IS NULL AND sentiment_confidence IS NULL"
+    " AND intent IS NULL) OR (model_version IS NOT NULL AND sentiment IS NOT NULL"
+    " AND sentiment_score IS NOT NULL AND sentiment_confidence IS NOT NULL)"
+)
+"""A row is scored (a model, a sentiment and its numbers) or not at all (migration 0011)."""
+
+
 class ScoredEventRow(Base):
     """One scored message, in the daily partition of its `event_time` (migration 0004)."""
 
@@ -72,15 +80,20 @@ class ScoredEventRow(Base):
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     entities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=sql_text("'{}'"))
-    sentiment: Mapped[str] = mapped_column(Text)
-    sentiment_score: Mapped[float] = mapped_column(Double)
-    sentiment_confidence: Mapped[float] = mapped_column(Double)
+    sentiment: Mapped[str | None] = mapped_column(Text)
+    """NULL, with every score column and `model_version`, when no model here reads `language`
+    (migration 0011)."""
+    sentiment_score: Mapped[float | None] = mapped_column(Double)
+    sentiment_confidence: Mapped[float | None] = mapped_column(Double)
     intent: Mapped[str | None] = mapped_column(Text)
     intent_confidence: Mapped[float | None] = mapped_column(Double)
     intent_probabilities: Mapped[dict[str, float] | None] = mapped_column(JSONB)
     """The likeliest intents -> calibrated probability (migration 0005); rules over a set of
     intents sum them."""
-    model_version: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(Text)
+    """ISO 639-1 code of the text's language, `und` when undetermined (migration 0011); NULL for
+    rows stored before languages were detected."""
     customer_id: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
@@ -103,6 +116,7 @@ class ScoredEventRow(Base):
         ),
         CheckConstraint("stream IN ('news', 'customer')", name="stream"),
         CheckConstraint("sentiment IN ('negative', 'neutral', 'positive')", name="sentiment"),
+        CheckConstraint(SCORED_OR_NOT, name="scored_or_not"),
         {"postgresql_partition_by": "RANGE (event_time)"},
     )
 

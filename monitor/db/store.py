@@ -63,14 +63,23 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "entities": list(event.entities),
         **score_columns(event.scores),
         "model_version": event.model_version,
+        "language": event.language,
         "customer_id": m.customer_id,
         "payload": m.fields,
         "headers": headers_json(m.headers),
     }
 
 
-def score_columns(s: Scores) -> dict[str, Any]:
-    """The model's columns, the same in `scored_events` and `event_scores`."""
+SCORE_FIELDS = (
+    "sentiment", "sentiment_score", "sentiment_confidence", "intent", "intent_confidence", "intent_probabilities",
+)
+"""The model's columns but `model_version`, in `scored_events` and `event_scores` alike."""
+
+
+def score_columns(s: Scores | None) -> dict[str, Any]:
+    """The model's columns, the same in `scored_events` and `event_scores`; all NULL unscored."""
+    if s is None:
+        return dict.fromkeys(SCORE_FIELDS)
     return {
         "sentiment": s.sentiment,
         "sentiment_score": s.sentiment_score,
@@ -185,10 +194,11 @@ class Store:
                 rows = await conn.execute(stmt, [event_row(e) for e in fresh])
                 inserted = {(r.stream, r.message_id): r.id for r in rows}
                 # Every score is kept (event_scores), in the same transaction as its event.
-                await conn.execute(
-                    insert(EventScoreRow).on_conflict_do_nothing(index_elements=["event_id", "model_version"]),
-                    [score_row(inserted[_key(e)], e) for e in fresh],
-                )
+                if scores := [score_row(inserted[_key(e)], e) for e in fresh if e.scores is not None]:
+                    await conn.execute(
+                        insert(EventScoreRow).on_conflict_do_nothing(index_elements=["event_id", "model_version"]),
+                        scores,
+                    )
         dead_count = 0
         if batch.dead_letters:
             now = datetime.now(UTC)
@@ -205,8 +215,10 @@ class Store:
         alerts = AlertChanges()
         if self.on_inserted is not None and inserted:
             # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
-            new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted]
-            alerts = await self.on_inserted.on_inserted(conn, new)
+            # Unscored rows (a language no model here reads) say nothing the rules could use.
+            new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted and e.scores is not None]
+            if new:
+                alerts = await self.on_inserted.on_inserted(conn, new)
         return WriteResult(inserted, dead_count, alerts)
 
     async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:

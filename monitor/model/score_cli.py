@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from monitor.explanation import Explainer
+from monitor.language import UNDETERMINED, LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, mask_text
 from monitor.model.scorer import Scorer
 from monitor.records import Stream
@@ -27,24 +28,38 @@ def score_lines(
     texts: Sequence[str],
     stream: Stream,
     *,
+    detector: LanguageDetector,
+    languages: Collection[str],
     explain: bool = False,
     top_k: int | None = None,
     mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> list[str]:
-    """One JSON object per text, in order. Personal identifiers are masked before the model reads a text;
-    masking keeps every character in place, so explanation spans index the text as given, and the
-    words (like `text`) show the masked characters."""
+    """One JSON object per text, in order, each with its `language`. A text in a language outside
+    `languages` (MONITOR_LANGUAGES) or one the model does not read is not scored: its line says
+    `"scored": false` and why, with no scores (as the service stores it). Personal identifiers are
+    masked before the model reads a text; masking keeps every character in place, so explanation spans
+    index the text as given, and the words (like `text`) show the masked characters."""
     masked = [mask_text(t, mask_kinds) for t in texts]
-    streams: list[Stream] = [stream] * len(masked)
-    scores = scorer.score(masked, streams)
+    found = [detector.detect(t) for t in masked]
+    readable = [i for i, language in enumerate(found) if scorable(language, languages, scorer.languages)]
+    read = [masked[i] for i in readable]
+    streams: list[Stream] = [stream] * len(read)
+    scores = dict(zip(readable, scorer.score(read, streams), strict=True)) if read else {}
     reasons = None
-    if explain:
+    if explain and read:
         if not isinstance(scorer, Explainer):
             raise TypeError(f"{type(scorer).__name__} gives no explanations")
-        reasons = scorer.explain(masked, streams, top_k=top_k, scores=scores)
+        explained = scorer.explain(read, streams, top_k=top_k, scores=list(scores.values()))
+        reasons = dict(zip(readable, explained, strict=True))
     lines = []
-    for i, (text, s) in enumerate(zip(masked, scores, strict=True)):
-        out: dict[str, object] = {"stream": stream, "text": text, **asdict(s), "model_version": scorer.model_version}
+    for i, (text, language) in enumerate(zip(masked, found, strict=True)):
+        out: dict[str, object] = {"stream": stream, "text": text, "language": language}
+        s = scores.get(i)
+        if s is None:
+            out |= {"scored": False, "reason": _why_unscored(language, languages), "model_version": None}
+            lines.append(json.dumps(out, ensure_ascii=False))
+            continue
+        out |= {"scored": True, **asdict(s), "model_version": scorer.model_version}
         if stream != "customer":
             for key in ("intent", "intent_confidence", "intent_probabilities"):
                 out.pop(key)
@@ -55,5 +70,13 @@ def score_lines(
             out["explanation"] = r.sentiment.as_dicts() if r.sentiment else None
             if stream == "customer":
                 out["intent_explanation"] = r.intent.as_dicts() if r.intent else None
-        lines.append(json.dumps(out))
+        lines.append(json.dumps(out, ensure_ascii=False))
     return lines
+
+
+def _why_unscored(language: str, languages: Collection[str]) -> str:
+    if language == UNDETERMINED:
+        return "language undetermined: nothing to score it by"
+    if language not in languages:
+        return f"{language} is not in MONITOR_LANGUAGES ({','.join(languages)}): stored unscored"
+    return f"no model here reads {language}: stored unscored until one does"

@@ -28,6 +28,10 @@ from monitor.records import (
     canonical_intent,
 )
 
+ENGLISH = frozenset({"en"})
+"""What the MiniLM encoder (an English vocabulary: Chinese becomes [UNK]) and the checkpoints one
+configures today read."""
+
 
 class TransformerScorer:
     """The embedded default (fine-tuned MiniLM, shipped heads), with optional per-task overrides.
@@ -57,6 +61,7 @@ class TransformerScorer:
         if intent_model:
             parts.append(f"intent={intent_model.version}")
         self.model_version = ";".join(parts)
+        self.languages = ENGLISH
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
 
     @cached_property

@@ -19,6 +19,7 @@ from monitor.alerts.store import AlertStore
 from monitor.db.connection import make_engine
 from monitor.db.store import Store
 from monitor.kafka import ConsumerAdapter, make_consumer
+from monitor.language_detection import shared_detector
 from monitor.pipeline import Pipeline
 from monitor.records import Scores, Stream
 from monitor.tools.produce import Message
@@ -153,6 +154,7 @@ class LockedScorer:
     def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
         self.inner = inner
         self.model_version = inner.model_version
+        self.languages = inner.languages
         self.lock = threading.Lock()
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
@@ -186,7 +188,9 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         await consumer.start()
         consumer.assign([TopicPartition(news, partition)])
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
-        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, aliases=rules.aliases)
+        pipeline = Pipeline(
+            settings, ConsumerAdapter(consumer), shared, store, detector=shared_detector(), aliases=rules.aliases
+        )
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))
     try:

@@ -106,6 +106,7 @@ class StalledScorer:
     def __init__(self, inner: Scorer, stall_s: float) -> None:
         self.inner = inner
         self.model_version = inner.model_version
+        self.languages = inner.languages
         self.stall_s = stall_s
         self.calls = 0
 

@@ -180,3 +180,37 @@ async def test_0007_backfills_event_scores_from_the_events_already_stored(databa
         assert await conn.fetchval("SELECT events FROM model_versions WHERE model_version = 'old'") == 2
     finally:
         await conn.close()
+
+
+async def test_0011_keeps_rows_scored_or_not_and_its_downgrade_drops_the_unscored(database_url: str) -> None:
+    """After 0011 a row is scored or not at all; going back to 0009 removes unscored rows and their
+    keys (the old schema cannot hold them) and keeps the rest."""
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    insert = (
+        "INSERT INTO scored_events (stream, message_id, source_topic, source_partition, source_offset, event_time, "
+        "text, sentiment, sentiment_score, sentiment_confidence, model_version, language) "
+        "VALUES ('news', $1, 'news', 0, $2, now(), 'x', $3, $4, $5, $6, $7)"
+    )
+    try:
+        for key in ("en", "zh"):
+            await conn.execute(
+                "INSERT INTO scored_event_keys (stream, message_id, event_time) VALUES ('news', $1, now())", key
+            )
+        await conn.execute(insert, "en", 1, "negative", -0.5, 0.8, "v1", "en")
+        await conn.execute(insert, "zh", 2, None, None, None, None, "zh")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(insert, "half", 3, None, None, None, "v1", "zh")  # a model, no scores
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(insert, "half", 3, "neutral", 0.0, 0.5, None, "en")  # scores, no model
+
+        await asyncio.to_thread(downgrade, database_url, "0009")
+        assert await conn.fetchval("SELECT array_agg(message_id) FROM scored_events") == ["en"]
+        assert await conn.fetchval("SELECT array_agg(message_id) FROM scored_event_keys") == ["en"]
+        assert await conn.fetchval(
+            "SELECT is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'scored_events' AND column_name = 'model_version'"
+        ) == "NO"
+        await asyncio.to_thread(upgrade, database_url)
+        assert await conn.fetchval("SELECT language FROM scored_events WHERE message_id = 'en'") is None
+    finally:
+        await conn.close()

@@ -37,6 +37,7 @@ class FakeScorer:
 
     def __init__(self, version: str = "second-model") -> None:
         self.model_version = version
+        self.languages = frozenset({"en"})
         self.calls = 0
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
@@ -229,3 +230,40 @@ async def test_live_batches_never_wait_on_a_rescore(database_url: str, db: async
     assert report.rescored >= 300 and max(took) < 1.0, took
     assert await db.fetchval("SELECT count(*) FROM scored_events") == 400
     assert await db.fetchval("SELECT count(*) FROM event_scores WHERE origin = 'live'") == 400
+
+
+async def test_rescore_leaves_languages_its_model_does_not_read_unscored(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    """Unscored rows stay so under an English model; a model that reads Chinese scores the Chinese
+    ones (not those outside MONITOR_LANGUAGES)."""
+    now = datetime.now(UTC)
+
+    def event(i: int, language: str, scored: bool) -> ScoredEvent:
+        message = Message("news", f"{language}{i}", "news", 0, i, f"text {i}", now - timedelta(minutes=i))
+        if scored:
+            return ScoredEvent(message, Scores("neutral", 0.0, 0.6), (), FIRST_VERSION, now, language)
+        return ScoredEvent(message, None, (), None, now, language)
+
+    store = Store(make_engine(database_url))
+    try:
+        await store.write(WriteBatch([event(0, "en", True), event(1, "zh", False), event(2, "es", False)]))
+    finally:
+        await store.close()
+    engine = make_engine(database_url)
+    multilingual = FakeScorer("multilingual")
+    multilingual.languages = frozenset({"en", "zh", "es"})
+    try:
+        english = await rescore(engine, FakeScorer(), Scope(), monitored=("en", "zh"))
+        assert english.rescored == 1
+        assert await count_pending(engine, multilingual, Scope(), monitored=("en", "zh")) == 2
+        both = await rescore(engine, multilingual, Scope(), monitored=("en", "zh"))
+        assert both.rescored == 2
+    finally:
+        await engine.dispose()
+    rows = await db.fetch("SELECT message_id, model_version, sentiment FROM scored_events ORDER BY message_id")
+    assert [tuple(r) for r in rows] == [
+        ("en0", "multilingual", "positive"),
+        ("es2", None, None),
+        ("zh1", "multilingual", "positive"),
+    ]

@@ -63,6 +63,7 @@ Record = tuple[bytes, list[tuple[str, bytes]]]
 
 class NeutralScorer:
     model_version = "fake-registry-1"
+    languages = frozenset({"en"})
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         return [

@@ -18,8 +18,10 @@ CORE = (
     "monitor.masking",
     "monitor.alerts.rules",
     "monitor.drift",
+    "monitor.language",
+    "monitor.processing",
 )
-EDGES = ("torch", "transformers", "sqlalchemy", "aiokafka")
+EDGES = ("torch", "transformers", "sqlalchemy", "aiokafka", "lingua")
 REGISTRY_CLIENT = ("confluent_kafka", "fastavro", "jsonschema", "httpx", "httpx2")
 """Validation decodes wire-format values through a Protocol: it imports no registry client or HTTP library."""
 

@@ -30,6 +30,7 @@ class Fake:
     weigh those words, unfaithful ones the others."""
 
     model_version = "fake"
+    languages = frozenset({"en"})
 
     def __init__(self, faithful: bool) -> None:
         self.faithful = faithful

@@ -18,7 +18,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.ports import Partition
 from monitor.records import SourceRecord
-from tests.unit.test_pipeline_loop import TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running, until
+from tests.unit.test_pipeline_loop import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running, until
 
 P0 = Partition(TOPIC, 0)
 FAST = (0.001, 0.004)
@@ -73,8 +73,8 @@ def setup() -> tuple[Log, ForgetfulBroker, FakeStore, Pipeline, Metrics]:
     broker, store, metrics = ForgetfulBroker(log), FakeStore(log), Metrics()
     config = Settings(news_topics=(TOPIC,), customer_topics=("cust",), poll_timeout_ms=2, max_poll_records=4,
                       log_check_interval_s=0.02)
-    pipeline = Pipeline(config, broker, FakeScorer(), store, write_backoff_s=FAST, metrics=metrics,
-                        log_inspector=Inspector(broker))
+    pipeline = Pipeline(config, broker, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST,
+                        metrics=metrics, log_inspector=Inspector(broker))
     return log, broker, store, pipeline, metrics
 
 

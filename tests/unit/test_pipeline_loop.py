@@ -22,6 +22,7 @@ from monitor.alerts.payload import AlertChanges, AlertView
 from monitor.batch import CommittedBatch, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import RowsRejected, StoreDiverged, StoreUnavailable
+from monitor.language import by_script
 from monitor.logwatch import LogChange, Position
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
@@ -120,6 +121,7 @@ class FakeScorer:
     """Neutral for everything; `gate` (when given) holds every call until it is set."""
 
     model_version = "fake-1"
+    languages = frozenset({"en"})
 
     def __init__(self, gate: threading.Event | None = None) -> None:
         self.gate = gate
@@ -137,6 +139,16 @@ class FakeScorer:
         if self.gate is not None:
             assert self.gate.wait(10), "the test never opened the gate"
         return [Scores("neutral", 0.0, 0.9) for _ in texts]
+
+
+class ScriptDetector:
+    """English unless the script says otherwise (Han is Chinese): the language detector's fake."""
+
+    def detect(self, text: str) -> str:
+        return by_script(text) or "en"
+
+
+DETECTOR = ScriptDetector()
 
 
 class FakeStore:
@@ -289,7 +301,7 @@ async def test_offsets_commit_after_their_rows_are_written_and_in_fetch_order() 
 
     scorer.hook = first_call_finishes_last
     consumer.add(*records(0, ["one", "two", "three", "four"]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, workers=2)
+    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=2)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 4)
 
@@ -306,7 +318,7 @@ async def test_pauses_while_busy_keeps_polling_and_resumes_when_the_work_is_done
     gate = threading.Event()
     scorer = FakeScorer(gate)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, workers=1)
+    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=1)
     async with running(pipeline, gate):
         await until(lambda: scorer.calls == 1)
         # The one worker is busy: the partition is paused, but the consumer keeps polling.
@@ -329,7 +341,7 @@ async def test_drain_before_a_revoke_writes_and_commits_what_was_fetched_and_fet
     gate = threading.Event()
     scorer = FakeScorer(gate)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, workers=1)
+    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=1)
 
     async def revoke() -> None:
         """What the rebalance listener does: drain, then the partition goes."""
@@ -360,7 +372,7 @@ async def test_retries_while_the_store_is_unavailable_then_writes_once_and_commi
     metrics = Metrics()
     consumer.add(*records(0, ["one", "two"]))
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, write_backoff_s=(0.001, 0.004), metrics=metrics
+        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=(0.001, 0.004), metrics=metrics
     )
     async with running(pipeline):
         await until(lambda: store.offset_reads >= 3)
@@ -384,7 +396,7 @@ async def test_gives_up_on_an_unwritable_batch_at_shutdown_without_committing_it
     consumer, store = FakeConsumer(log), FakeStore(log)
     store.down = True
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, write_backoff_s=(0.001, 0.004))
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=(0.001, 0.004))
     with capture_logs() as logs:
         async with running(pipeline):
             await until(lambda: store.offset_reads >= 2)
@@ -402,7 +414,9 @@ async def test_a_refused_batch_is_written_row_by_row_and_the_refused_row_becomes
     metrics = Metrics()
     seen: list[CommittedBatch] = []
     consumer.add(*records(0, ["fine", "poison value", "fraud reported"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, metrics=metrics, on_committed=seen.append)
+    pipeline = Pipeline(
+        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics, on_committed=seen.append
+    )
     async with running(pipeline):
         await until(lambda: consumer.commits != [])
 
@@ -425,7 +439,7 @@ async def test_no_commit_for_a_partition_no_longer_assigned() -> None:
     gate = threading.Event()
     seen: list[CommittedBatch] = []
     consumer.add(*records(0, ["a", "b"]), *records(1, ["c", "d"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(gate), store, on_committed=seen.append)
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(gate), store, detector=DETECTOR, on_committed=seen.append)
     async with running(pipeline, gate):
         await until(lambda: pipeline.scorer.calls == 1)  # type: ignore[attr-defined]
         consumer.assigned.discard(P1)  # revoked without a drain (the member was fenced)
@@ -446,7 +460,7 @@ async def test_identifiers_masked_in_a_batch_are_counted_by_kind_and_only_the_ki
     texts = ["card 4111 1111 1111 1111 and 5555 5555 5555 4444", "mail ann@example.com, SSN 123-45-6789", "calm"]
     consumer.add(*records(0, texts))
     chosen = settings(10).model_copy(update={"mask_kinds": frozenset({"card", "email"})})
-    pipeline = Pipeline(chosen, consumer, FakeScorer(), store, metrics=metrics)
+    pipeline = Pipeline(chosen, consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics)
     async with running(pipeline):
         await until(lambda: consumer.commits != [])
 

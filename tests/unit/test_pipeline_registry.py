@@ -9,6 +9,7 @@ from monitor.errors import DeadLetterTopicUnavailable, RegistryUnavailable
 from monitor.pipeline import Pipeline
 from monitor.records import DeadLetter, SourceRecord
 from tests.unit.test_pipeline_loop import (
+    DETECTOR,
     P0,
     TOPIC,
     FakeConsumer,
@@ -54,7 +55,9 @@ async def test_records_wait_while_the_registry_is_away_and_none_is_dead_lettered
     consumer, store = FakeConsumer(log), FakeStore(log)
     decoder = FakeDecoder({7: RegistryUnavailable("schema registry unavailable for schema id 7: ConnectError")})
     consumer.add(*records(0, ["plain one", "plain two"]), *framed_records(2, 7, 3))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, decoder=decoder, retry_backoff_s=FAST)
+    pipeline = Pipeline(
+        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, decoder=decoder, retry_backoff_s=FAST
+    )
     async with running(pipeline):
         await until(lambda: len(decoder.calls) >= 3 and not pipeline.registry_healthy)
         await asyncio.sleep(0.05)
@@ -73,7 +76,8 @@ async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit(
     consumer.add(*records(0, ["good"]), *framed_records(1, 99, 2))
     topic.down = True
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, decoder=decoder, dead_letter_sink=topic, retry_backoff_s=FAST
+        settings(10), consumer, FakeScorer(), store, detector=DETECTOR,
+        decoder=decoder, dead_letter_sink=topic, retry_backoff_s=FAST
     )
     async with running(pipeline):
         await until(lambda: topic.attempts >= 3)
@@ -90,7 +94,7 @@ async def test_a_batch_without_dead_letters_sends_nothing_to_the_topic() -> None
     log: Log = []
     consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeDeadLetterTopic(log)
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, dead_letter_sink=topic)
+    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, dead_letter_sink=topic)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 2)
     assert topic.attempts == 0

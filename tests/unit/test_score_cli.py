@@ -24,6 +24,7 @@ CARD = "4929 1746 3051 2088"  # Luhn-valid: masked to 4929 17** **** 2088
 
 class FakeScorer:
     model_version = "fake-v1"
+    languages = frozenset({"en"})
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -119,3 +120,27 @@ def test_a_card_number_is_masked_before_the_model_and_never_printed_in_clear(fak
 def test_nothing_to_score_is_refused(fake: FakeScorer) -> None:
     result = CliRunner().invoke(app, ["score"])
     assert result.exit_code != 0
+
+
+def test_each_line_names_its_language_and_a_language_the_model_cannot_read_is_not_scored(fake: FakeScorer) -> None:
+    chinese = "融创中国债务违约，股价单日暴跌六成"
+    zh, en = run(chinese, "ZTX shares plunge", "--explain")
+    assert zh == {
+        "stream": "news",
+        "text": chinese,
+        "language": "zh",
+        "scored": False,
+        "reason": "no model here reads zh: stored unscored until one does",
+        "model_version": None,
+    }
+    assert (en["language"], en["scored"], en["sentiment"]) == ("en", True, "negative")
+    assert en["explanation"]
+    assert chinese not in fake.seen  # neither scored nor explained
+
+
+def test_a_language_outside_monitor_languages_says_so(fake: FakeScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_LANGUAGES", "en")
+    [es] = run("Las acciones del banco cayeron un diez por ciento")
+    assert (es["language"], es["scored"]) == ("es", False)
+    assert es["reason"] == "es is not in MONITOR_LANGUAGES (en): stored unscored"
+    assert "sentiment" not in es and fake.seen == []

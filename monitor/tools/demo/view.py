@@ -36,10 +36,12 @@ class Tally:
         self.records += len(batch.records)
         self.dead_letters += len(batch.dead_letters)
         for event in batch.events:
+            self.last_text = event.message.text
+            if event.scores is None:  # a language no model here reads
+                continue
             self.sentiments[(event.message.stream, event.scores.sentiment)] += 1
             if event.scores.intent is not None:
                 self.intents[event.scores.intent] += 1
-            self.last_text = event.message.text
 
     def table(self) -> Table:
         table = Table(title="live summary (committed to Postgres)", title_justify="left")

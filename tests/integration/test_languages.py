@@ -1,0 +1,81 @@
+"""Chinese and Spanish are stored with their language and no scores; English is scored: the real
+broker, Postgres, model and language detector. Nothing unscored raises an alert or gets an
+`event_scores` row; `languages_hourly` counts both kinds, and the analyst role may read it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.integration.test_pipeline import service_running, settings_for, wait_for_rows
+from tests.kafka_helpers import create_topics, produce
+
+pytestmark = pytest.mark.integration
+
+NEWS = [
+    ("en-1", "ZTX shares plunge after profit warning and guidance cut", "en"),
+    ("en-2", "Board approves higher dividend after strong year", "en"),
+    ("zh-1", "融创中国债务违约，股价单日暴跌六成", "zh"),
+    ("zh-2", "台積電第三季營收創新高，股價上漲", "zh"),
+    ("es-1", "Las acciones del banco cayeron un diez por ciento", "es"),
+]
+CUSTOMERS = [
+    ("c-en", "My card was stolen this morning, please block it", "en", "victim-en"),
+    ("c-zh", "我的银行卡被盗了，请帮我冻结", "zh", "victim-zh"),
+    ("c-es", "Me han robado la tarjeta, necesito bloquearla", "es", "victim-es"),
+]
+
+
+async def test_only_english_is_scored_the_rest_is_stored_with_its_language(broker, database_url, db, scorer) -> None:
+    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    await produce(broker.bootstrap, news, [{"id": i, "headline": text} for i, text, _ in NEWS])
+    await produce(
+        broker.bootstrap, customer, [{"id": i, "text": text, "customer_id": who} for i, text, _, who in CUSTOMERS]
+    )
+    total = len(NEWS) + len(CUSTOMERS)
+    settings = settings_for(broker.bootstrap, database_url, news, customer)  # MONITOR_LANGUAGES: en,zh
+    async with service_running(settings, scorer):
+        assert await wait_for_rows(db, "scored_events", total) == total
+
+    rows = {
+        r["message_id"]: r
+        for r in await db.fetch(
+            "SELECT message_id, language, model_version, sentiment, sentiment_score, intent FROM scored_events"
+        )
+    }
+    expected = {i: language for i, _, language in NEWS} | {i: language for i, _, language, _ in CUSTOMERS}
+    assert {i: r["language"] for i, r in rows.items()} == expected
+    for i, language in expected.items():
+        r = rows[i]
+        if language == "en":
+            assert (r["model_version"], r["sentiment"] is not None) == (scorer.model_version, True), i
+        else:
+            assert (r["model_version"], r["sentiment"], r["sentiment_score"], r["intent"]) == (None, None, None, None)
+    assert rows["c-en"]["intent"] == "lost_or_stolen_card"
+
+    scored = await db.fetch(
+        "SELECT s.message_id FROM event_scores es JOIN scored_events s ON s.id = es.event_id ORDER BY 1"
+    )
+    assert [r["message_id"] for r in scored] == sorted(i for i, language in expected.items() if language == "en")
+    # The English fraud report pages; the Chinese and Spanish ones are not guessed at.
+    alerted = {r["entity"] for r in await db.fetch("SELECT entity FROM alerts WHERE rule = 'fraud_intent'")}
+    assert alerted == {"victim-en"}
+
+    await db.execute("SET ROLE monitor_analyst")
+    try:
+        counts = await db.fetch(
+            "SELECT stream, language, sum(events) AS events, sum(scored) AS scored, sum(unscored) AS unscored "
+            "FROM languages_hourly GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    finally:
+        await db.execute("RESET ROLE")
+    assert [tuple(r) for r in counts] == [
+        ("customer", "en", 1, 1, 0),
+        ("customer", "es", 1, 0, 1),
+        ("customer", "zh", 1, 0, 1),
+        ("news", "en", 2, 2, 0),
+        ("news", "es", 1, 0, 1),
+        ("news", "zh", 2, 0, 2),
+    ]
