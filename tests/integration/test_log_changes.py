@@ -44,13 +44,15 @@ async def recreate(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "ids"),
-    [(1_400, True), (1_400, False), (400, True)],
-    ids=["new-log-past-the-stored-offsets", "no-producer-ids", "new-log-below-the-stored-offsets"],
+    ("after", "ids", "while_stopped"),
+    [(1_400, True, False), (1_400, False, False), (400, True, False), (1_400, False, True)],
+    ids=["new-log-past-the-stored-offsets", "no-producer-ids", "new-log-below-the-stored-offsets", "while-stopped"],
 )
 async def test_a_topic_recreated_under_the_service_is_read_whole_and_reported(
-    broker, database_url, db, scorer, *, after: int, ids: bool
+    broker, database_url, db, scorer, *, after: int, ids: bool, while_stopped: bool
 ) -> None:
+    """`while_stopped`: the topic is replaced while the service is down; the next start's
+    assignment seeks to the stored positions and finds the log is not the one they were read in."""
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
     settings = settings_for(broker.bootstrap, database_url, news, customer, log_check_interval_s=1.0)
@@ -65,8 +67,14 @@ async def test_a_topic_recreated_under_the_service_is_read_whole_and_reported(
         stored = {r["partition"]: r["next_offset"] for r in rows}
         assert sum(stored.values()) == BEFORE and len(stored) == 2
 
+        if while_stopped:
+            stop.set()
+            await asyncio.wait_for(service, 30)
         await recreate(broker.bootstrap, news, partitions=2)
         await produce(broker.bootstrap, news, headlines("after", after, ids=ids))
+        if while_stopped:
+            stop.clear()
+            service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer, metrics=metrics))
         assert await wait_for_rows(db, "scored_events", BEFORE + after, within_s=180) == BEFORE + after
         assert await wait_for_rows(db, "kafka_log_events", 2, within_s=30) == 2
         await asyncio.sleep(3)  # anything doubled would land now
