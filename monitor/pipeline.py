@@ -34,6 +34,7 @@ import structlog
 
 from monitor.batch import CommittedBatch, InFlightBatch, WriteBatch, WriteResult
 from monitor.config import Settings
+from monitor.entities import EntityLinker
 from monitor.errors import (
     CommitFailed,
     DeadLetterTopicUnavailable,
@@ -78,7 +79,7 @@ class Pipeline:
         store: Store,
         *,
         workers: int = 1,
-        aliases: Mapping[str, str] | None = None,
+        linker: EntityLinker | None = None,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
         offsets_check_s: float = OFFSETS_CHECK_S,
         drain_timeout_s: float = 20.0,
@@ -94,7 +95,8 @@ class Pipeline:
         self.consumer = consumer
         self.scorer = scorer
         self.store = store
-        self.aliases = aliases
+        self.linker = linker
+        """Finds each message's companies; None: only its `tickers` and cashtags."""
         self.write_backoff_s = write_backoff_s
         self.offsets_check_s = offsets_check_s
         """How often the stored offsets are checked when no write would notice a failover."""
@@ -249,7 +251,7 @@ class Pipeline:
             scorer=self.scorer,
             limits=self.limits,
             received_at=batch.received_at,
-            aliases=self.aliases,
+            linker=self.linker,
             decoder=self.decoder,
         )
         duration = time.perf_counter() - started

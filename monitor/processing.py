@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import structlog
 
 from monitor.batch import WriteBatch
-from monitor.entities import extract_entities
+from monitor.entities import EntityLinker
 from monitor.masking import mask_text
 from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.stories import story_sketch
 from monitor.validation import Limits, validate
 
 log = structlog.get_logger(__name__)
@@ -24,7 +25,7 @@ def process_records(
     scorer: Scorer,
     limits: Limits,
     received_at: datetime,
-    aliases: Mapping[str, str] | None = None,
+    linker: EntityLinker | None = None,
     decoder: SchemaDecoder | None = None,
 ) -> WriteBatch:
     """Every record becomes exactly one scored event or one dead letter.
@@ -40,14 +41,18 @@ def process_records(
             batch.dead_letters.append(outcome)
         else:
             messages.append(outcome)
+    linker = linker or EntityLinker()
     for message, scores in _score(messages, scorer, batch):
+        links = linker.links(message)
         batch.events.append(
             ScoredEvent(
                 message=message,
                 scores=scores,
-                entities=extract_entities(message, aliases),
+                entities=tuple(link.entity for link in links),
                 model_version=scorer.model_version,
                 received_at=received_at,
+                links=links,
+                sketch=story_sketch(message.text) if message.stream == "news" else (),
             )
         )
     return batch

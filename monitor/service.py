@@ -22,6 +22,7 @@ from monitor.config import Settings
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
+from monitor.entities import EntityLinker
 from monitor.explanation import Explainer
 from monitor.kafka import ConsumerAdapter, DeadLetterProducer, make_consumer, make_dead_letter_producer
 from monitor.metrics import Metrics
@@ -91,7 +92,7 @@ async def run_service(
         scorer,
         store,
         workers=layout.workers,
-        aliases=rules.aliases,
+        linker=EntityLinker.build(rules.aliases, companies_file=settings.companies_file),
         metrics=metrics,
         on_committed=on_committed,
         decoder=decoder,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,7 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
         intent_confidence=s.intent_confidence,
         intent_probabilities=s.intent_probabilities,
         customer_id=m.customer_id,
+        story_id=event.story_id,
     )
 
 
@@ -189,6 +191,14 @@ class AlertStore:
             row.event_count,
             row.last_notified_at,
         )
+        if candidate.rule == r.NEGATIVE_NEWS_BURST:
+            # A burst counts stories: only an event of a story the alert does not hold yet is new.
+            known = {d.get("story_id") for d in row.evidence_details or ()} | {-i for i in row.evidence}
+            fresh = r.first_of_stories(
+                r.StoryItem(ev.id, ev.event_time, ev.story) for ev in candidate.events if ev.story not in known
+            )
+            ids = {s.event_id for s in fresh}
+            candidate = replace(candidate, events=tuple(ev for ev in candidate.events if ev.id in ids))
         change = r.update_open(current, candidate, now, r.cooldown_of(self.config, candidate.rule))
         if change is None:
             return None
@@ -199,9 +209,14 @@ class AlertStore:
             "event_count": change.event_count,
             "updated_at": now,
         }
-        if change.details:
+        added: list[dict[str, Any]] = [d.as_json() for d in change.details]
+        if candidate.rule == r.NEGATIVE_NEWS_BURST:
+            added = list(await story_details(
+                conn, tuple({"event_id": ev.id, "story_id": ev.story} for ev in candidate.events)
+            ))
+        if added:
             kept = set(change.evidence)
-            details = [*row.evidence_details, *(d.as_json() for d in change.details)]
+            details = [*row.evidence_details, *added]
             values["evidence_details"] = [d for d in details if d["event_id"] in kept]
         if change.page_again:
             values["last_notified_at"] = now
@@ -231,8 +246,8 @@ class AlertStore:
             case NegativeNewsBurst() as rule:
                 lo = candidate.events[0].event_time - rule.window
                 hi = candidate.events[-1].event_time + rule.window
-                rows = await conn.execute(
-                    select(e.id, e.event_time).where(
+                negative = await conn.execute(
+                    select(e.id, e.event_time, e.story_id).where(
                         e.stream == "news",
                         e.sentiment == "negative",
                         e.sentiment_confidence >= rule.min_confidence,
@@ -240,7 +255,11 @@ class AlertStore:
                         e.event_time.between(lo, hi),
                     )
                 )
-                return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
+                items = [r.StoryItem(i, t, s if s is not None else -i) for i, t, s in negative]
+                trigger = r.evaluate_burst(self.config, candidate, items)
+                if trigger is None:
+                    return None
+                return replace(trigger, extra_details=await story_details(conn, trigger.extra_details))
             case IntentSpike():
                 lo, hi = r.spike_bounds(self.config, candidate.events)
                 rows = await conn.execute(
@@ -300,6 +319,48 @@ class AlertStore:
         for alert in resolved:
             log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity)
         return resolved
+
+
+_STORY_DETAILS = text(
+    "SELECT COALESCE(story_id, -id) AS story, count(*) AS items, "
+    "count(DISTINCT payload->>'source') AS outlets, "
+    "(array_agg(split_part(text, E'\\n\\n', 1) ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS headline, "
+    "(array_agg(sentiment ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment, "
+    "(array_agg(sentiment_score ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment_score "
+    "FROM scored_events WHERE stream = 'news' "
+    "AND (story_id = ANY(CAST(:stories AS bigint[])) OR id = ANY(CAST(:ids AS bigint[]))) GROUP BY 1"
+)
+
+
+async def story_details(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """A burst's evidence, one item per story: the event that counted, the story's first headline,
+    how many items and outlets (distinct `source`) carried it, and its first item's sentiment."""
+    if not items:
+        return ()
+    stories = [int(d["story_id"]) for d in items if int(d["story_id"]) >= 0]
+    ids = [-int(d["story_id"]) for d in items if int(d["story_id"]) < 0]
+    rows = {row.story: row for row in await conn.execute(_STORY_DETAILS, {"stories": stories, "ids": ids})}
+    out = []
+    for d in items:
+        row = rows.get(int(d["story_id"]))
+        out.append(
+            {
+                "event_id": d["event_id"],
+                "story_id": d["story_id"] if int(d["story_id"]) >= 0 else None,
+                **(
+                    {}
+                    if row is None
+                    else {
+                        "headline": row.headline,
+                        "items": row.items,
+                        "outlets": row.outlets,
+                        "sentiment": row.sentiment,
+                        "sentiment_score": round(row.sentiment_score, 4),
+                    }
+                ),
+            }
+        )
+    return tuple(out)
 
 
 async def open_alerts(engine: AsyncEngine) -> list[AlertView]:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Double,
@@ -84,11 +85,18 @@ class ScoredEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     """The Kafka record's headers, masked (migration 0008): see `monitor.headers.headers_json`."""
+    entity_links: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)
+    """How each of `entities` was found and its relevance (migration 0012): `monitor.entities.EntityLink`."""
+    story_id: Mapped[int | None] = mapped_column(BigInteger)
+    """News: the story (reprints and light rewrites of one event) this item belongs to (migration 0012)."""
+    story_first: Mapped[bool | None] = mapped_column(Boolean)
+    """News: whether this item started its story."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),
         Index("ix_scored_events_event_time", "event_time"),
         Index("ix_scored_events_entities", "entities", postgresql_using="gin"),
+        Index("ix_scored_events_story_id", "story_id", postgresql_where=sql_text("story_id IS NOT NULL")),
         # For the analyst views (migration 0003): per-hour grouping and today's customer intents.
         Index(
             "ix_scored_events_hour_utc",
@@ -341,3 +349,22 @@ class ConsumerOffsetRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint("next_offset >= 0", name="next_offset_non_negative"),)
+
+
+class NewsStoryMemberRow(Base):
+    """A recent news headline's MinHash bands and signature: how later reprints find its story
+    (migration 0012, `monitor.db.stories`). Kept `MEMBERS_KEPT_DAYS` by event time."""
+
+    __tablename__ = "news_story_members"
+
+    member_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """`monitor.stories.story_key` of the headline's natural key."""
+    story_id: Mapped[int] = mapped_column(BigInteger)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bands: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    sketch: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+
+    __table_args__ = (
+        Index("ix_news_story_members_bands", "bands", postgresql_using="gin"),
+        Index("ix_news_story_members_event_time", "event_time"),
+    )

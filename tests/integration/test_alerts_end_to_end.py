@@ -18,6 +18,7 @@ from monitor.alerts.config import load_rules
 from monitor.alerts.store import AlertStore
 from monitor.db.connection import make_engine
 from monitor.db.store import Store
+from monitor.entities import EntityLinker
 from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.pipeline import Pipeline
 from monitor.records import Scores, Stream
@@ -186,7 +187,7 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         await consumer.start()
         consumer.assign([TopicPartition(news, partition)])
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
-        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, aliases=rules.aliases)
+        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, linker=EntityLinker.build(rules.aliases))
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))
     try:
