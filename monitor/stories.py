@@ -116,6 +116,7 @@ def assign(
 
 
 def story_key(stream: str, message_id: str) -> int:
-    """A stable signed 64-bit id for the story a message starts: from its natural key."""
+    """A stable id for the story a message starts, from its natural key: positive and under 2**63
+    (a bigint), so that a negative number can stand for an event without a story."""
     digest = hashlib.blake2b(f"{stream}\x00{message_id}".encode(), digest_size=8, person=b"story").digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return int.from_bytes(digest, "big") >> 1
