@@ -187,7 +187,8 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         await consumer.start()
         consumer.assign([TopicPartition(news, partition)])
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
-        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, linker=EntityLinker.build(rules.aliases))
+        linker = EntityLinker.build(rules.aliases)
+        pipeline = Pipeline(settings, ConsumerAdapter(consumer), shared, store, linker=linker)
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))
     try:

@@ -49,11 +49,15 @@ async def test_reprints_are_one_story_and_bursts_count_stories(
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=2)
     now = datetime.now(UTC)
+
+    def at(minutes: float) -> str:
+        return (now - timedelta(minutes=minutes)).isoformat()
+
     messages = [
-        {"id": f"ba-{i}", "headline": h, "source": src, "published_at": (now - timedelta(minutes=10 - i)).isoformat()}
+        {"id": f"ba-{i}", "headline": h, "source": src, "published_at": at(10 - i)}
         for i, (src, h) in enumerate(BOEING)
     ] + [
-        {"id": f"intc-{i}", "headline": h, "source": "Reuters", "published_at": (now - timedelta(minutes=12 - 2 * i)).isoformat()}
+        {"id": f"intc-{i}", "headline": h, "source": "Reuters", "published_at": at(12 - 2 * i)}
         for i, h in enumerate(INTEL)
     ]
     await produce(broker.bootstrap, news, messages)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from monitor.stories import STORY_THRESHOLD, assign, band_keys, headline_of, similarity, story_key, story_sketch
+from monitor.stories import STORY_THRESHOLD, Member, assign, band_keys, headline_of, similarity, story_key, story_sketch
 from monitor.tools.bench.linking import grouping
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -34,9 +34,8 @@ def test_a_new_headline_joins_the_closest_story_or_starts_its_own() -> None:
     base = story_sketch("Intel shares plunge after weak revenue forecast")
     other = story_sketch("Intel shares plunge after CEO abruptly resigns")
     assert similarity(base, other) < STORY_THRESHOLD
-    from monitor.stories import Member
-
-    joined = assign(story_sketch("Intel shares plunge on weak revenue forecast"), 9, [Member(1, base), Member(2, other)])
+    rewrite = story_sketch("Intel shares plunge on weak revenue forecast")
+    joined = assign(rewrite, 9, [Member(1, base), Member(2, other)])
     assert (joined.story_id, joined.first) == (1, False)
     alone = assign(other, 9, [Member(1, base)])
     assert (alone.story_id, alone.first) == (9, True)
