@@ -225,6 +225,11 @@ def evaluate_burst(
     span = burst_window([(s.event_id, s.event_time) for s in stories], new_ids, rule.window)
     if len(span) < rule.min_count:
         return None
+    if rule.baseline is not None:
+        start = span[-1][1] - rule.window
+        before = sum(1 for s in stories if start - rule.baseline <= s.event_time < start)
+        if not burst_above_baseline(config, len(span), before):
+            return None
     return Trigger(
         rule=candidate.rule,
         entity=candidate.entity,
@@ -237,6 +242,24 @@ def evaluate_burst(
             dict[str, object](event_id=i, story_id=by_id[i].story) for i, _ in span
         )[-EVIDENCE_LIMIT:],
     )
+
+
+def burst_above_baseline(config: RulesConfig, window_stories: int, baseline_stories: int) -> bool:
+    """negative_news_burst with a `baseline`: the window's rate of negative stories is `factor`
+    times the entity's own rate before it (with a floor)."""
+    rule = config.rules.negative_news_burst
+    assert rule.baseline is not None
+    rate = window_stories / (rule.window.total_seconds() / 3600)
+    base = max(baseline_stories / (rule.baseline.total_seconds() / 3600), rule.min_baseline_per_hour)
+    return rate >= rule.factor * base
+
+
+def burst_bounds(config: RulesConfig, events: Sequence[EventFacts]) -> tuple[datetime, datetime]:
+    """Event times a negative_news_burst over `events` reads: every window holding one of them,
+    and the baseline before it."""
+    rule = config.rules.negative_news_burst
+    before = rule.window + (rule.baseline or timedelta(0))
+    return events[0].event_time - before, events[-1].event_time + rule.window
 
 
 def evaluate_fraud(config: RulesConfig, candidate: Candidate) -> Trigger:

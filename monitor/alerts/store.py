@@ -244,8 +244,7 @@ class AlertStore:
             case FraudIntent():
                 return r.evaluate_fraud(self.config, candidate)
             case NegativeNewsBurst() as rule:
-                lo = candidate.events[0].event_time - rule.window
-                hi = candidate.events[-1].event_time + rule.window
+                lo, hi = r.burst_bounds(self.config, candidate.events)
                 negative = await conn.execute(
                     select(e.id, e.event_time, e.story_id).where(
                         e.stream == "news",

@@ -103,6 +103,19 @@ def test_a_burst_counts_stories_not_reprints() -> None:
     assert {d["story_id"] for d in trigger.extra_details} == {77, 1, 2, 3, 4}
 
 
+def test_a_burst_against_its_own_baseline_needs_more_for_a_name_always_in_the_news() -> None:
+    config = parse_rules("rules:\n  negative_news_burst:\n    baseline: 6h\n    factor: 3\n")
+    burst = [item(i, T0 + timedelta(minutes=2 * i), story=i) for i in range(1, 7)]  # 6 in 15 min: 24/h
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "AAPL", (replace(news(6, 12, "AAPL"), story_id=6),))
+    quiet = r.evaluate_burst(config, candidate, burst)
+    assert quiet is not None and quiet.event_count == 6
+    # 60 negative stories in the six hours before (10/h): 24/h is not three times that.
+    busy = [item(100 + i, T0 - timedelta(minutes=5 + 6 * i), story=100 + i) for i in range(60)]
+    assert r.evaluate_burst(config, candidate, [*busy, *burst]) is None
+    # 20 before (3.3/h): 24/h is.
+    assert r.evaluate_burst(config, candidate, [*busy[:20], *burst]) is not None
+
+
 def test_burst_window_ignores_windows_without_new_events() -> None:
     old = [(i, T0 + timedelta(minutes=i)) for i in range(1, 7)]
     new = (100, T0 + timedelta(minutes=40))
