@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
 from datasketch import MinHash
 
 NUM_PERM = 60
@@ -91,7 +92,12 @@ class Member:
     """A headline already in a story."""
 
     story_id: int
-    sketch: tuple[int, ...]
+    sketch: npt.NDArray[np.uint32]
+    """Its signature as an array: a batch compares each new headline with many members at once."""
+
+    @classmethod
+    def of(cls, story_id: int, sketch: Sequence[int]) -> Member:
+        return cls(story_id, np.asarray(sketch, dtype=np.uint32))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +113,15 @@ def assign(
 ) -> Assignment:
     """The story of the most similar member at or above `threshold`; else a new story whose id
     is `own_id` (the headline's own key, so a retried transaction chooses the same)."""
-    best: tuple[float, int] | None = None
-    for member in members:
-        score = similarity(sketch, member.sketch)
-        if score >= threshold and (best is None or score > best[0] or (score == best[0] and member.story_id < best[1])):
-            best = (score, member.story_id)
-    return Assignment(own_id, True) if best is None else Assignment(best[1], False)
+    near = list(members)
+    if not near or not sketch:
+        return Assignment(own_id, True)
+    scores = (np.stack([m.sketch for m in near]) == np.asarray(sketch, dtype=np.uint32)).mean(axis=1)
+    best = float(scores.max())
+    if best < threshold:
+        return Assignment(own_id, True)
+    # Ties go to the lowest story id, so the choice does not depend on the members' order.
+    return Assignment(min(m.story_id for m, s in zip(near, scores, strict=True) if s == best), False)
 
 
 def story_key(stream: str, message_id: str) -> int:

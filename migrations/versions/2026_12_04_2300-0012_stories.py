@@ -7,7 +7,8 @@ one of several `mentioned`). `entities` keeps its shape (text[] of tickers), so 
 views and every analyst query keep working. Adding nullable columns to the partitioned parent adds
 them to every daily partition without rewriting any (rows stored before have no story).
 
-`news_story_members` holds each recent headline's MinHash bands and signature, so a replica finds
+`news_story_members` holds each recent headline's MinHash signature and story, `news_story_bands`
+its LSH band keys, so a replica finds
 the story of a reprint whichever replica stored the first item, and after a restart. The view
 `stories` gives one row per story.
 
@@ -62,18 +63,23 @@ def upgrade() -> None:
         sa.Column("member_key", sa.BigInteger, primary_key=True),
         sa.Column("story_id", sa.BigInteger, nullable=False),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("bands", ARRAY(sa.BigInteger), nullable=False),
         sa.Column("sketch", ARRAY(sa.BigInteger), nullable=False),
     )
-    op.create_index("ix_news_story_members_bands", "news_story_members", ["bands"], postgresql_using="gin")
     op.create_index("ix_news_story_members_event_time", "news_story_members", ["event_time"])
+    # A row per band key (not an array under GIN: `&&` against thousands of keys rechecks slowly).
+    op.create_table(
+        "news_story_bands",
+        sa.Column("band", sa.BigInteger, primary_key=True),
+        sa.Column("member_key", sa.BigInteger, primary_key=True),
+    )
     op.execute(STORIES_VIEW)
     op.execute("GRANT SELECT ON stories TO monitor_analyst")  # role of migration 0003
-    op.execute("GRANT SELECT ON news_story_members TO monitor_analyst")
+    op.execute("GRANT SELECT ON news_story_members, news_story_bands TO monitor_analyst")
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW stories")
+    op.drop_table("news_story_bands")
     op.drop_table("news_story_members")
     op.drop_index("ix_scored_events_story_id", table_name="scored_events")
     op.drop_column("scored_events", "story_first")

@@ -131,7 +131,13 @@ async def maintain_partitions(
     async with transaction(engine) as conn:
         await _lock(conn)
         cutoff = now - timedelta(days=MEMBERS_KEPT_DAYS)  # past any story's window
-        await conn.execute(sql("DELETE FROM news_story_members WHERE event_time < :cutoff"), {"cutoff": cutoff})
+        await conn.execute(
+            sql(
+                "WITH gone AS (DELETE FROM news_story_members WHERE event_time < :cutoff RETURNING member_key) "
+                "DELETE FROM news_story_bands WHERE member_key IN (SELECT member_key FROM gone)"
+            ),
+            {"cutoff": cutoff},
+        )
     report = MaintenanceReport(tuple(created), tuple(dropped), expired, alerts_expired)
     if report.created or report.dropped or report.rows_expired or report.alerts_expired:
         log.info("partitions maintained", **report.__dict__)

@@ -15,8 +15,9 @@ item that started it, so a transaction retried after a failure gives the same id
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert
@@ -33,8 +34,15 @@ MEMBERS_KEPT_DAYS = 2
 
 _LOCK = sql("SELECT pg_advisory_xact_lock(:cls, b) FROM unnest(CAST(:buckets AS int[])) AS b")
 _CANDIDATES = sql(
-    "SELECT story_id, event_time, bands, sketch FROM news_story_members "
-    "WHERE bands && CAST(:bands AS bigint[]) AND event_time BETWEEN :lo AND :hi"
+    "SELECT m.story_id, m.event_time, m.sketch, array_agg(b.band) AS bands "
+    "FROM news_story_bands AS b JOIN news_story_members AS m USING (member_key) "
+    "WHERE b.band = ANY(CAST(:bands AS bigint[])) AND m.event_time BETWEEN :lo AND :hi "
+    "GROUP BY m.member_key"
+)
+"""Recent members sharing a band with the batch, with the bands they share."""
+_INSERT_BANDS = sql(
+    "INSERT INTO news_story_bands (band, member_key) "
+    "SELECT * FROM unnest(CAST(:bands AS bigint[]), CAST(:members AS bigint[])) ON CONFLICT DO NOTHING"
 )
 
 
@@ -61,23 +69,37 @@ async def assign_stories(
         _CANDIDATES,
         {"bands": every_band, "lo": news[0].event_time - window, "hi": news[-1].event_time + window},
     )
-    pool = [(set(r.bands), r.event_time, Member(r.story_id, tuple(r.sketch))) for r in rows]
+    # Members by band key: a headline's candidates are those under any of its own keys.
+    pool: dict[int, list[tuple[datetime, Member]]] = defaultdict(list)
+    for row in rows:
+        member = (row.event_time, Member.of(row.story_id, row.sketch))
+        for band in row.bands:
+            pool[band].append(member)
     assigned: dict[tuple[str, str], Assignment] = {}
-    members = []
+    members: list[dict[str, object]] = []
+    band_keys_of: list[int] = []
+    band_members: list[int] = []
     for event in news:
-        mine = set(bands[_key(event)])
-        near = (m for b, t, m in pool if b & mine and abs(t - event.event_time) <= window)
-        story = assign(event.sketch, story_key(*_key(event)), near)
+        mine = bands[_key(event)]
+        near = {
+            id(m): m for band in mine for t, m in pool.get(band, ()) if abs(t - event.event_time) <= window
+        }
+        story = assign(event.sketch, story_key(*_key(event)), near.values())
         assigned[_key(event)] = story
-        pool.append((mine, event.event_time, Member(story.story_id, event.sketch)))
+        joined = (event.event_time, Member.of(story.story_id, event.sketch))
+        for band in mine:
+            pool[band].append(joined)
         members.append(
             {
                 "member_key": story_key(*_key(event)),
                 "story_id": story.story_id,
                 "event_time": event.event_time,
-                "bands": list(mine),
                 "sketch": list(event.sketch),
             }
         )
+        band_keys_of += mine
+        band_members += [story_key(*_key(event))] * len(mine)
     await conn.execute(insert(NewsStoryMemberRow).on_conflict_do_nothing(index_elements=["member_key"]), members)
+    # Thousands of band rows a batch: one statement over two arrays, not a row of parameters each.
+    await conn.execute(_INSERT_BANDS, {"bands": band_keys_of, "members": band_members})
     return assigned

@@ -12,9 +12,10 @@ import asyncpg
 import pytest
 
 from monitor.db.connection import make_engine
+from monitor.db.partitions import maintain_partitions
 from monitor.db.store import Store
 from monitor.records import ScoredEvent
-from monitor.stories import story_sketch
+from monitor.stories import BANDS, story_sketch
 from tests.alert_helpers import batch, news_event
 
 pytestmark = pytest.mark.integration
@@ -90,3 +91,17 @@ async def test_replays_keep_their_story_and_a_restart_finds_the_recent_ones(
     view = await db.fetchrow("SELECT * FROM stories WHERE story_id = $1", story)
     assert view["items"] == 2 and view["first_headline"] == REPRINTS[0].format(c="Globex")
     assert view["first_seen"] <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+async def test_the_upkeep_forgets_members_past_any_story_window(database_url: str, db: asyncpg.Connection) -> None:
+    engine = make_engine(database_url)
+    store = Store(engine)
+    try:
+        await store.write(batch(headline("Initech recalls staplers", age_s=3 * 86_400), headline("Initech hires")))
+        assert await db.fetchval("SELECT count(*) FROM news_story_bands") == 2 * BANDS
+        await maintain_partitions(engine, retention_days=0)
+        assert await db.fetchval("SELECT count(*) FROM news_story_members") == 1
+        assert await db.fetchval("SELECT count(*) FROM news_story_bands") == BANDS
+        assert await db.fetchval("SELECT count(*) FROM scored_events WHERE story_id IS NOT NULL") == 2  # rows stay
+    finally:
+        await store.close()

@@ -35,7 +35,7 @@ def test_a_new_headline_joins_the_closest_story_or_starts_its_own() -> None:
     other = story_sketch("Intel shares plunge after CEO abruptly resigns")
     assert similarity(base, other) < STORY_THRESHOLD
     rewrite = story_sketch("Intel shares plunge on weak revenue forecast")
-    joined = assign(rewrite, 9, [Member(1, base), Member(2, other)])
+    joined = assign(rewrite, 9, [Member.of(1, base), Member.of(2, other)])
     assert (joined.story_id, joined.first) == (1, False)
-    alone = assign(other, 9, [Member(1, base)])
+    alone = assign(other, 9, [Member.of(1, base)])
     assert (alone.story_id, alone.first) == (9, True)

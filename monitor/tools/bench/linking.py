@@ -66,7 +66,7 @@ def grouping(threshold: float, rows: list[dict[str, str]]) -> dict[str, Any]:
         bands = set(band_keys(sketch))
         candidates = [m for b, m in members if b & bands]
         story = assign(sketch, i, candidates, threshold)
-        members.append((bands, Member(story.story_id, sketch)))
+        members.append((bands, Member.of(story.story_id, sketch)))
         predicted.append(story.story_id)
     truth = [r["story"] for r in rows]
     same_true = {(a, b) for a, b in combinations(range(len(rows)), 2) if truth[a] == truth[b]}
