@@ -4,9 +4,9 @@ names found in the text (the shipped universe, `monitor/data/companies.csv`, plu
 Names are matched in one pass of an Aho-Corasick automaton (pyahocorasick) over the lowered text:
 whole words for Latin names, anywhere for Chinese ones. A Latin name must be written capitalised
 (all-caps names such as IBM exactly so), and a name that is also a common word ("Apple", "Oracle",
-"Target") needs a business word in the same text and must not open another proper noun or an "of"
-phrase ("the Oracle of Omaha"). How each link was found and whether the company is the subject
-(the first named) travel with it as an `EntityLink`.
+"Target") needs a business word in the same text, and must not open an "of" phrase ("the Oracle of
+Omaha") or follow "the". How each link was found and whether the company is the subject (the first
+named) travel with it as an `EntityLink`.
 """
 
 from __future__ import annotations
@@ -191,9 +191,9 @@ class EntityLinker:
 
 
 def _in_business_context(text: str, lowered: str, start: int, end: int) -> bool:
-    """An ambiguous name (a common word too) counts only as the company: not opening a longer
-    proper noun ("Apple Music" is still Apple, but "Oracle of Omaha", "Target Practice" are not)
-    and with a business word elsewhere in the text."""
+    """An ambiguous name (a common word too) counts as the company only with a business word
+    elsewhere in the text, and not in the shapes the common word takes: before "of" ("the Oracle
+    of Omaha"), after "the" ("the Chevron deference ruling"), or as a food ("Apple Pie")."""
     after = lowered[end : end + 4]
     if after.startswith((" of ", " pie", " juice")):
         return False

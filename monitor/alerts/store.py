@@ -18,7 +18,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -33,6 +33,7 @@ from monitor.alerts.reasons import needs_explanation
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.records import ScoredEvent
+from monitor.stories import STORY_WINDOW_S
 
 log = structlog.get_logger(__name__)
 
@@ -211,9 +212,9 @@ class AlertStore:
         }
         added: list[dict[str, Any]] = [d.as_json() for d in change.details]
         if candidate.rule == r.NEGATIVE_NEWS_BURST:
-            added = list(await story_details(
-                conn, tuple({"event_id": ev.id, "story_id": ev.story} for ev in candidate.events)
-            ))
+            items = tuple({"event_id": ev.id, "story_id": ev.story} for ev in candidate.events)
+            span = (candidate.events[0].event_time, candidate.events[-1].event_time) if candidate.events else None
+            added = list(await story_details(conn, items, span)) if span else []
         if added:
             kept = set(change.evidence)
             details = [*row.evidence_details, *added]
@@ -258,7 +259,8 @@ class AlertStore:
                 trigger = r.evaluate_burst(self.config, candidate, items)
                 if trigger is None:
                     return None
-                return replace(trigger, extra_details=await story_details(conn, trigger.extra_details))
+                details = await story_details(conn, trigger.extra_details, (trigger.first_seen, trigger.last_seen))
+                return replace(trigger, extra_details=details)
             case IntentSpike():
                 lo, hi = r.spike_bounds(self.config, candidate.events)
                 rows = await conn.execute(
@@ -326,19 +328,24 @@ _STORY_DETAILS = text(
     "(array_agg(split_part(text, E'\\n\\n', 1) ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS headline, "
     "(array_agg(sentiment ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment, "
     "(array_agg(sentiment_score ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment_score "
-    "FROM scored_events WHERE stream = 'news' "
+    "FROM scored_events WHERE stream = 'news' AND event_time BETWEEN :lo AND :hi "
     "AND (story_id = ANY(CAST(:stories AS bigint[])) OR id = ANY(CAST(:ids AS bigint[]))) GROUP BY 1"
 )
 
 
-async def story_details(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+async def story_details(
+    conn: AsyncConnection, items: Sequence[dict[str, Any]], span: tuple[datetime, datetime]
+) -> tuple[dict[str, Any], ...]:
     """A burst's evidence, one item per story: the event that counted, the story's first headline,
-    how many items and outlets (distinct `source`) carried it, and its first item's sentiment."""
+    how many items and outlets (distinct `source`) carried it, and its first item's sentiment.
+    `span`: the counted events' times; a story's items lie within the story window of them."""
     if not items:
         return ()
     stories = [int(d["story_id"]) for d in items if int(d["story_id"]) >= 0]
     ids = [-int(d["story_id"]) for d in items if int(d["story_id"]) < 0]
-    rows = {row.story: row for row in await conn.execute(_STORY_DETAILS, {"stories": stories, "ids": ids})}
+    around = timedelta(seconds=STORY_WINDOW_S)
+    params = {"stories": stories, "ids": ids, "lo": span[0] - around, "hi": span[1] + around}
+    rows = {row.story: row for row in await conn.execute(_STORY_DETAILS, params)}
     out = []
     for d in items:
         row = rows.get(int(d["story_id"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from monitor.db.partitions import maintain_partitions
 from monitor.db.store import Store
 from monitor.records import ScoredEvent
 from monitor.stories import BANDS, story_sketch
-from tests.alert_helpers import batch, news_event
+from tests.alert_helpers import alert_store, batch, news_event, rules
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +31,8 @@ REPRINTS = [
 WORDS = ["copper", "tin", "lumber", "wheat", "cocoa", "nickel", "cotton", "sugar", "coffee", "zinc", "barley", "rubber"]
 
 
-def headline(text: str, *, partition: int = 0, age_s: float = 0.0) -> ScoredEvent:
-    event = news_event(f"h{next(_ids)}", entities=(), partition=partition, age_s=age_s)
+def headline(text: str, *, partition: int = 0, age_s: float = 0.0, entities: tuple[str, ...] = ()) -> ScoredEvent:
+    event = news_event(f"h{next(_ids)}", entities=entities, partition=partition, age_s=age_s)
     return replace(event, message=replace(event.message, text=text), sketch=story_sketch(text))
 
 
@@ -103,5 +104,23 @@ async def test_the_upkeep_forgets_members_past_any_story_window(database_url: st
         assert await db.fetchval("SELECT count(*) FROM news_story_members") == 1
         assert await db.fetchval("SELECT count(*) FROM news_story_bands") == BANDS
         assert await db.fetchval("SELECT count(*) FROM scored_events WHERE story_id IS NOT NULL") == 2  # rows stay
+    finally:
+        await store.close()
+
+
+async def test_an_open_burst_grows_by_new_stories_not_by_reprints(database_url: str, db: asyncpg.Connection) -> None:
+    store = alert_store(database_url, rules())
+    stories = [f"Umbrella {w} {v} as {x} slump deepens" for w, v, x in zip(WORDS, WORDS[3:], WORDS[6:], strict=False)]
+    try:
+        raised = await store.write(batch(*(headline(h, entities=("UMB",), age_s=60) for h in stories[:5])))
+        assert [a.event_count for a in raised.alerts.raised] == [5]
+        await store.write(batch(headline(f"UPDATE 1-{stories[0]}", entities=("UMB",))))  # a reprint
+        assert await db.fetchval("SELECT event_count FROM alerts") == 5
+        await store.write(batch(headline(stories[5], entities=("UMB",))))  # a new story
+        row = await db.fetchrow("SELECT event_count, evidence, evidence_details FROM alerts")
+        details = json.loads(row["evidence_details"])
+        assert row["event_count"] == 6 and len(row["evidence"]) == 6
+        assert [d["headline"] for d in details] == stories[:6]
+        assert all(d["items"] == 1 for d in details)  # as when each story was counted
     finally:
         await store.close()
