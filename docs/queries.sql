@@ -79,6 +79,44 @@ SELECT id, rule, severity, entity, first_seen, last_seen, event_count, event_tim
 FROM open_alerts_with_evidence
 ORDER BY last_seen DESC, id, event_time;
 
+-- name: company_sentiment_by_stories_last_24h
+-- Per company and hour, news counted by stories rather than items: a story counts once, in the
+-- hour it broke, with its first item's sentiment (eight outlets reprinting one event are one).
+SELECT date_trunc('hour', event_time) AS hour, entity,
+       count(*) AS stories,
+       count(*) FILTER (WHERE sentiment = 'negative') AS negative_stories,
+       count(*) FILTER (WHERE sentiment = 'positive') AS positive_stories
+FROM scored_events, unnest(entities) AS entity
+WHERE stream = 'news' AND story_first IS NOT FALSE   -- rows stored before stories count alone
+  AND event_time >= now() - interval '24 hours'
+GROUP BY 1, 2
+ORDER BY 1, negative_stories DESC, entity;
+
+-- name: company_stories_today
+-- One company's stories since midnight UTC: when each broke, how many items and outlets carried
+-- it, its first headline and sentiment.
+SELECT story_id, min(event_time) AS first_seen, count(*) AS items,
+       count(DISTINCT payload->>'source') AS outlets,
+       (array_agg(split_part(text, E'\n\n', 1) ORDER BY event_time, id))[1] AS first_headline,
+       (array_agg(sentiment ORDER BY event_time, id))[1] AS sentiment
+FROM scored_events
+WHERE stream = 'news' AND entities @> ARRAY['ZTX'] AND story_id IS NOT NULL
+  AND event_time >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+GROUP BY story_id
+ORDER BY first_seen;
+
+-- name: how_far_stories_spread_last_24h
+-- The stories of the last day that spread furthest: distinct outlets (`source`), items, and how
+-- long they kept being carried. The `stories` view has one row per story, over all time: narrow
+-- it by the stories that broke in your period, as here.
+SELECT story_id, first_seen, sources, items, last_seen - first_seen AS carried_for, entities,
+       first_sentiment, first_headline
+FROM stories
+WHERE story_id IN (SELECT story_id FROM scored_events
+                   WHERE stream = 'news' AND story_first AND event_time >= now() - interval '24 hours')
+ORDER BY sources DESC, items DESC
+LIMIT 20;
+
 -- Notifications still waiting or given up, with their last error (what an on-call looks at;
 -- empty when every webhook was delivered, so the test that runs the named queries skips it):
 --   SELECT o.endpoint, o.status, o.attempts, o.last_status_code, o.last_error, n.alert_id

@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     """`whsec_...` (Standard Webhooks); several comma-separated while rotating: all sign."""
     rules_file: Path | None = None
     """The rules YAML; None means the rules the package ships (monitor/rules/default.yaml)."""
+    companies_file: Path | None = None
+    """More companies to link headlines to (CSV `ticker,name,forms`), beside the shipped universe."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     """Connect, read, write and pool timeout of each delivery attempt."""
     webhook_backoff_initial_s: float = Field(default=1.0, gt=0)

@@ -34,6 +34,7 @@ import structlog
 
 from monitor.batch import CommittedBatch, InFlightBatch, WriteBatch, WriteResult
 from monitor.config import Settings
+from monitor.entities import EntityLinker
 from monitor.errors import (
     CommitFailed,
     DeadLetterTopicUnavailable,
@@ -83,7 +84,7 @@ class Pipeline:
         *,
         detector: LanguageDetector,
         workers: int = 1,
-        aliases: Mapping[str, str] | None = None,
+        linker: EntityLinker | None = None,
         write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
         offsets_check_s: float = OFFSETS_CHECK_S,
         drain_timeout_s: float = 20.0,
@@ -102,7 +103,8 @@ class Pipeline:
         self.store = store
         self.detector = detector
         """Names each message's language; the scorer sees only what it reads (`monitor.language`)."""
-        self.aliases = aliases
+        self.linker = linker
+        """Finds each message's companies; None: only its `tickers` and cashtags."""
         self.write_backoff_s = write_backoff_s
         self.offsets_check_s = offsets_check_s
         """How often the stored offsets are checked when no write would notice a failover."""
@@ -265,7 +267,7 @@ class Pipeline:
             languages=self.settings.languages,
             limits=self.limits,
             received_at=batch.received_at,
-            aliases=self.aliases,
+            linker=self.linker,
             decoder=self.decoder,
             mask_kinds=self.settings.mask_kinds,
         )

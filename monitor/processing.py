@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
 import structlog
 
 from monitor.batch import WriteBatch
-from monitor.entities import extract_entities
+from monitor.entities import EntityLinker
 from monitor.language import LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, MaskTally, mask_text
 from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.stories import story_sketch
 from monitor.validation import Limits, validate
 
 log = structlog.get_logger(__name__)
@@ -27,7 +28,7 @@ def process_records(
     languages: Collection[str],
     limits: Limits,
     received_at: datetime,
-    aliases: Mapping[str, str] | None = None,
+    linker: EntityLinker | None = None,
     decoder: SchemaDecoder | None = None,
     mask_kinds: frozenset[Kind] = ALL_KINDS,
 ) -> WriteBatch:
@@ -52,18 +53,22 @@ def process_records(
     readable = [m for m, language in messages if scorable(language, languages, scorer.languages)]
     scores = {id(m): s for m, s in _score(readable, scorer, batch, mask_kinds)}
     readable_ids = {id(m) for m in readable}
+    linker = linker or EntityLinker()
     for message, language in messages:
         if id(message) in readable_ids and id(message) not in scores:
             continue  # the model failed on it alone: a dead letter now
         got = scores.get(id(message))
+        links = linker.links(message)
         batch.events.append(
             ScoredEvent(
                 message=message,
                 scores=got,
-                entities=extract_entities(message, aliases),
+                entities=tuple(link.entity for link in links),
                 model_version=scorer.model_version if got is not None else None,
                 received_at=received_at,
                 language=language,
+                links=links,
+                sketch=story_sketch(message.text) if message.stream == "news" else (),
             )
         )
     return batch

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from monitor.entities import EntityLink
 
 Stream = Literal["news", "customer"]
 Sentiment = Literal["negative", "neutral", "positive"]
@@ -109,6 +112,12 @@ class ScoredEvent:
     received_at: datetime
     language: str | None = None
     """ISO 639-1 code of the text's language, or `monitor.language.UNDETERMINED`; None: not detected."""
+    links: tuple[EntityLink, ...] = ()
+    """How each of `entities` was found and how central it is (`scored_events.entity_links`)."""
+    sketch: tuple[int, ...] = ()
+    """The text's MinHash signature (news): what groups reprints into stories (`monitor.stories`)."""
+    story_id: int | None = None
+    """News: its story, once the store has assigned it (`scored_events.story_id`)."""
 
     @property
     def event_time(self) -> datetime:

@@ -22,6 +22,7 @@ from monitor.config import Settings
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
+from monitor.entities import EntityLinker
 from monitor.explanation import Explainer
 from monitor.kafka import (
     ConsumerAdapter,
@@ -106,7 +107,7 @@ async def run_service(
         store,
         detector=detector,
         workers=layout.workers,
-        aliases=rules.aliases,
+        linker=EntityLinker.build(rules.aliases, companies_file=settings.companies_file),
         metrics=metrics,
         on_committed=on_committed,
         decoder=decoder,

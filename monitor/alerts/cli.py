@@ -23,8 +23,9 @@ def _words(words: object, k: int = 3) -> str:
 
 def _why(alert: AlertView) -> str:
     """The latest evidence's reasons: for a rule over a set of intents, their summed probability
-    and the intents that carried it; the words behind the intent (customer messages) or else the
-    sentiment, strongest first, once the explainer has added them."""
+    and the intents that carried it; for a burst, its story's first headline and outlets; the words
+    behind the intent (customer messages) or else the sentiment, strongest first, once the
+    explainer has added them."""
     if not alert.evidence_details:
         return ""
     latest = alert.evidence_details[-1]
@@ -32,6 +33,8 @@ def _why(alert: AlertView) -> str:
     if "probability" in latest:
         intents = sorted(latest.get("intents", {}).items(), key=lambda kv: -kv[1])
         parts.append(f"p={latest['probability']:.2f} " + "+".join(name for name, _ in intents))
+    if "headline" in latest:  # a burst's story
+        parts.append(f"story={str(latest['headline'])[:48]!r} outlets={latest.get('outlets', 0)}")
     words = _words(latest.get("intent_explanation")) or _words(latest.get("explanation"))
     if words:
         parts.append(f"words={words}")

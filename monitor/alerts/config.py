@@ -52,8 +52,18 @@ class _Rule(BaseModel):
 
 class NegativeNewsBurst(_Rule):
     min_count: int = Field(default=5, ge=1)
+    """Distinct negative stories about the entity within `window`."""
     window: Duration = timedelta(minutes=15)
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    baseline: Duration | None = None
+    """Also compare the window's rate of negative stories with the entity's own over this much time
+    before it (as intent_spike does), so that a name always in the news needs more than a quiet
+    one; None: `min_count` alone decides."""
+    factor: float = Field(default=3.0, gt=1.0)
+    """With `baseline`: the window's rate must be at least this many times the baseline's ..."""
+    min_baseline_per_hour: float = Field(default=1.0, ge=0.0)
+    """... whose rate (negative stories per hour) counts as at least this, so a name never in the
+    news needs `min_count` and no more."""
 
 
 def _canonical_intents(value: object) -> object:

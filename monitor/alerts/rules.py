@@ -41,6 +41,13 @@ class EventFacts:
     customer_id: str | None = None
     intent_probabilities: tuple[tuple[str, float], ...] = ()
     """The likeliest intents with their calibrated probabilities (`Scores.intent_probabilities`)."""
+    story_id: int | None = None
+    """News: its story; None (rows stored before stories) counts as a story of its own."""
+
+    @property
+    def story(self) -> int:
+        """The story this event counts in: its story, else itself (negated, apart from story ids)."""
+        return self.story_id if self.story_id is not None else -self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +194,43 @@ def burst_window(
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class StoryItem:
+    """One negative item about a burst's entity, as read from the window: which story it is in."""
+
+    event_id: int
+    event_time: datetime
+    story: int
+    """`EventFacts.story`: the story id, or the negated event id of an item without one."""
+
+
+def first_of_stories(items: Iterable[StoryItem]) -> list[StoryItem]:
+    """Each story once, by its earliest negative item (the moment the story turned up)."""
+    first: dict[int, StoryItem] = {}
+    for item in sorted(items, key=lambda i: (i.event_time, i.event_id)):
+        first.setdefault(item.story, item)
+    return list(first.values())
+
+
 def evaluate_burst(
-    config: RulesConfig, candidate: Candidate, window_events: Sequence[tuple[int, datetime]]
+    config: RulesConfig, candidate: Candidate, window_items: Sequence[StoryItem]
 ) -> Trigger | None:
-    """negative_news_burst: at least min_count negative items about the entity within the window."""
+    """negative_news_burst: at least min_count distinct negative *stories* about the entity within
+    the window, each counted at its first negative item: eight outlets reprinting one event are one."""
     rule = config.rules.negative_news_burst
-    span = burst_window(window_events, (e.id for e in candidate.events), rule.window)
+    stories = first_of_stories(window_items)
+    new_stories = {e.story for e in candidate.events}
+    # burst_window wants (id, time) pairs and ids that are new: a story stands for its items.
+    by_id = {s.event_id: s for s in stories}
+    new_ids = [s.event_id for s in stories if s.story in new_stories]
+    span = burst_window([(s.event_id, s.event_time) for s in stories], new_ids, rule.window)
     if len(span) < rule.min_count:
         return None
+    if rule.baseline is not None:
+        start = span[-1][1] - rule.window
+        before = sum(1 for s in stories if start - rule.baseline <= s.event_time < start)
+        if not burst_above_baseline(config, len(span), before):
+            return None
     return Trigger(
         rule=candidate.rule,
         entity=candidate.entity,
@@ -203,7 +239,28 @@ def evaluate_burst(
         first_seen=span[0][1],
         last_seen=span[-1][1],
         event_count=len(span),
+        extra_details=tuple(
+            dict[str, object](event_id=i, story_id=by_id[i].story) for i, _ in span
+        )[-EVIDENCE_LIMIT:],
     )
+
+
+def burst_above_baseline(config: RulesConfig, window_stories: int, baseline_stories: int) -> bool:
+    """negative_news_burst with a `baseline`: the window's rate of negative stories is `factor`
+    times the entity's own rate before it (with a floor)."""
+    rule = config.rules.negative_news_burst
+    assert rule.baseline is not None
+    rate = window_stories / (rule.window.total_seconds() / 3600)
+    base = max(baseline_stories / (rule.baseline.total_seconds() / 3600), rule.min_baseline_per_hour)
+    return rate >= rule.factor * base
+
+
+def burst_bounds(config: RulesConfig, events: Sequence[EventFacts]) -> tuple[datetime, datetime]:
+    """Event times a negative_news_burst over `events` reads: every window holding one of them,
+    and the baseline before it."""
+    rule = config.rules.negative_news_burst
+    before = rule.window + (rule.baseline or timedelta(0))
+    return events[0].event_time - before, events[-1].event_time + rule.window
 
 
 def evaluate_fraud(config: RulesConfig, candidate: Candidate) -> Trigger:

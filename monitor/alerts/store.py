@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,6 +35,7 @@ from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, Sc
 from monitor.logwatch import LogChange
 from monitor.masking import ALL_KINDS, Kind
 from monitor.records import ScoredEvent
+from monitor.stories import STORY_WINDOW_S
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +64,7 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
         intent_confidence=s.intent_confidence,
         intent_probabilities=s.intent_probabilities,
         customer_id=m.customer_id,
+        story_id=event.story_id,
     )
 
 
@@ -202,6 +205,14 @@ class AlertStore:
             row.event_count,
             row.last_notified_at,
         )
+        if candidate.rule == r.NEGATIVE_NEWS_BURST:
+            # A burst counts stories: only an event of a story the alert does not hold yet is new.
+            known = {d.get("story_id") for d in row.evidence_details or ()} | {-i for i in row.evidence}
+            fresh = r.first_of_stories(
+                r.StoryItem(ev.id, ev.event_time, ev.story) for ev in candidate.events if ev.story not in known
+            )
+            ids = {s.event_id for s in fresh}
+            candidate = replace(candidate, events=tuple(ev for ev in candidate.events if ev.id in ids))
         change = r.update_open(current, candidate, now, r.cooldown_of(self.config, candidate.rule))
         if change is None:
             return None
@@ -212,9 +223,14 @@ class AlertStore:
             "event_count": change.event_count,
             "updated_at": now,
         }
-        if change.details:
+        added: list[dict[str, Any]] = [d.as_json() for d in change.details]
+        if candidate.rule == r.NEGATIVE_NEWS_BURST:
+            items = tuple({"event_id": ev.id, "story_id": ev.story} for ev in candidate.events)
+            span = (candidate.events[0].event_time, candidate.events[-1].event_time) if candidate.events else None
+            added = list(await story_details(conn, items, span)) if span else []
+        if added:
             kept = set(change.evidence)
-            details = [*row.evidence_details, *(d.as_json() for d in change.details)]
+            details = [*row.evidence_details, *added]
             values["evidence_details"] = [d for d in details if d["event_id"] in kept]
         if change.page_again:
             values["last_notified_at"] = now
@@ -242,10 +258,9 @@ class AlertStore:
             case FraudIntent():
                 return r.evaluate_fraud(self.config, candidate)
             case NegativeNewsBurst() as rule:
-                lo = candidate.events[0].event_time - rule.window
-                hi = candidate.events[-1].event_time + rule.window
-                rows = await conn.execute(
-                    select(e.id, e.event_time).where(
+                lo, hi = r.burst_bounds(self.config, candidate.events)
+                negative = await conn.execute(
+                    select(e.id, e.event_time, e.story_id).where(
                         e.stream == "news",
                         e.sentiment == "negative",
                         e.sentiment_confidence >= rule.min_confidence,
@@ -253,7 +268,12 @@ class AlertStore:
                         e.event_time.between(lo, hi),
                     )
                 )
-                return r.evaluate_burst(self.config, candidate, [(i, t) for i, t in rows])
+                items = [r.StoryItem(i, t, s if s is not None else -i) for i, t, s in negative]
+                trigger = r.evaluate_burst(self.config, candidate, items)
+                if trigger is None:
+                    return None
+                details = await story_details(conn, trigger.extra_details, (trigger.first_seen, trigger.last_seen))
+                return replace(trigger, extra_details=details)
             case IntentSpike():
                 lo, hi = r.spike_bounds(self.config, candidate.events)
                 rows = await conn.execute(
@@ -350,6 +370,53 @@ class AlertStore:
         for alert in resolved:
             log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity)
         return resolved
+
+
+_STORY_DETAILS = text(
+    "SELECT COALESCE(story_id, -id) AS story, count(*) AS items, "
+    "count(DISTINCT payload->>'source') AS outlets, "
+    "(array_agg(split_part(text, E'\\n\\n', 1) ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS headline, "
+    "(array_agg(sentiment ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment, "
+    "(array_agg(sentiment_score ORDER BY story_first DESC NULLS LAST, event_time, id))[1] AS sentiment_score "
+    "FROM scored_events WHERE stream = 'news' AND event_time BETWEEN :lo AND :hi "
+    "AND (story_id = ANY(CAST(:stories AS bigint[])) OR id = ANY(CAST(:ids AS bigint[]))) GROUP BY 1"
+)
+
+
+async def story_details(
+    conn: AsyncConnection, items: Sequence[dict[str, Any]], span: tuple[datetime, datetime]
+) -> tuple[dict[str, Any], ...]:
+    """A burst's evidence, one item per story: the event that counted, the story's first headline,
+    how many items and outlets (distinct `source`) carried it, and its first item's sentiment.
+    `span`: the counted events' times; a story's items lie within the story window of them."""
+    if not items:
+        return ()
+    stories = [int(d["story_id"]) for d in items if int(d["story_id"]) >= 0]
+    ids = [-int(d["story_id"]) for d in items if int(d["story_id"]) < 0]
+    around = timedelta(seconds=STORY_WINDOW_S)
+    params = {"stories": stories, "ids": ids, "lo": span[0] - around, "hi": span[1] + around}
+    rows = {row.story: row for row in await conn.execute(_STORY_DETAILS, params)}
+    out = []
+    for d in items:
+        row = rows.get(int(d["story_id"]))
+        out.append(
+            {
+                "event_id": d["event_id"],
+                "story_id": d["story_id"] if int(d["story_id"]) >= 0 else None,
+                **(
+                    {}
+                    if row is None
+                    else {
+                        "headline": row.headline,
+                        "items": row.items,
+                        "outlets": row.outlets,
+                        "sentiment": row.sentiment,
+                        "sentiment_score": round(row.sentiment_score, 4),
+                    }
+                ),
+            }
+        )
+    return tuple(out)
 
 
 async def open_alerts(engine: AsyncEngine) -> list[AlertView]:

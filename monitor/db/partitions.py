@@ -19,6 +19,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.db.connection import connect, transaction
+from monitor.db.stories import MEMBERS_KEPT_DAYS
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +128,16 @@ async def maintain_partitions(
             await _lock(conn)
             expired = await _expire(conn, plan.cutoff)
             alerts_expired = await _expire_alerts(conn, plan.cutoff)
+    async with transaction(engine) as conn:
+        await _lock(conn)
+        cutoff = now - timedelta(days=MEMBERS_KEPT_DAYS)  # past any story's window
+        await conn.execute(
+            sql(
+                "WITH gone AS (DELETE FROM news_story_members WHERE event_time < :cutoff RETURNING member_key) "
+                "DELETE FROM news_story_bands WHERE member_key IN (SELECT member_key FROM gone)"
+            ),
+            {"cutoff": cutoff},
+        )
     report = MaintenanceReport(tuple(created), tuple(dropped), expired, alerts_expired)
     if report.created or report.dropped or report.rows_expired or report.alerts_expired:
         log.info("partitions maintained", **report.__dict__)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Double,
@@ -98,11 +99,18 @@ class ScoredEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     """The Kafka record's headers, masked (migration 0008): see `monitor.headers.headers_json`."""
+    entity_links: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)
+    """How each of `entities` was found and its relevance (migration 0012): `monitor.entities.EntityLink`."""
+    story_id: Mapped[int | None] = mapped_column(BigInteger)
+    """News: the story (reprints and light rewrites of one event) this item belongs to (migration 0012)."""
+    story_first: Mapped[bool | None] = mapped_column(Boolean)
+    """News: whether this item started its story."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),
         Index("ix_scored_events_event_time", "event_time"),
         Index("ix_scored_events_entities", "entities", postgresql_using="gin"),
+        Index("ix_scored_events_story_id", "story_id", postgresql_where=sql_text("story_id IS NOT NULL")),
         # For the analyst views (migration 0003): per-hour grouping and today's customer intents.
         Index(
             "ix_scored_events_hour_utc",
@@ -397,3 +405,27 @@ class KafkaLogEventRow(Base):
         CheckConstraint("kind IN ('replaced', 'truncated', 'expired')", name="kind"),
         Index("ix_kafka_log_events_detected_at", "detected_at"),
     )
+
+
+class NewsStoryMemberRow(Base):
+    """A recent news headline's MinHash signature and story: what a later reprint is compared
+    with (migration 0012, `monitor.db.stories`). Kept `MEMBERS_KEPT_DAYS` by event time."""
+
+    __tablename__ = "news_story_members"
+
+    member_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """`monitor.stories.story_key` of the headline's natural key."""
+    story_id: Mapped[int] = mapped_column(BigInteger)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    sketch: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+
+
+class NewsStoryBandRow(Base):
+    """One LSH band key of a member: how a reprint finds it. A row per key, not an array with a
+    GIN index: a batch looks up thousands of keys at once, and `&&` rechecks every candidate
+    array against all of them (measured: a second per batch at a few thousand members)."""
+
+    __tablename__ = "news_story_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)

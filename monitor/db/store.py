@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,11 +17,13 @@ from monitor.batch import WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
 from monitor.db.offsets import advance_offsets, read_offsets, read_positions, record_log_change
 from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, ScoredEventRow
+from monitor.db.stories import assign_stories
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
 from monitor.logwatch import LogChange, Position
 from monitor.ports import Partition
 from monitor.records import DeadLetter, ScoredEvent, Scores
+from monitor.stories import Assignment
 
 
 class InsertHook(Protocol):
@@ -49,7 +52,7 @@ def key_row(event: ScoredEvent) -> dict[str, Any]:
     return {"stream": event.message.stream, "message_id": event.message.message_id, "event_time": event.event_time}
 
 
-def event_row(event: ScoredEvent) -> dict[str, Any]:
+def event_row(event: ScoredEvent, story: Assignment | None = None) -> dict[str, Any]:
     m = event.message
     return {
         "stream": m.stream,
@@ -67,6 +70,9 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "customer_id": m.customer_id,
         "payload": m.fields,
         "headers": headers_json(m.headers),
+        "entity_links": [link.as_json() for link in event.links] if event.links else None,
+        "story_id": story.story_id if story else None,
+        "story_first": story.first if story else None,
     }
 
 
@@ -173,6 +179,7 @@ class Store:
         # offsets that say these rows are in commit (or roll back) with them.
         await advance_offsets(conn, self.group_id, batch.offsets, batch.expected_offsets, batch.fingerprints)
         inserted: dict[tuple[str, str], int] = {}
+        stories: dict[tuple[str, str], Assignment] = {}
         # Keys first: only events whose key is new in this transaction become rows, so a replayed
         # batch (or a message id seen before) inserts nothing, on any partition.
         first_of_key: dict[tuple[str, str], ScoredEvent] = {}
@@ -191,7 +198,10 @@ class Store:
                 stmt = insert(ScoredEventRow).returning(
                     ScoredEventRow.id, ScoredEventRow.stream, ScoredEventRow.message_id
                 )
-                rows = await conn.execute(stmt, [event_row(e) for e in fresh])
+                # Stories before the rows, whose columns they fill: under their locks, among the
+                # members every replica has committed.
+                stories = await assign_stories(conn, fresh)
+                rows = await conn.execute(stmt, [event_row(e, stories.get(_key(e))) for e in fresh])
                 inserted = {(r.stream, r.message_id): r.id for r in rows}
                 # Every score is kept (event_scores), in the same transaction as its event.
                 if scores := [score_row(inserted[_key(e)], e) for e in fresh if e.scores is not None]:
@@ -216,7 +226,11 @@ class Store:
         if self.on_inserted is not None and inserted:
             # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
             # Unscored rows (a language no model here reads) say nothing the rules could use.
-            new = [(inserted[key], e) for key, e in first_of_key.items() if key in inserted and e.scores is not None]
+            new = [
+                (inserted[key], replace(e, story_id=stories[key].story_id) if key in stories else e)
+                for key, e in first_of_key.items()
+                if key in inserted and e.scores is not None
+            ]
             if new:
                 alerts = await self.on_inserted.on_inserted(conn, new)
         return WriteResult(inserted, dead_count, alerts)

@@ -18,6 +18,7 @@ from monitor.alerts.config import load_rules
 from monitor.alerts.store import AlertStore
 from monitor.db.connection import make_engine
 from monitor.db.store import Store
+from monitor.entities import EntityLinker
 from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.language_detection import shared_detector
 from monitor.pipeline import Pipeline
@@ -188,8 +189,9 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         await consumer.start()
         consumer.assign([TopicPartition(news, partition)])
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
+        linker = EntityLinker.build(rules.aliases)
         pipeline = Pipeline(
-            settings, ConsumerAdapter(consumer), shared, store, detector=shared_detector(), aliases=rules.aliases
+            settings, ConsumerAdapter(consumer), shared, store, detector=shared_detector(), linker=linker
         )
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))

@@ -19,9 +19,9 @@ from tests.alert_helpers import batch, news_event
 pytestmark = pytest.mark.integration
 
 DAY_S = 86_400.0
-INDEXES_PER_PARTITION = 6
-"""The primary key and the five indexes declared on the parent (natural key, event_time,
-entities, and the two analyst indexes)."""
+INDEXES_PER_PARTITION = 7
+"""The primary key and the six indexes declared on the parent (natural key, event_time,
+entities, the two analyst indexes, and story_id)."""
 
 
 async def where_rows_live(db: asyncpg.Connection) -> dict[str, str]:
@@ -134,6 +134,7 @@ async def test_every_partition_carries_the_indexes_the_views_need(
         assert "gin (entities)" in defs
         assert "date_trunc('hour'" in defs
         assert "WHERE (stream = 'customer'" in defs
+        assert "(story_id) WHERE (story_id IS NOT NULL)" in defs
 
 
 async def test_replicas_maintaining_at_once_create_each_partition_once(database_url: str) -> None:

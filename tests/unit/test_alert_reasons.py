@@ -128,7 +128,15 @@ def test_the_why_column_names_the_latest_evidence_words() -> None:
     now = datetime.now(UTC)
     news = AlertView(
         uuid.uuid4(), "negative_news_burst", "high", "ZTX", "firing", now, now, 2, (1, 2),
-        evidence_details=({"event_id": 2, "explanation": [{"word": "plunge", "start": 0, "end": 6, "weight": 0.5}]},),
+        evidence_details=(
+            {
+                "event_id": 2,
+                "story_id": 7,
+                "headline": "ZTX shares plunge",
+                "outlets": 3,
+                "explanation": [{"word": "plunge", "start": 0, "end": 6, "weight": 0.5}],
+            },
+        ),
     )
     fraud = AlertView(
         uuid.uuid4(), "fraud_intent", "critical", "c1", "firing", now, now, 1, (3,),
@@ -147,7 +155,7 @@ def test_the_why_column_names_the_latest_evidence_words() -> None:
         evidence_details=({"event_id": 4, "probability": 0.8, "intents": {"compromised_card": 0.8}},),
     )
     table = "\n".join(format_table([news, fraud, plain], now))
-    assert "words=plunge" in table
+    assert "story='ZTX shares plunge' outlets=3 words=plunge" in table
     assert "p=0.91 compromised_card words=stolen" in table
     assert "p=0.80 compromised_card" in table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,13 +62,17 @@ def test_fraud_reports_arriving_late_still_alert() -> None:
     assert trigger.evidence == (1,)
 
 
+def item(i: int, at: datetime, story: int | None = None) -> r.StoryItem:
+    return r.StoryItem(i, at, -i if story is None else story)
+
+
 def test_burst_needs_min_count_inside_the_window() -> None:
     candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (news(5, 14, "ZTX"),))
-    four = [(i, T0 + timedelta(minutes=m)) for i, m in [(1, 0), (2, 3), (3, 6), (5, 14)]]
+    four = [item(i, T0 + timedelta(minutes=m)) for i, m in [(1, 0), (2, 3), (3, 6), (5, 14)]]
     assert r.evaluate_burst(CONFIG, candidate, four) is None
-    spread = [*four, (4, T0 + timedelta(minutes=-2))]  # 16 minutes from the newest: outside
+    spread = [*four, item(4, T0 + timedelta(minutes=-2))]  # 16 minutes from the newest: outside
     assert r.evaluate_burst(CONFIG, candidate, spread) is None
-    five = [*four, (4, T0 + timedelta(minutes=10))]
+    five = [*four, item(4, T0 + timedelta(minutes=10))]
     trigger = r.evaluate_burst(CONFIG, candidate, five)
     assert trigger is not None
     assert trigger.evidence == (1, 2, 3, 4, 5)
@@ -77,12 +82,38 @@ def test_burst_needs_min_count_inside_the_window() -> None:
 
 def test_a_late_event_can_complete_a_window_that_ends_after_it() -> None:
     # Four items at 10..13 minutes arrived first; the late one at 0 minutes completes [0, 15].
-    existing = [(i, T0 + timedelta(minutes=9 + i)) for i in range(1, 5)]
+    existing = [item(i, T0 + timedelta(minutes=9 + i)) for i in range(1, 5)]
     late = news(9, 0, "ZTX")
     candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "ZTX", (late,))
-    trigger = r.evaluate_burst(CONFIG, candidate, [*existing, (9, late.event_time)])
+    trigger = r.evaluate_burst(CONFIG, candidate, [*existing, item(9, late.event_time)])
     assert trigger is not None
     assert trigger.event_count == 5
+
+
+def test_a_burst_counts_stories_not_reprints() -> None:
+    # Eight items of one story and four others: five stories, each at its first item.
+    reprints = [item(10 + i, T0 + timedelta(minutes=i), story=77) for i in range(8)]
+    others = [item(i, T0 + timedelta(minutes=2 * i), story=i) for i in range(1, 5)]
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "BA", (replace(news(17, 7, "BA"), story_id=77),))
+    assert r.evaluate_burst(CONFIG, candidate, reprints[:5]) is None
+    trigger = r.evaluate_burst(CONFIG, candidate, [*reprints, *others])
+    assert trigger is not None
+    assert trigger.event_count == 5
+    assert set(trigger.evidence) == {10, 1, 2, 3, 4}
+    assert {d["story_id"] for d in trigger.extra_details} == {77, 1, 2, 3, 4}
+
+
+def test_a_burst_against_its_own_baseline_needs_more_for_a_name_always_in_the_news() -> None:
+    config = parse_rules("rules:\n  negative_news_burst:\n    baseline: 6h\n    factor: 3\n")
+    burst = [item(i, T0 + timedelta(minutes=2 * i), story=i) for i in range(1, 7)]  # 6 in 15 min: 24/h
+    candidate = r.Candidate(r.NEGATIVE_NEWS_BURST, "AAPL", (replace(news(6, 12, "AAPL"), story_id=6),))
+    quiet = r.evaluate_burst(config, candidate, burst)
+    assert quiet is not None and quiet.event_count == 6
+    # 60 negative stories in the six hours before (10/h): 24/h is not three times that.
+    busy = [item(100 + i, T0 - timedelta(minutes=5 + 6 * i), story=100 + i) for i in range(60)]
+    assert r.evaluate_burst(config, candidate, [*busy, *burst]) is None
+    # 20 before (3.3/h): 24/h is.
+    assert r.evaluate_burst(config, candidate, [*busy[:20], *burst]) is not None
 
 
 def test_burst_window_ignores_windows_without_new_events() -> None:
