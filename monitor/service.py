@@ -10,6 +10,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.alerts.budget import BudgetPolicy
 from monitor.alerts.config import RulesConfig, load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.drift import DriftWatch
@@ -65,18 +66,10 @@ async def run_service(
         scorer = await asyncio.to_thread(load_scorer, settings)
     log.info("model loaded", model_version=scorer.model_version)
     engine = make_engine(settings.database_url)
-    # Only events behind an alert's notification are explained, off the scoring path.
-    explainer = (
-        AlertExplainer(
-            engine,
-            scorer,
-            scorer.model_version,
-            ExplainPolicy(settings.alert_explain_timeout_s, settings.alert_explain_poll_interval_s),
-        )
-        if settings.alert_explanations and isinstance(scorer, Explainer)
-        else None
+    # Without an explainer every notification is written ready to send.
+    alerts = AlertStore(
+        rules, settings.webhook_url, explain=settings.alert_explanations and isinstance(scorer, Explainer)
     )
-    alerts = AlertStore(rules, settings.webhook_url, explain=explainer is not None)
     store = Store(engine, on_inserted=alerts, group_id=settings.group_id)
     consumer = ConsumerAdapter(make_consumer(settings))
     dead_letters = (
@@ -97,6 +90,7 @@ async def run_service(
         decoder=decoder,
         dead_letter_sink=dead_letters,
     )
+    explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
 
     async def ready() -> bool:
         healthy = (
@@ -145,6 +139,21 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+
+def _explainer(
+    settings: Settings, engine: AsyncEngine, scorer: Scorer, pipeline: Pipeline, metrics: Metrics
+) -> AlertExplainer | None:
+    """Only events behind an alert's notification are explained: off the scoring path, after the
+    batch's commit, and in the time scoring leaves over (`monitor.alerts.budget`)."""
+    if not isinstance(scorer, Explainer):
+        return None
+    policy = ExplainPolicy(
+        settings.alert_explain_timeout_s,
+        settings.alert_explain_poll_interval_s,
+        budget=BudgetPolicy(share=settings.alert_explain_budget),
+    )
+    return AlertExplainer(engine, scorer, scorer.model_version, policy, load=pipeline.load, metrics=metrics)
 
 
 def _drift_watch(
