@@ -37,7 +37,7 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
@@ -86,7 +86,6 @@ class Pending:
     @property
     def urgent(self) -> bool:
         return is_urgent(self.payload.get("severity"))
-
 
 
 def scores_of(row: Any) -> Scores:
@@ -254,7 +253,7 @@ class AlertExplainer:
             await self._finish(item, mine, self._reasons(wanted[item.id], known))
 
     @staticmethod
-    async def _to_explain(conn: Any, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
+    async def _to_explain(conn: AsyncConnection, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
         """Each item's evidence events to explain (`reasons.to_explain`), reading the scores that
         pick the representatives of alerts over many events."""
         over_many = [item.payload.get("evidence", ()) for item in items if item.payload.get("rule") in rs.CONFIDENCE_OF]
