@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     """A notification whose reasons are not ready this long after it was written is sent without them."""
     alert_explain_poll_interval_s: float = Field(default=0.5, gt=0)
     """How often an idle explainer looks for notifications to explain."""
+    alert_explain_budget: float = Field(default=0.1, ge=0, le=1)
+    """Share of the model's time (over a sliding minute) that explaining routine alerts (severity
+    medium or low) may take while the stream is live; they wait while a backlog drains and use idle
+    time freely. Urgent alerts (critical, high) are explained whatever the load. 0: routine alerts
+    are explained only when scoring is idle."""
 
     # HTTP
     http_port: int = Field(default=8080, ge=0, le=65535)

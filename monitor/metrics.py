@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 512, 1024, 2048)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+SKIPPED_REASONS = ("budget", "timeout", "error")
+"""Values of `monitor_alert_explanations_skipped_total{reason}`."""
+
 WEBHOOK_OUTCOMES = ("delivered", "retried", "failed", "disabled")
 """Values of `monitor_webhook_deliveries_total{outcome}`: 2xx; 429/5xx/network error that will be
 retried; given up after the last retry; 410 that disabled the endpoint."""
@@ -97,6 +100,22 @@ class Metrics:
             "monitor_webhook_deliveries", "Webhook delivery attempts, by outcome.",
             ["outcome"], registry=r,
         )
+        self.explain_model_seconds = Counter(
+            "monitor_explain_model_seconds",
+            "Model seconds spent explaining alert evidence (word attributions), by the alert's priority: "
+            "urgent (critical, high) or routine; routine explaining keeps to MONITOR_ALERT_EXPLAIN_BUDGET.",
+            ["priority"], registry=r,
+        )
+        self.explanations_skipped = Counter(
+            "monitor_alert_explanations_skipped",
+            "Notifications sent without (some of) their evidence's words: held back for scoring (a backlog "
+            "or the explaining budget) until their bound passed, explaining too slow (timeout), or failed (error).",
+            ["reason"], registry=r,
+        )
+        for priority in ("urgent", "routine"):  # exported at 0 from the start, so rates work at once
+            self.explain_model_seconds.labels(priority)
+        for reason in SKIPPED_REASONS:
+            self.explanations_skipped.labels(reason)
         self.model_drift = Gauge(
             "monitor_model_drift",
             "Population stability index of the latest live predicted labels against the model's "

@@ -44,6 +44,7 @@ from monitor.errors import (
     StoreUnavailable,
 )
 from monitor.language import UNDETERMINED, LanguageDetector
+from monitor.load import Load, load_of
 from monitor.log_guard import LogGuard
 from monitor.logwatch import LogChange
 from monitor.metrics import Metrics
@@ -149,6 +150,10 @@ class Pipeline:
         self._stopping_since: float | None = None
         self._gave_up = False
         """Set when a batch was given up at shutdown: no later batch may commit past it."""
+        self._lag: dict[Partition, int] = {}
+        """Records behind each partition's high watermark after this replica's last commit."""
+        self._last_poll_full = False
+        self._last_records_at = time.monotonic()
 
     @property
     def store_healthy(self) -> bool:
@@ -178,6 +183,16 @@ class Pipeline:
         answered = [self.consumer.last_poll_timestamp(tp) or 0 for tp in assigned]
         latest_ms = max([self._joined_at_ms, *answered])
         return time.time() * 1000 - latest_ms < self.settings.session_timeout_ms
+
+    def load(self) -> Load:
+        """How busy scoring is (`monitor.load`): what the alert explainer yields to."""
+        return load_of(
+            lag=sum(self._lag.values()),
+            full_poll=self._last_poll_full,
+            in_flight=self._in_flight,
+            quiet_s=time.monotonic() - self._last_records_at,
+            poll_records=self.settings.max_poll_records,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -209,6 +224,7 @@ class Pipeline:
         self.consuming = True
         self._joined_at_ms = time.time() * 1000
         self.metrics.consumer_lag.clear()  # partitions this replica gave up report no stale lag
+        self._lag.clear()
         await self.resync.assigned()
 
     # -- stages ---------------------------------------------------------------------------
@@ -233,7 +249,11 @@ class Pipeline:
                 )
                 records, checked_from, fingerprints = self.guard.fetched(polled)
                 if not records:
+                    if not busy:  # asked for records and none came: nothing waits
+                        self._last_poll_full = False
                     continue
+                self._last_poll_full = len(records) >= self.settings.max_poll_records
+                self._last_records_at = time.monotonic()
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
                 self.metrics.batch_size.observe(len(records))
                 self._in_flight += 1
@@ -455,6 +475,7 @@ class Pipeline:
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 lag = max(highwater - committed, 0)
+                self._lag[tp] = lag
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _log_batch(self, batch: InFlightBatch, written: WriteResult) -> None:

@@ -10,6 +10,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.alerts.budget import BudgetPolicy
 from monitor.alerts.config import RulesConfig, load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.drift import DriftWatch
@@ -73,23 +74,12 @@ async def run_service(
     apply_layout(layout)
     scorer, detector = await _readers(settings, scorer)
     engine = make_engine(settings.database_url)
-    # Only events behind an alert's notification are explained, off the scoring path.
-    explainer = (
-        AlertExplainer(
-            engine,
-            scorer,
-            scorer.model_version,
-            ExplainPolicy(
-                settings.alert_explain_timeout_s,
-                settings.alert_explain_poll_interval_s,
-                mask_kinds=settings.mask_kinds,
-            ),
-        )
-        if settings.alert_explanations and isinstance(scorer, Explainer)
-        else None
-    )
+    # Without an explainer every notification is written ready to send.
     alerts = AlertStore(
-        rules, settings.webhook_url, explain=explainer is not None, mask_kinds=settings.mask_kinds
+        rules,
+        settings.webhook_url,
+        explain=settings.alert_explanations and isinstance(scorer, Explainer),
+        mask_kinds=settings.mask_kinds,
     )
     store = Store(engine, on_inserted=alerts, group_id=settings.group_id, on_log_change=alerts)
     consumer = ConsumerAdapter(make_consumer(settings))
@@ -114,6 +104,7 @@ async def run_service(
         dead_letter_sink=dead_letters,
         log_inspector=inspector,
     )
+    explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
 
     async def ready() -> bool:
         healthy = (
@@ -162,6 +153,22 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+
+def _explainer(
+    settings: Settings, engine: AsyncEngine, scorer: Scorer, pipeline: Pipeline, metrics: Metrics
+) -> AlertExplainer | None:
+    """Only events behind an alert's notification are explained: off the scoring path, after the
+    batch's commit, and in the time scoring leaves over (`monitor.alerts.budget`)."""
+    if not isinstance(scorer, Explainer):
+        return None
+    policy = ExplainPolicy(
+        settings.alert_explain_timeout_s,
+        settings.alert_explain_poll_interval_s,
+        budget=BudgetPolicy(share=settings.alert_explain_budget),
+        mask_kinds=settings.mask_kinds,
+    )
+    return AlertExplainer(engine, scorer, scorer.model_version, policy, load=pipeline.load, metrics=metrics)
 
 
 def _drift_watch(

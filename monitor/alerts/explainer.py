@@ -4,12 +4,18 @@ Runs beside the pipeline and the dispatcher as its own task, on every replica. A
 alert has evidence is written not ready (`alert_notifications.explained_at IS NULL`, see
 `monitor.alerts.reasons.needs_explanation`); this loop claims a few with `FOR UPDATE SKIP LOCKED`
 and a lease (replicas never explain the same one; a replica that dies leaves it to the timeout),
-reads their newest evidence events' masked texts and scores, explains those not explained before
-in one call to the model (an alert storm's reports are explained side by side, which is what keeps
+reads the masked texts and scores of the evidence events worth explaining (`reasons.to_explain`: a
+few representatives of an alert over many events), explains those not explained before in one
+call to the model (an alert storm's reports are explained side by side, which is what keeps
 up with it) in a worker thread of its own (never on the event loop, never inside a transaction),
 stores each event's explanation once (`event_explanations`), merges the strongest words into each
 alert's and notification's evidence details, and marks the notifications ready so the dispatcher
 sends them.
+
+Scoring comes first (`monitor.alerts.budget`): urgent alerts (critical, high) are claimed first
+and explained whatever the load; routine ones only while the pipeline has no backlog and, while
+the stream is live, within a share of the model's time. Each call's model seconds are charged to
+that budget and counted (`monitor_explain_model_seconds_total`).
 
 Reasons never cost an alert: one that cannot be explained (an error, the model too slow) is sent
 without them once `timeout_s` has passed since it was written. Only the release takes a
@@ -20,24 +26,29 @@ for another round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
+from monitor.alerts.budget import URGENT_SEVERITIES, BudgetPolicy, ExplainBudget, is_urgent
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventExplanationRow
 from monitor.errors import StoreUnavailable
 from monitor.explanation import Explainer, Reasons
+from monitor.load import Load
 from monitor.masking import ALL_KINDS, Kind
+from monitor.metrics import Metrics
 from monitor.periodic import pause
 from monitor.records import Scores, Stream
 
@@ -50,7 +61,11 @@ class ExplainPolicy:
     """A notification not explained this long after it was written is sent without reasons."""
     poll_interval_s: float = 0.5
     claim_limit: int = 8
-    """Notifications claimed (and their evidence explained in one call) at a time."""
+    """Urgent notifications claimed (and their evidence explained in one call) at a time."""
+    routine_claim_limit: int = 2
+    """Routine ones claimed at a time: small calls, each overrunning the budget (or holding up a
+    batch that arrives meanwhile) by little."""
+    budget: BudgetPolicy = field(default_factory=BudgetPolicy)
     mask_kinds: frozenset[Kind] = ALL_KINDS
     """Personal identifiers masked in what is stored and sent (`MONITOR_MASK_KINDS`)."""
 
@@ -71,49 +86,9 @@ class Pending:
     claimed_at: float
     """When it was claimed, by the event loop's (monotonic) clock."""
 
-
-_RELEASE_EXPIRED = text("""
-UPDATE alert_notifications SET explained_at = now(), explaining_until = NULL
-WHERE explained_at IS NULL AND created_at < now() - make_interval(secs => :timeout_s)
-  AND (explaining_until IS NULL OR explaining_until < now())
-RETURNING id
-""")
-
-_CLAIM = text("""
-WITH due AS (
-    SELECT id FROM alert_notifications
-    WHERE explained_at IS NULL AND (explaining_until IS NULL OR explaining_until < now())
-      AND created_at >= now() - make_interval(secs => :timeout_s)
-    ORDER BY created_at
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE alert_notifications n SET explaining_until = now() + make_interval(secs => :lease_s)
-FROM due WHERE n.id = due.id
-RETURNING n.id, n.alert_id, n.payload, extract(epoch FROM now() - n.created_at)::float8 AS age_s
-""")
-
-_EVENTS = text("""
-SELECT id, stream, text, sentiment, sentiment_score, sentiment_confidence, intent,
-       intent_confidence, intent_probabilities
-FROM scored_events WHERE id = ANY(:ids)
-""")
-
-_CACHED = text("""
-SELECT event_id, sentiment, intent FROM event_explanations
-WHERE event_id = ANY(:ids) AND model_version = :model_version
-""")
-
-_ALERT_DETAILS = text("SELECT evidence, evidence_details FROM alerts WHERE id = :id FOR UPDATE")
-
-_SET_ALERT_DETAILS = text("UPDATE alerts SET evidence_details = :details WHERE id = :id").bindparams(
-    bindparam("details", type_=JSONB)
-)
-
-_READY = text("""
-UPDATE alert_notifications SET payload = :payload, explained_at = now(), explaining_until = NULL
-WHERE id = :id AND explained_at IS NULL
-""").bindparams(bindparam("payload", type_=JSONB))
+    @property
+    def urgent(self) -> bool:
+        return is_urgent(self.payload.get("severity"))
 
 
 def scores_of(row: Any) -> Scores:
@@ -134,13 +109,32 @@ def _json(value: Any) -> Any:
 
 
 class AlertExplainer:
-    """Explains the evidence of pending notifications until `stop` is set."""
+    """Explains the evidence of pending notifications until `stop` is set.
 
-    def __init__(self, engine: AsyncEngine, model: Explainer, model_version: str, policy: ExplainPolicy) -> None:
+    `load` tells how busy scoring is (the pipeline's `load`; idle where there is no pipeline);
+    `clock` (monotonic seconds) is the budget's."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        model: Explainer,
+        model_version: str,
+        policy: ExplainPolicy,
+        *,
+        load: Callable[[], Load] = lambda: Load.IDLE,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.model = model
         self.model_version = model_version
         self.policy = policy
+        self.load = load
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.budget = ExplainBudget(policy.budget, clock)
+        self._held: dict[UUID, float] = {}
+        """Routine notifications seen waiting while the load or the budget held them back, and
+        when: released past their bound, they count as skipped for the budget."""
         # One thread: explanations queue behind each other instead of crowding the scoring threads.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-explain")
 
@@ -161,37 +155,78 @@ class AlertExplainer:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def cycle(self) -> int:
-        """One round: release what waited too long, claim a few, explain them; returns how many."""
+        """One round: release what waited too long, claim what the load allows (urgent first),
+        explain it; returns how many notifications it finished."""
         async with transaction(self.engine) as conn:
-            released = (await conn.execute(_RELEASE_EXPIRED, {"timeout_s": self.policy.timeout_s})).all()
-        for row in released:
-            log.warning("notification sent without reasons (explaining timed out)", notification_id=str(row.id))
-        claimed = await self.claim()
+            released = (await conn.execute(q.RELEASE_EXPIRED, {"timeout_s": self.policy.timeout_s})).all()
+        self._released([row.id for row in released])
+        claimed = await self.claim(urgent=True)
+        if not claimed:
+            if self.budget.routine_allowed(self.load()):
+                claimed = await self.claim(urgent=False)
+            else:
+                await self._hold_back()
         if claimed:
             await self.explain(claimed)
         return len(claimed) + len(released)
 
-    async def claim(self) -> list[Pending]:
-        """Lease the oldest few notifications still waiting for reasons and still within the bound."""
+    async def claim(self, *, urgent: bool = True) -> list[Pending]:
+        """Lease the oldest few urgent (else routine) notifications still waiting for reasons and
+        still within the bound."""
         policy = self.policy
+        limit = policy.claim_limit if urgent else policy.routine_claim_limit
         async with transaction(self.engine) as conn:
             rows = await conn.execute(
-                _CLAIM, {"limit": policy.claim_limit, "lease_s": policy.lease_s, "timeout_s": policy.timeout_s}
+                q.CLAIM,
+                {
+                    "limit": limit,
+                    "lease_s": policy.lease_s,
+                    "timeout_s": policy.timeout_s,
+                    "urgent_severities": sorted(URGENT_SEVERITIES),
+                    "urgent": urgent,
+                },
             )
             now = asyncio.get_running_loop().time()
-            return [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
+            claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
+        for item in claimed:
+            self._held.pop(item.id, None)
+        return claimed
+
+    async def _hold_back(self) -> None:
+        """Note the routine notifications that wait because of the load or the budget."""
+        async with connect(self.engine) as conn:
+            rows = await conn.execute(
+                q.ROUTINE_WAITING,
+                {"timeout_s": self.policy.timeout_s, "urgent_severities": sorted(URGENT_SEVERITIES)},
+            )
+        now = self.budget.clock()
+        horizon = now - self.policy.lease_s - self.policy.timeout_s  # another replica finished them
+        self._held = {i: t for i, t in self._held.items() if t > horizon}
+        for row in rows:
+            self._held.setdefault(row.id, now)
+
+    def _released(self, ids: Sequence[UUID]) -> None:
+        """Count and log notifications the release sent without reasons, by why."""
+        for notification_id in ids:
+            held = self._held.pop(notification_id, None) is not None
+            self.metrics.explanations_skipped.labels("budget" if held else "timeout").inc()
+            nid = str(notification_id)
+            if held:
+                log.info("notification sent without reasons (held back for scoring)", notification_id=nid)
+            else:
+                log.warning("notification sent without reasons (explaining timed out)", notification_id=nid)
 
     async def explain(self, items: Sequence[Pending]) -> None:
         """Explain the evidence of `items` in one call to the model, then make each ready."""
-        wanted = {item.id: rs.to_explain(item.payload.get("evidence", ())) for item in items}
-        ids = sorted({i for evidence in wanted.values() for i in evidence})
         async with connect(self.engine) as conn:
+            wanted = await self._to_explain(conn, items)
+            ids = sorted({i for evidence in wanted.values() for i in evidence})
             cached = {
                 r.event_id: (_json(r.sentiment), _json(r.intent))
-                for r in await conn.execute(_CACHED, {"ids": ids, "model_version": self.model_version})
+                for r in await conn.execute(q.CACHED, {"ids": ids, "model_version": self.model_version})
             }
             missing = [i for i in ids if i not in cached]
-            events = list(await conn.execute(_EVENTS, {"ids": missing})) if missing else []
+            events = list(await conn.execute(q.EVENTS, {"ids": missing})) if missing else []
         waiting = []
         for item in items:
             if set(wanted[item.id]) <= cached.keys():  # every reason known already: nothing to wait for
@@ -203,18 +238,37 @@ class AlertExplainer:
         # The bound of the oldest that waits for the call: none is sent late.
         now = asyncio.get_running_loop().time()
         left = min((rs.time_left_s(i.age_s + now - i.claimed_at, self.policy.timeout_s) for i in waiting), default=0)
+        skipped = "timeout"
         if events and left > 0:
             try:
-                reasons = await asyncio.wait_for(self._explain(events), timeout=left)
+                reasons = await asyncio.wait_for(self._explain(events, urgent=waiting[0].urgent), timeout=left)
                 fresh = {row.id: rs.stored(r, self.policy.mask_kinds) for row, r in zip(events, reasons, strict=True)}
             except TimeoutError:
                 log.warning("explaining timed out; sending without these reasons", notification_ids=notification_ids)
             except Exception:
+                skipped = "error"
                 log.exception("explaining failed; sending without these reasons", notification_ids=notification_ids)
         known = {**cached, **fresh}
         for item in waiting:
             mine = {i: fresh[i] for i in wanted[item.id] if i in fresh}
+            if not set(wanted[item.id]) <= known.keys():
+                self.metrics.explanations_skipped.labels(skipped).inc()
             await self._finish(item, mine, self._reasons(wanted[item.id], known))
+
+    @staticmethod
+    async def _to_explain(conn: AsyncConnection, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
+        """Each item's evidence events to explain (`reasons.to_explain`), reading the scores that
+        pick the representatives of alerts over many events."""
+        over_many = [item.payload.get("evidence", ()) for item in items if item.payload.get("rule") in rs.CONFIDENCE_OF]
+        many = sorted({i for evidence in over_many for i in evidence})
+        scores = list(await conn.execute(q.CONFIDENCES, {"ids": many})) if many else []
+        wanted = {}
+        for item in items:
+            rule = item.payload.get("rule")
+            column = rs.CONFIDENCE_OF.get(rule or "")
+            confidence = {r.id: getattr(r, column) for r in scores} if column else None
+            wanted[item.id] = rs.to_explain(rule, item.payload.get("evidence", ()), confidence)
+        return wanted
 
     @staticmethod
     def _reasons(
@@ -223,14 +277,27 @@ class AlertExplainer:
         """The evidence reasons of those of `event_ids` explained (now or before)."""
         return {i: rs.evidence_reasons(*known[i]) for i in event_ids if i in known}
 
-    async def _explain(self, events: Sequence[Any]) -> list[Reasons]:
+    async def _explain(self, events: Sequence[Any], *, urgent: bool) -> list[Reasons]:
+        """The model's reasons for `events`, in its own thread; its seconds charged to the budget
+        (also when the wait for it was given up: the thread ran to the end all the same)."""
         texts = [e.text for e in events]  # stored texts are masked
         streams: list[Stream] = [e.stream for e in events]
         scores = [scores_of(e) for e in events]
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, lambda: self.model.explain(texts, streams, rs.TOP_WORDS, scores)
-        )
+
+        def run() -> list[Reasons]:
+            started = time.perf_counter()
+            try:
+                return self.model.explain(texts, streams, rs.TOP_WORDS, scores)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: shutting down
+                    loop.call_soon_threadsafe(self._charge, time.perf_counter() - started, urgent)
+
+        return await loop.run_in_executor(self._executor, run)
+
+    def _charge(self, seconds: float, urgent: bool) -> None:
+        self.budget.spend(seconds)
+        self.metrics.explain_model_seconds.labels("urgent" if urgent else "routine").inc(seconds)
 
     async def _finish(
         self,
@@ -260,14 +327,14 @@ class AlertExplainer:
                     ],
                 )
             if explained:
-                alert = (await conn.execute(_ALERT_DETAILS, {"id": item.alert_id})).first()
+                alert = (await conn.execute(q.ALERT_DETAILS, {"id": item.alert_id})).first()
                 if alert is not None:
                     details = rs.merge_reasons(
                         _json(alert.evidence_details) or [], alert.evidence, explained, self.policy.mask_kinds
                     )
-                    await conn.execute(_SET_ALERT_DETAILS, {"id": item.alert_id, "details": details})
+                    await conn.execute(q.SET_ALERT_DETAILS, {"id": item.alert_id, "details": details})
             payload = rs.with_reasons(item.payload, explained, self.policy.mask_kinds)
-            await conn.execute(_READY, {"id": item.id, "payload": payload})
+            await conn.execute(q.READY, {"id": item.id, "payload": payload})
         log.info(
             "alert reasons added",
             notification_id=str(item.id),

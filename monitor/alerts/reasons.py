@@ -14,7 +14,14 @@ from monitor.explanation import Explanation, Reasons
 from monitor.masking import ALL_KINDS, Kind, mask_json
 
 EXPLAINED_EVIDENCE = 10
-"""Evidence events explained per notification: the newest (an alert keeps up to 50)."""
+"""Evidence events explained per notification of an alert about one message or person (a fraud
+report: its one event, or its customer's newest few)."""
+REPRESENTATIVE_EVENTS = 3
+"""Evidence events explained per notification of an alert over many events: a few that show what
+the alert is about, not all of them (each costs tens of encoder passes, and an analyst reads a few)."""
+CONFIDENCE_OF = {"negative_news_burst": "sentiment_confidence", "intent_spike": "intent_confidence"}
+"""Rules over many events, and the score that made each event count (its representatives are the
+events most confident in it)."""
 TOP_WORDS = 5
 """Words kept per explanation."""
 
@@ -25,9 +32,25 @@ def needs_explanation(kind: str, evidence: Sequence[int]) -> bool:
     return kind != "resolved" and bool(evidence)
 
 
-def to_explain(evidence: Sequence[int]) -> tuple[int, ...]:
-    """The evidence events a notification's reasons cover: the newest few (evidence is oldest first)."""
-    return tuple(evidence[-EXPLAINED_EVIDENCE:])
+def to_explain(
+    rule: str | None, evidence: Sequence[int], confidence: Mapping[int, float | None] | None = None
+) -> tuple[int, ...]:
+    """The evidence events a notification's reasons cover, in evidence order (oldest first).
+
+    An alert over many events (`CONFIDENCE_OF`) gets `REPRESENTATIVE_EVENTS`: its newest event (what
+    raised or renewed it) and the others most confident in what made them count (`confidence`:
+    event id -> that score; newer first among equals). Any other gets its newest few.
+    """
+    if rule not in CONFIDENCE_OF:
+        return tuple(evidence[-EXPLAINED_EVIDENCE:])
+    if not evidence:
+        return ()
+    scores = confidence or {}
+    newest, older = evidence[-1], list(evidence[:-1])
+    position = {event_id: i for i, event_id in enumerate(evidence)}
+    ranked = sorted(older, key=lambda i: (-(scores.get(i) or 0.0), -position[i]))
+    chosen = {newest, *ranked[: REPRESENTATIVE_EVENTS - 1]}
+    return tuple(i for i in evidence if i in chosen)
 
 
 def time_left_s(age_s: float, bound_s: float) -> float:

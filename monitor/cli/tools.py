@@ -37,7 +37,7 @@ def _require_tools(what: str, packages: tuple[tuple[str, str], ...]) -> None:
         raise typer.Exit(2) from e
 
 
-def bench(
+def bench(  # noqa: PLR0917 - typer reads the options from the signature
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line")] = False,
     messages: Annotated[int, typer.Option(help="messages per measurement (default: by device)")] = 0,
     e2e: Annotated[bool, typer.Option(help="also run the service end to end on embedded servers")] = True,
@@ -50,6 +50,14 @@ def bench(
             min=-1,
         ),
     ] = -1,
+    spike_messages: Annotated[
+        int,
+        typer.Option(
+            help="issue 29's backlog: this many Banking77 queries and as many headlines, drained together on the "
+            "shipped rules (intent spikes, explained within the budget); 0 skips it",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Measure model-only and end-to-end throughput, as ratios taken in one run."""
     import resource
@@ -88,11 +96,18 @@ def bench(
         report.update(model_only(scorer, encoder, texts, scoring_layout(settings), progress))
         if e2e:
             from monitor.tools.bench.e2e import end_to_end  # Kafka and Postgres clients: only when asked for
+            from monitor.tools.bench.spikes import banking77_queries
 
             e2e_texts = texts[: n * 2 if device.type == "cpu" else n]
+            queries = banking77_queries(settings.data_dir, spike_messages)
+            if spike_messages and not queries:
+                typer.echo(f"no {settings.data_dir / 'banking77'}: skipping the spike backlog", err=True)
             alerts = alert_messages if alert_messages >= 0 else 200 if device.type == "cpu" else 2_000
             report.update(
-                end_to_end(scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress, alert_messages=alerts)
+                end_to_end(
+                    scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress, alert_messages=alerts,
+                    queries=queries,
+                )
             )
             report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / float(report["batched_msgs_per_s"])  # type: ignore[arg-type]
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

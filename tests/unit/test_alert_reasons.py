@@ -52,9 +52,19 @@ def test_only_firing_and_repeat_notifications_with_evidence_wait_for_reasons() -
     assert not rs.needs_explanation("firing", [])
 
 
-def test_the_newest_few_evidence_events_are_explained() -> None:
-    assert rs.to_explain(list(range(50))) == tuple(range(40, 50))
-    assert rs.to_explain([3]) == (3,)
+def test_a_fraud_alerts_newest_few_evidence_events_are_explained() -> None:
+    assert rs.to_explain("fraud_intent", list(range(50))) == tuple(range(40, 50))
+    assert rs.to_explain("fraud_intent", [3]) == (3,)
+
+
+def test_an_alert_over_many_events_explains_its_newest_and_its_most_confident() -> None:
+    evidence = list(range(100, 150))
+    confidence = {i: 0.5 for i in evidence} | {103: 0.99, 120: 0.97, 121: 0.97, 149: 0.1}
+    # The newest (what raised it), then the two most confident; the newer of equals; evidence order.
+    assert rs.to_explain("intent_spike", evidence, confidence) == (103, 121, 149)
+    assert rs.to_explain("negative_news_burst", [7, 8], {7: 0.9, 8: 0.8}) == (7, 8)
+    assert rs.to_explain("intent_spike", []) == ()
+    assert len(rs.to_explain("negative_news_burst", evidence)) == rs.REPRESENTATIVE_EVENTS  # scores unknown
 
 
 def test_time_left_runs_out_at_the_bound() -> None:
@@ -181,9 +191,12 @@ def test_the_model_is_called_in_a_worker_thread_with_the_stored_scores() -> None
     )
 
     async def go() -> list[Reasons]:
-        return await explainer._explain([row])
+        return await explainer._explain([row], urgent=True)
 
     [reasons] = asyncio.run(go())
+    assert explainer.budget.spent_s() > 0  # its model time is charged to the budget
+    seconds = explainer.metrics.registry.get_sample_value("monitor_explain_model_seconds_total", {"priority": "urgent"})
+    assert seconds == explainer.budget.spent_s()
     [(texts, streams, scores)] = fake.calls
     assert streams == ["customer"] and scores is not None and scores[0].intent == "compromised_card"
     assert reasons.intent is not None and len(reasons.intent.words) <= rs.TOP_WORDS

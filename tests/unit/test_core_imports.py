@@ -17,6 +17,8 @@ CORE = (
     "monitor.headers",
     "monitor.masking",
     "monitor.alerts.rules",
+    "monitor.alerts.budget",
+    "monitor.load",
     "monitor.drift",
     "monitor.language",
     "monitor.processing",

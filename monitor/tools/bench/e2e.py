@@ -4,7 +4,9 @@ Phases on the same service: a backlog of news drained as fast as possible (throu
 stream at half that rate (latency from the producer's timestamp to the committed row), then (when
 asked for) two equal backlogs of customer messages: plain requests, and fraud reports from as
 many customers, each raising a `fraud_intent` alert whose evidence is explained before its webhook
-goes out (the alert-heavy load: its rate against the plain one's, and commit-to-webhook latency).
+goes out (the alert-heavy load: its rate against the plain one's, and commit-to-webhook latency);
+then (when asked for) issue 29's backlog of headlines and Banking77 queries raising intent spikes
+(`monitor.tools.bench.spikes`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from monitor.kafka import create_topics
 from monitor.metrics import Metrics
 from monitor.ports import Scorer
 from monitor.service import run_service
+from monitor.tools.bench.spikes import spike_backlog
 from monitor.tools.embedded import embedded_broker, embedded_postgres
 from monitor.tools.produce import produce, to_topic
 from monitor.tools.receiver import Delivery, WebhookReceiver, new_webhook_secret
@@ -85,6 +88,7 @@ async def _run(
     *,
     paced_seconds: float,
     alert_messages: int,
+    queries: Sequence[str],
     receiver: WebhookReceiver,
     progress: Callable[[str], None],
 ) -> dict[str, float]:
@@ -125,6 +129,13 @@ async def _run(
         alerting = await _alert_heavy(
             bootstrap, customers, recorder, receiver, metrics, n=alert_messages, progress=progress
         )
+        spikes = await spike_backlog(
+            bootstrap, (topic, customers), database_url, recorder=recorder, metrics=metrics,
+            texts=([texts[i % len(texts)] for i in range(len(queries))], queries),
+            settle_s=settings.alert_explain_timeout_s + 5, progress=progress,
+        )
+        if spikes:
+            spikes["e2e_spike_vs_news_backlog"] = spikes["e2e_spike_backlog_msgs_per_s"] / rate
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -137,6 +148,7 @@ async def _run(
         "e2e_p99_ms": _p99(lat),
         "e2e_latency_load_msgs_per_s": rate / 2,
         **alerting,
+        **spikes,
     }
 
 
@@ -240,9 +252,11 @@ def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
 def end_to_end(
     scorer: Scorer,
     texts: Sequence[str],
+    *,
     paced_seconds: float,
     progress: Callable[[str], None],
     alert_messages: int = 0,
+    queries: Sequence[str] = (),
 ) -> dict[str, float]:
     """Start an embedded broker, Postgres and a webhook receiver, run the service against them, and
     measure."""
@@ -255,6 +269,7 @@ def end_to_end(
         upgrade(database_url)
         run = _run(
             broker.bootstrap, database_url, scorer, texts,
-            paced_seconds=paced_seconds, alert_messages=alert_messages, receiver=receiver, progress=progress,
+            paced_seconds=paced_seconds, alert_messages=alert_messages, queries=queries, receiver=receiver,
+            progress=progress,
         )
         return asyncio.run(run)

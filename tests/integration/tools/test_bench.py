@@ -21,6 +21,8 @@ KEYS = {
     "masking_share_of_model",
 }
 ALERT_MESSAGES = 24
+SPIKE_MESSAGES = 60
+"""Banking77's first queries: one intent's, enough for an intent spike."""
 
 
 def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
@@ -28,7 +30,7 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "monitor", "bench", "--json", "--messages", "48", "--paced-seconds", "2",
-            "--alert-messages", str(ALERT_MESSAGES),
+            "--alert-messages", str(ALERT_MESSAGES), "--spike-messages", str(SPIKE_MESSAGES),
         ],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )
@@ -48,4 +50,11 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     assert report["alerts_delivered"] <= ALERT_MESSAGES
     assert report["alerts_explained"] <= report["alerts_delivered"]
     assert report["alert_webhook_p50_ms"] <= report["alert_webhook_p99_ms"]
+    # Issue 29's backlog: headlines and queries drained together; the spike's notification is
+    # finished (with its words or, held back past its bound, without) before the report.
+    assert report["e2e_spike_backlog_messages"] == 2 * SPIKE_MESSAGES
+    assert report["e2e_spike_backlog_msgs_per_s"] > 0 and report["e2e_spike_vs_news_backlog"] > 0
+    assert report["spike_alerts_raised"] >= 1
+    assert report["spike_notifications_unfinished"] == 0
+    assert report["spike_notifications_with_words"] + report["explanations_skipped_budget"] >= 1
     assert report["mean_tokens"] > 30  # PhraseBank news, not the four short built-in sentences (18)
