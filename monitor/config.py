@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     """`whsec_...` (Standard Webhooks); several comma-separated while rotating: all sign."""
     rules_file: Path | None = None
     """The rules YAML; None means the rules the package ships (monitor/rules/default.yaml)."""
+    replies_file: Path | None = None
+    """The approved replies YAML; None means the replies the package ships (monitor/rules/replies.yaml)."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     """Connect, read, write and pool timeout of each delivery attempt."""
     webhook_backoff_initial_s: float = Field(default=1.0, gt=0)

@@ -59,6 +59,9 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
         intent_confidence=s.intent_confidence,
         intent_probabilities=s.intent_probabilities,
         customer_id=m.customer_id,
+        reply_id=s.reply_id,
+        reply_text=s.reply_text,
+        reply_score=s.reply_score,
     )
 
 

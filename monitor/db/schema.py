@@ -85,6 +85,12 @@ class ScoredEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     """The Kafka record's headers, masked (migration 0008): see `monitor.headers.headers_json`."""
+    reply_id: Mapped[str | None] = mapped_column(Text)
+    """The approved reply suggested for a customer message (migration 0013, `monitor.replies`)."""
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    """Its text with the message's placeholders filled in, masked."""
+    reply_score: Mapped[float | None] = mapped_column(Double)
+    """Cosine similarity between the message and the reply's closest example question."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),

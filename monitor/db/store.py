@@ -66,6 +66,9 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "customer_id": m.customer_id,
         "payload": m.fields,
         "headers": headers_json(m.headers),
+        "reply_id": event.scores.reply_id,
+        "reply_text": event.scores.reply_text,
+        "reply_score": event.scores.reply_score,
     }
 
 

@@ -40,10 +40,11 @@ def score_lines(
     for i, (text, s) in enumerate(zip(masked, scores, strict=True)):
         out: dict[str, object] = {"stream": stream, "text": text, **asdict(s), "model_version": scorer.model_version}
         if stream != "customer":
-            for key in ("intent", "intent_confidence", "intent_probabilities"):
+            for key in ("intent", "intent_confidence", "intent_probabilities", "reply_id", "reply_text", "reply_score"):
                 out.pop(key)
         else:
             out["intent_probabilities"] = dict(s.intent_probabilities)
+            out["intent_ambiguous"] = s.intent_ambiguous
         if reasons is not None:
             r = reasons[i]
             out["explanation"] = r.sentiment.as_dicts() if r.sentiment else None

@@ -18,15 +18,18 @@ from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
 from monitor.model.heads import WEIGHTS_DIR, Head, Heads
 from monitor.model.hf import HFClassifier
+from monitor.model.scope import ScopeHead
 from monitor.ports import Scorer
 from monitor.records import (
     INTENT_PROBABILITY_FLOOR,
+    OUT_OF_SCOPE,
     SENTIMENTS,
     TOP_INTENTS,
     Scores,
     Stream,
     canonical_intent,
 )
+from monitor.replies import ReplyBook, load_replies
 
 
 class TransformerScorer:
@@ -44,6 +47,9 @@ class TransformerScorer:
         heads: Heads,
         sentiment_model: HFClassifier | None = None,
         intent_model: HFClassifier | None = None,
+        *,
+        scope: ScopeHead | None = None,
+        replies: ReplyBook | None = None,
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
@@ -51,11 +57,17 @@ class TransformerScorer:
         self.heads = heads
         self.sentiment_model = sentiment_model
         self.intent_model = intent_model
+        self.scope = scope if encoder is not None else None
+        """Marks customer messages that are not banking requests; it reads the encoder's embedding."""
+        self.replies = replies if encoder is not None else None
+        """Suggests an approved reply for each customer message, by the encoder's embedding too."""
         parts = [] if sentiment_model and intent_model else [heads.version]
         if sentiment_model:
             parts.append(f"sentiment={sentiment_model.version}")
         if intent_model:
             parts.append(f"intent={intent_model.version}")
+        if self.scope is not None:
+            parts.append(f"scope={self.scope.version}")
         self.model_version = ";".join(parts)
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
 
@@ -94,7 +106,9 @@ class TransformerScorer:
         if not texts:
             return []
         customers = [i for i, s in enumerate(streams) if s == "customer"]
-        needs_encoder = self.sentiment_model is None or (customers and self.intent_model is None)
+        needs_encoder = self.sentiment_model is None or (
+            customers and (self.intent_model is None or self.scope is not None or self.replies is not None)
+        )
         emb = self.encoder.embed(texts) if needs_encoder and self.encoder is not None else None
         sentiment = self._sentiment(texts, streams, emb)
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
@@ -105,14 +119,31 @@ class TransformerScorer:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
             top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
+            # The probability that a message is not ours, where the scope head says it is not.
+            outside: list[float | None] = [None] * len(customers)
+            if self.scope is not None and emb is not None:
+                threshold = self.scope.threshold
+                outside = [p if p >= threshold else None for p in self.scope.out_of_scope(emb[customers]).tolist()]
             for row, i in enumerate(customers):
-                intents[i] = tuple(
-                    (self.intent_labels[int(j)], round(float(p), 6))
+                p_out = outside[row]
+                ours = 1.0 if p_out is None else 1.0 - p_out
+                guesses = tuple(
+                    (self.intent_labels[int(j)], round(float(p) * ours, 6))
                     for p, j in zip(top_p[row], top_i[row], strict=True)
-                    if p >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]
+                    if p * ours >= INTENT_PROBABILITY_FLOOR or (p_out is None and j == top_i[row, 0])
                 )
+                intents[i] = guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
         conf_s, idx_s = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
+        replies = {}
+        if customers and self.replies is not None and emb is not None:
+            chosen = self.replies.choose(
+                [intents[i][0][0] for i in customers],
+                [SENTIMENTS[int(idx_s[i])] for i in customers],
+                emb[customers].numpy(),
+                [texts[i] for i in customers],
+            )
+            replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
         return [
             Scores(
                 sentiment=SENTIMENTS[int(idx_s[i])],
@@ -121,6 +152,9 @@ class TransformerScorer:
                 intent=intents[i][0][0] if i in intents else None,
                 intent_confidence=intents[i][0][1] if i in intents else None,
                 intent_probabilities=intents.get(i, ()),
+                reply_id=replies[i].id if i in replies else None,
+                reply_text=replies[i].text if i in replies else None,
+                reply_score=replies[i].score if i in replies else None,
             )
             for i in range(len(texts))
         ]
@@ -181,7 +215,9 @@ class TransformerScorer:
         if task == "sentiment":
             return [s.sentiment for s in scores]
         by_canonical = {canonical_intent(label): label for label in head.labels}
-        return [by_canonical[canonical_intent(s.intent or "")] for s in scores]
+        # A message out of scope is explained by the intent the head itself found likeliest.
+        ours = [next((n for n, _ in s.intent_probabilities if n != OUT_OF_SCOPE), s.intent or "") for s in scores]
+        return [by_canonical[canonical_intent(label)] for label in ours]
 
 
 def load_scorer(settings: Settings) -> Scorer:
@@ -210,4 +246,8 @@ def load_scorer(settings: Settings) -> Scorer:
         )
         apply_deltas(encoder.model, WEIGHTS_DIR)
         encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
-    return TransformerScorer(encoder, heads, sentiment, intent)
+    if encoder is None:
+        return TransformerScorer(encoder, heads, sentiment, intent)
+    config = load_replies(settings.replies_file)
+    book = ReplyBook(config, encoder.embed(ReplyBook.example_texts(config)).numpy())
+    return TransformerScorer(encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book)

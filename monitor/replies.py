@@ -1,0 +1,225 @@
+"""Approved replies for the customer desk: the operator's file, its validation, and the choice.
+
+Each customer message gets the best-matching approved reply: the templates for its intent (and,
+where a template names moods, the customer's mood), the highest `priority` first, and among those
+the one whose example questions lie closest to the message (cosine similarity of the shared
+encoder's sentence embeddings, the examples embedded once at load). Placeholders in a reply
+(`{amount|the payment}`: a name and the words to use when the message does not give it, which may
+be none: `{card_ending|}`) are
+filled from the message's masked text by the regular expressions in `PLACEHOLDERS`. Pure: the
+embeddings come in as arrays (`monitor.model.scorer` computes them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.alerts.config import line_of
+from monitor.errors import ConfigError
+from monitor.masking import mask_text
+from monitor.records import Sentiment, canonical_intent
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+PLACEHOLDERS: dict[str, re.Pattern[str]] = {
+    "card_ending": re.compile(
+        r"(?:\*{4,}[ -]?|\bending(?: in)?:? ?|\bending with:? ?|\blast (?:4|four) digits(?: are| of)?:? ?)(\d{4})\b",
+        re.IGNORECASE,
+    ),
+    "amount": re.compile(
+        r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:GBP|USD|EUR|pounds|dollars|euros|quid)\b)",
+        re.IGNORECASE,
+    ),
+    "date": re.compile(
+        rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_MONTH}"
+        rf"|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?|yesterday|today"
+        r"|last (?:night|week|monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+        re.IGNORECASE,
+    ),
+}
+"""What each placeholder takes from the (masked) message: the first match. `card_ending` gives
+"ending 1234" from the four digits a masked card number (or the customer's own "ending in 1234")
+leaves visible."""
+FORMATS = {"card_ending": "ending {}"}
+
+_SLOT = re.compile(r"\{([^{}|]*)(?:(\|)([^{}]*))?\}")
+_SPACES = re.compile(r"\s+(?=[\s.,;:!?)])|(?<=\()\s+")
+
+
+def _intents(value: object) -> object:
+    if isinstance(value, str):
+        value = [value]
+    return tuple(canonical_intent(v) if isinstance(v, str) else v for v in value) if isinstance(value, list) else value
+
+
+class ReplyTemplate(BaseModel):
+    """One approved reply."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_.-]+$")]
+    intents: Annotated[tuple[str, ...], BeforeValidator(_intents), Field(min_length=1)]
+    """The intents it answers (`out_of_scope` for messages that are not banking requests)."""
+    text: Annotated[str, Field(min_length=1)]
+    """The reply, with placeholders such as `{amount|the amount}`."""
+    moods: tuple[Sentiment, ...] = ()
+    """Only for customers in one of these moods; empty: any mood."""
+    examples: tuple[str, ...] = ()
+    """Questions it answers, in customers' words: the message is matched against them."""
+    priority: int = 0
+    """Higher wins among the templates that fit; similarity decides between equals."""
+
+    @field_validator("text")
+    @classmethod
+    def _placeholders_known(cls, text: str) -> str:
+        for name, bar, _ in _SLOT.findall(text):
+            if name not in PLACEHOLDERS:
+                raise ValueError(f"unknown placeholder {{{name}}}: known are {', '.join(PLACEHOLDERS)}")
+            if not bar:
+                raise ValueError(f"placeholder {{{name}}} needs the words to use when the message lacks it "
+                                 f"(none: {{{name}|}})")
+        if "{" in _SLOT.sub("", text) or "}" in _SLOT.sub("", text):
+            raise ValueError("unbalanced { or } in the reply text")
+        return text
+
+
+class RepliesConfig(BaseModel):
+    """The operator's file of approved replies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    replies: Annotated[tuple[ReplyTemplate, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> RepliesConfig:
+        seen: set[str] = set()
+        for reply in self.replies:
+            if reply.id in seen:
+                raise ValueError(f"reply id {reply.id!r} appears twice")
+            seen.add(reply.id)
+        return self
+
+    def missing(self, intents: Collection[str]) -> list[str]:
+        """Those of `intents` no reply answers."""
+        answered = {i for reply in self.replies for i in reply.intents}
+        return sorted(canonical_intent(i) for i in intents if canonical_intent(i) not in answered)
+
+
+def default_replies_path() -> Path:
+    return Path(str(files("monitor") / "rules" / "replies.yaml"))
+
+
+def load_replies(path: Path | None = None) -> RepliesConfig:
+    """Read and validate a replies file (the shipped one when `path` is None)."""
+    path = path or default_replies_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"replies file {path}: cannot read it: {e.strerror}") from e
+    return parse_replies(text, str(path))
+
+
+def parse_replies(text: str, name: str = "<replies>") -> RepliesConfig:
+    """Validate YAML text; a `ConfigError` names `name:line` and the field of each problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        raise ConfigError(f"replies file {where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+    try:
+        return RepliesConfig.model_validate(data or {})
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = [str(p) for p in err["loc"]]
+            problems.append(f"{name}:{line_of(node, loc)}: {'.'.join(loc) or '(top)'}: {err['msg']}")
+        raise ConfigError("invalid replies file:\n  " + "\n  ".join(problems)) from e
+
+
+def fill(text: str, message: str) -> str:
+    """`text` with each placeholder replaced by what the message gives, else its fallback words;
+    masked, so a card number can never come back through a reply."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = PLACEHOLDERS[name].search(message)
+        if found is None:
+            return match.group(3)
+        return FORMATS.get(name, "{}").format(found.group(1) if found.groups() else found.group(0))
+
+    return mask_text(_SPACES.sub("", _SLOT.sub(value, text)).strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The reply suggested for one message."""
+
+    id: str
+    text: str
+    score: float | None
+    """Cosine similarity to the closest example question; None for a template without examples."""
+
+
+class ReplyBook:
+    """The approved replies with their example questions' embeddings, ready to choose from."""
+
+    def __init__(self, config: RepliesConfig, example_embeddings: npt.NDArray[np.float32]) -> None:
+        """`example_embeddings`: one unit-length row per example question, in file order."""
+        self.config = config
+        self.examples = example_embeddings
+        self.rows: list[list[int]] = []
+        """Each template's rows in `examples`."""
+        at = 0
+        for reply in config.replies:
+            self.rows.append(list(range(at, at + len(reply.examples))))
+            at += len(reply.examples)
+        if at != len(example_embeddings):
+            raise ValueError(f"{at} example questions but {len(example_embeddings)} embeddings")
+        self.by_intent: dict[str, list[int]] = {}
+        for index, reply in enumerate(config.replies):
+            for intent in reply.intents:
+                self.by_intent.setdefault(intent, []).append(index)
+
+    @staticmethod
+    def example_texts(config: RepliesConfig) -> list[str]:
+        """The texts to embed for `__init__`, in its order."""
+        return [example for reply in config.replies for example in reply.examples]
+
+    def choose(
+        self,
+        intents: Sequence[str],
+        moods: Sequence[Sentiment],
+        embeddings: npt.NDArray[np.float32],
+        texts: Sequence[str],
+    ) -> list[Reply | None]:
+        """The best reply for each message (None where no template answers its intent and mood)."""
+        similarity = embeddings @ self.examples.T if len(self.examples) else np.zeros((len(texts), 0))
+        chosen: list[Reply | None] = []
+        for row, (intent, mood, text) in enumerate(zip(intents, moods, texts, strict=True)):
+            best: tuple[int, float] | None = None
+            for index in self.by_intent.get(canonical_intent(intent), ()):
+                reply = self.config.replies[index]
+                if reply.moods and mood not in reply.moods:
+                    continue
+                rows = self.rows[index]
+                score = float(similarity[row, rows].max()) if rows else float("-inf")
+                if best is None or (reply.priority, score) > (self.config.replies[best[0]].priority, best[1]):
+                    best = (index, score)
+            if best is None:
+                chosen.append(None)
+                continue
+            index, similar = best
+            reply = self.config.replies[index]
+            chosen.append(Reply(reply.id, fill(reply.text, text), round(similar, 6) if self.rows[index] else None))
+        return chosen
