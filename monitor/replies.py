@@ -186,10 +186,22 @@ class ReplyBook:
             at += len(reply.examples)
         if at != len(example_embeddings):
             raise ValueError(f"{at} example questions but {len(example_embeddings)} embeddings")
+        self.fixed = {i: fill(r.text, "") for i, r in enumerate(config.replies) if not _SLOT.search(r.text)}
+        """The final text of each reply without placeholders, filled once."""
         self.by_intent: dict[str, list[int]] = {}
         for index, reply in enumerate(config.replies):
             for intent in reply.intents:
                 self.by_intent.setdefault(intent, []).append(index)
+
+    def similarity(self, embeddings: npt.NDArray[np.float32]) -> list[list[float]]:
+        """Per message and template, the cosine similarity to its closest example (-inf without
+        examples): one matrix product and one reduction for the whole batch."""
+        table = np.full((len(embeddings), len(self.rows)), -np.inf, dtype=np.float32)
+        with_examples = [i for i, rows in enumerate(self.rows) if rows]
+        if with_examples:
+            starts = [self.rows[i][0] for i in with_examples]
+            table[:, with_examples] = np.maximum.reduceat(embeddings @ self.examples.T, starts, axis=1)
+        return table.tolist()  # type: ignore[no-any-return]
 
     @staticmethod
     def example_texts(config: RepliesConfig) -> list[str]:
@@ -204,7 +216,7 @@ class ReplyBook:
         texts: Sequence[str],
     ) -> list[Reply | None]:
         """The best reply for each message (None where no template answers its intent and mood)."""
-        similarity = embeddings @ self.examples.T if len(self.examples) else np.zeros((len(texts), 0))
+        similarity = self.similarity(embeddings)
         chosen: list[Reply | None] = []
         for row, (intent, mood, text) in enumerate(zip(intents, moods, texts, strict=True)):
             best: tuple[int, float] | None = None
@@ -212,8 +224,7 @@ class ReplyBook:
                 reply = self.config.replies[index]
                 if reply.moods and mood not in reply.moods:
                     continue
-                rows = self.rows[index]
-                score = float(similarity[row, rows].max()) if rows else float("-inf")
+                score = similarity[row][index]
                 if best is None or (reply.priority, score) > (self.config.replies[best[0]].priority, best[1]):
                     best = (index, score)
             if best is None:
@@ -221,5 +232,6 @@ class ReplyBook:
                 continue
             index, similar = best
             reply = self.config.replies[index]
-            chosen.append(Reply(reply.id, fill(reply.text, text), round(similar, 6) if self.rows[index] else None))
+            final = self.fixed[index] if index in self.fixed else fill(reply.text, text)
+            chosen.append(Reply(reply.id, final, round(similar, 6) if reply.examples else None))
         return chosen
