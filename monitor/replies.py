@@ -201,7 +201,7 @@ class ReplyBook:
         if with_examples:
             starts = [self.rows[i][0] for i in with_examples]
             table[:, with_examples] = np.maximum.reduceat(embeddings @ self.examples.T, starts, axis=1)
-        return table.tolist()  # type: ignore[no-any-return]
+        return table.tolist()
 
     @staticmethod
     def example_texts(config: RepliesConfig) -> list[str]:
