@@ -98,6 +98,10 @@ class Scores:
     """Its text, the message's placeholders filled in, masked."""
     reply_score: float | None = None
     """Cosine similarity between the message and the reply's closest example question."""
+    urgency: str | None = None
+    """A customer message's place in the desk's order: fraud, upset or normal (`monitor.triage`)."""
+    queue: str | None = None
+    """The desk queue its intent belongs to (the replies file's `triage.queues`)."""
 
     @property
     def intent_ambiguous(self) -> bool:

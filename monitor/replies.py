@@ -92,12 +92,37 @@ class ReplyTemplate(BaseModel):
         return text
 
 
+class TriageConfig(BaseModel):
+    """Which intents are urgent when the customer is upset, and which queue answers each intent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    urgent_intents: Annotated[tuple[str, ...], BeforeValidator(_intents)] = ()
+    queues: dict[str, Annotated[tuple[str, ...], BeforeValidator(_intents)]] = {}
+    """Queue name -> the intents it answers (an intent in one queue only)."""
+    default_queue: str = "general"
+
+    @model_validator(mode="after")
+    def _one_queue_per_intent(self) -> TriageConfig:
+        seen: dict[str, str] = {}
+        for queue, intents in self.queues.items():
+            for intent in intents:
+                if intent in seen:
+                    raise ValueError(f"intent {intent!r} is in queues {seen[intent]!r} and {queue!r}")
+                seen[intent] = queue
+        return self
+
+    def queue_of(self) -> dict[str, str]:
+        return {intent: queue for queue, intents in self.queues.items() for intent in intents}
+
+
 class RepliesConfig(BaseModel):
-    """The operator's file of approved replies."""
+    """The operator's file of approved replies, and the desk's triage."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     replies: Annotated[tuple[ReplyTemplate, ...], Field(min_length=1)]
+    triage: TriageConfig = TriageConfig()
 
     @model_validator(mode="after")
     def _ids_unique(self) -> RepliesConfig:

@@ -2,7 +2,9 @@
 
 `scored_events` gains the reply chosen for a customer message from the operator's approved
 replies (`MONITOR_REPLIES_FILE`): its id, its text with the message's placeholders filled in
-(masked like every stored text), and the match's cosine similarity (`reply_score`).
+(masked like every stored text), and the match's cosine similarity (`reply_score`); and the
+desk's triage: `urgency` (fraud, upset or normal) and `queue` (the replies file's team for the
+intent).
 `customer_out_of_scope_hourly` counts, per UTC hour, the customer messages that were not banking
 requests (intent `out_of_scope`) against all customer messages; `monitor_analyst` reads it.
 
@@ -39,12 +41,16 @@ def upgrade() -> None:
     op.add_column("scored_events", sa.Column("reply_id", sa.Text(), nullable=True))
     op.add_column("scored_events", sa.Column("reply_text", sa.Text(), nullable=True))
     op.add_column("scored_events", sa.Column("reply_score", sa.Double(), nullable=True))
+    op.add_column("scored_events", sa.Column("urgency", sa.Text(), nullable=True))
+    op.add_column("scored_events", sa.Column("queue", sa.Text(), nullable=True))
     op.execute(CUSTOMER_OUT_OF_SCOPE_HOURLY)
     op.execute("GRANT SELECT ON customer_out_of_scope_hourly TO monitor_analyst")
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW customer_out_of_scope_hourly")
+    op.drop_column("scored_events", "queue")
+    op.drop_column("scored_events", "urgency")
     op.drop_column("scored_events", "reply_score")
     op.drop_column("scored_events", "reply_text")
     op.drop_column("scored_events", "reply_id")

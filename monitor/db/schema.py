@@ -91,6 +91,10 @@ class ScoredEventRow(Base):
     """Its text with the message's placeholders filled in, masked."""
     reply_score: Mapped[float | None] = mapped_column(Double)
     """Cosine similarity between the message and the reply's closest example question."""
+    urgency: Mapped[str | None] = mapped_column(Text)
+    """fraud, upset or normal: the desk's reading order (migration 0013, `monitor.triage`)."""
+    queue: Mapped[str | None] = mapped_column(Text)
+    """The desk queue of the message's intent (the replies file's `triage.queues`)."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),

@@ -69,6 +69,8 @@ def event_row(event: ScoredEvent) -> dict[str, Any]:
         "reply_id": event.scores.reply_id,
         "reply_text": event.scores.reply_text,
         "reply_score": event.scores.reply_score,
+        "urgency": event.scores.urgency,
+        "queue": event.scores.queue,
     }
 
 

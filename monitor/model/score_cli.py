@@ -12,6 +12,11 @@ from monitor.masking import mask_text
 from monitor.model.scorer import Scorer
 from monitor.records import Stream
 
+CUSTOMER_ONLY = (
+    "intent", "intent_confidence", "intent_probabilities", "reply_id", "reply_text", "reply_score", "urgency", "queue",
+)
+"""What only a customer message has: left out of a news text's line."""
+
 
 def read_texts(texts: Iterable[str], file: Path | None) -> list[str]:
     """The positional texts, then the file's lines in order (blank lines skipped: nothing to score)."""
@@ -40,7 +45,7 @@ def score_lines(
     for i, (text, s) in enumerate(zip(masked, scores, strict=True)):
         out: dict[str, object] = {"stream": stream, "text": text, **asdict(s), "model_version": scorer.model_version}
         if stream != "customer":
-            for key in ("intent", "intent_confidence", "intent_probabilities", "reply_id", "reply_text", "reply_score"):
+            for key in CUSTOMER_ONLY:
                 out.pop(key)
         else:
             out["intent_probabilities"] = dict(s.intent_probabilities)

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import torch
 
+from monitor.alerts.config import load_rules
 from monitor.config import Settings
 from monitor.explanation import Explanation, Reasons
 from monitor.model.deltas import apply_deltas
@@ -30,6 +31,7 @@ from monitor.records import (
     canonical_intent,
 )
 from monitor.replies import ReplyBook, load_replies
+from monitor.triage import Triage
 
 
 class TransformerScorer:
@@ -50,6 +52,7 @@ class TransformerScorer:
         *,
         scope: ScopeHead | None = None,
         replies: ReplyBook | None = None,
+        triage: Triage | None = None,
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
@@ -61,6 +64,7 @@ class TransformerScorer:
         """Marks customer messages that are not banking requests; it reads the encoder's embedding."""
         self.replies = replies if encoder is not None else None
         """Suggests an approved reply for each customer message, by the encoder's embedding too."""
+        self.triage = triage
         parts = [] if sentiment_model and intent_model else [heads.version]
         if sentiment_model:
             parts.append(f"sentiment={sentiment_model.version}")
@@ -144,6 +148,10 @@ class TransformerScorer:
                 [texts[i] for i in customers],
             )
             replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
+        triage = self.triage
+        desk = {
+            i: triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx_s[i])]) for i in customers
+        } if triage is not None else {}
         return [
             Scores(
                 sentiment=SENTIMENTS[int(idx_s[i])],
@@ -155,6 +163,8 @@ class TransformerScorer:
                 reply_id=replies[i].id if i in replies else None,
                 reply_text=replies[i].text if i in replies else None,
                 reply_score=replies[i].score if i in replies else None,
+                urgency=desk[i][0] if i in desk else None,
+                queue=desk[i][1] if i in desk else None,
             )
             for i in range(len(texts))
         ]
@@ -250,4 +260,12 @@ def load_scorer(settings: Settings) -> Scorer:
         return TransformerScorer(encoder, heads, sentiment, intent)
     config = load_replies(settings.replies_file)
     book = ReplyBook(config, encoder.embed(ReplyBook.example_texts(config)).numpy())
-    return TransformerScorer(encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book)
+    fraud = load_rules(settings.rules_file).rules.fraud_intent
+    triage = Triage(
+        watch_list=frozenset(fraud.intents if fraud.enabled else ()),
+        fraud_threshold=fraud.min_confidence,
+        urgent_intents=frozenset(config.triage.urgent_intents),
+        queue_of=config.triage.queue_of(),
+        default_queue=config.triage.default_queue,
+    )
+    return TransformerScorer(encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage)

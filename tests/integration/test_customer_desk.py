@@ -40,18 +40,22 @@ async def test_out_of_scope_messages_replies_and_a_fraud_report(
                 await asyncio.sleep(0.2)
 
     rows = await db.fetch(
-        "SELECT message_id, intent, intent_confidence, reply_id, reply_text, reply_score FROM scored_events"
+        "SELECT message_id, intent, intent_confidence, reply_id, reply_text, reply_score, urgency, queue"
+        " FROM scored_events"
     )
     by_id = {r["message_id"]: r for r in rows}
     for key in ("weather", "table"):
         assert by_id[key]["intent"] == "out_of_scope"
         assert 0.5 <= by_id[key]["intent_confidence"] <= 1.0
         assert by_id[key]["reply_id"] == "out_of_scope"
+        assert (by_id[key]["urgency"], by_id[key]["queue"]) == ("normal", "not_ours")
     assert by_id["arrival"]["intent"] in {"card_arrival", "card_delivery_estimate"}
     assert by_id["arrival"]["reply_id"] in {"card_arrival", "card_arrival_upset", "card_delivery_estimate"}
     assert 0.0 < by_id["arrival"]["reply_score"] <= 1.0
     stolen = by_id["stolen"]
     assert stolen["intent"] in WATCH_LIST and stolen["reply_id"] == stolen["intent"]  # the shipped reply of that intent
+    assert (stolen["urgency"], stolen["queue"]) == ("fraud", "fraud")
+    assert by_id["arrival"]["queue"] == "cards" and by_id["arrival"]["urgency"] == "normal"
     assert "ending 1111" in stolen["reply_text"] and "1111 1111 1111" not in stolen["reply_text"]
 
     [alert] = await db.fetch("SELECT entity FROM alerts WHERE rule = 'fraud_intent'")

@@ -103,3 +103,16 @@ def test_no_reply_for_an_intent_nobody_answers_and_no_score_without_examples() -
 def test_the_embeddings_must_match_the_examples() -> None:
     with pytest.raises(ValueError, match="4 example questions"):
         ReplyBook(parse_replies(BOOK), np.eye(3, dtype=np.float32))
+
+
+def test_the_shipped_triage_puts_every_intent_in_one_queue() -> None:
+    config = load_replies()
+    intents = json.loads((WEIGHTS_DIR / "heads.json").read_text())["intent"]["labels"]
+    queues = config.triage.queue_of()
+    assert sorted(queues) == sorted([*intents, OUT_OF_SCOPE])
+    assert set(config.triage.urgent_intents) <= set(queues)
+
+
+def test_an_intent_in_two_queues_is_refused() -> None:
+    with pytest.raises(ConfigError, match="in queues 'a' and 'b'"):
+        parse_replies("triage: {queues: {a: [x], b: [X]}}\nreplies:\n  - {id: a, intents: [x], text: hi}")

@@ -88,7 +88,7 @@ def test_each_customer_message_gets_the_reply_of_its_intent() -> None:
     )
     assert (weather.reply_id, weather.reply_text, weather.reply_score) == ("oos", "not ours", pytest.approx(1.0))
     assert (refund.reply_id, refund.reply_text) == ("refund", "refund of £12.50")
-    assert news.reply_id is None and news.reply_text is None
+    assert news.reply_id is None and news.reply_text is None and news.urgency is None
 
 
 def test_two_intents_the_head_cannot_separate_are_ambiguous() -> None:
