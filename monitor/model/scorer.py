@@ -134,7 +134,7 @@ class TransformerScorer:
                 guesses = tuple(
                     (self.intent_labels[int(j)], round(float(p) * ours, 6))
                     for p, j in zip(top_p[row], top_i[row], strict=True)
-                    if p * ours >= INTENT_PROBABILITY_FLOOR or (p_out is None and j == top_i[row, 0])
+                    if p * ours >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]  # the head's own top: always
                 )
                 intents[i] = guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
         conf_s, idx_s = sentiment.max(dim=-1)

@@ -59,7 +59,9 @@ def test_a_message_that_is_not_ours_is_out_of_scope_with_its_probability_first()
     p = float(torch.sigmoid(torch.tensor(6.0)))
     assert weather.intent == OUT_OF_SCOPE and weather.intent_confidence == pytest.approx(p, abs=1e-6)
     assert weather.intent_probabilities[0] == (OUT_OF_SCOPE, weather.intent_confidence)
-    # The intent head's own guesses follow, each times the probability that the message is ours.
+    # The intent head's own guesses follow, each times the probability that the message is ours
+    # (its likeliest always: the intent an explanation of the message explains).
+    assert len(weather.intent_probabilities) >= 2
     assert all(name != OUT_OF_SCOPE for name, _ in weather.intent_probabilities[1:])
     assert sum(q for _, q in weather.intent_probabilities[1:]) <= 1 - p + 1e-6
     assert refund.intent == "refund_not_showing_up"
