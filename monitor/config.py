@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     dead_letter_topic: str | None = None
     """A Kafka topic that also receives every dead letter (masked raw bytes as the value; reason
     and origin in `__connect.errors.*` headers), acknowledged before the batch's offsets commit."""
+    replies_topic: str | None = None
+    """A Kafka topic that receives each customer message's suggested reply (JSON, keyed by
+    customer), acknowledged before the batch's offsets commit (`monitor.replies.reply_record`)."""
 
     # Schema Registry (values in the Confluent wire format; needs the `registry` extra)
     schema_registry_url: str | None = None
@@ -167,6 +170,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"MONITOR_DEAD_LETTER_TOPIC {self.dead_letter_topic!r} is also an input topic: "
                 "its records would be consumed and dead-lettered again"
+            )
+        if self.replies_topic is not None and self.replies_topic in (*self.topics, self.dead_letter_topic):
+            raise ValueError(
+                f"MONITOR_REPLIES_TOPIC {self.replies_topic!r} is also an input or the dead-letter topic"
             )
         return self
 

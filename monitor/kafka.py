@@ -23,11 +23,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
-from monitor.errors import CommitFailed, DeadLetterTopicUnavailable
+from monitor.errors import CommitFailed, DeadLetterTopicUnavailable, RepliesTopicUnavailable
 from monitor.headers import dead_letter_headers
 from monitor.logwatch import LogState, fingerprint
 from monitor.ports import Partition
-from monitor.records import DeadLetter, SourceRecord
+from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+from monitor.replies import reply_record
 
 log = structlog.get_logger(__name__)
 
@@ -339,3 +340,21 @@ class DeadLetterProducer:
             await asyncio.gather(*pending)
         except KafkaError as e:
             raise DeadLetterTopicUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {e!r}") from e
+
+
+class ReplyProducer(DeadLetterProducer):
+    """The replies topic as the core's `monitor.ports.ReplySink` (the dead-letter producer's lifecycle)."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        super().__init__(producer, topic, "")
+
+    async def send(self, events: Sequence[ScoredEvent]) -> None:  # type: ignore[override]
+        """Produce every event's reply keyed by customer, then await every acknowledgement."""
+        try:
+            pending = []
+            for event in events:
+                key, value = reply_record(event)
+                pending.append(await self.producer.send(self.topic, value, key=key))
+            await asyncio.gather(*pending)
+        except KafkaError as e:
+            raise RepliesTopicUnavailable(f"replies topic {self.topic!r} did not acknowledge: {e!r}") from e

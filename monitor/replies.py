@@ -12,6 +12,7 @@ embeddings come in as arrays (`monitor.model.scorer` computes them).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from monitor.alerts.config import line_of
 from monitor.errors import ConfigError
-from monitor.masking import mask_text
-from monitor.records import Sentiment, canonical_intent
+from monitor.masking import mask_json, mask_text
+from monitor.records import ScoredEvent, Sentiment, canonical_intent
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 PLACEHOLDERS: dict[str, re.Pattern[str]] = {
@@ -260,3 +261,24 @@ class ReplyBook:
             final = self.fixed[index] if index in self.fixed else fill(reply.text, text)
             chosen.append(Reply(reply.id, final, round(similar, 6) if reply.examples else None))
         return chosen
+
+
+def reply_record(event: ScoredEvent) -> tuple[bytes | None, bytes]:
+    """(key, value) of an event's record on the replies topic: keyed by customer, so one
+    customer's replies stay in order on one partition; the value is JSON, masked."""
+    m, s = event.message, event.scores
+    value = {
+        "message_id": m.message_id,
+        "customer_id": m.customer_id,
+        "event_time": event.event_time.isoformat(),
+        "intent": s.intent,
+        "intent_confidence": s.intent_confidence,
+        "urgency": s.urgency,
+        "queue": s.queue,
+        "reply_id": s.reply_id,
+        "reply_text": s.reply_text,
+        "reply_score": s.reply_score,
+        "model_version": event.model_version,
+    }
+    key = m.customer_id.encode() if m.customer_id else None
+    return key, json.dumps(mask_json(value)).encode()

@@ -27,6 +27,7 @@ from monitor.kafka import (
     ConsumerAdapter,
     DeadLetterProducer,
     LogInspector,
+    ReplyProducer,
     make_consumer,
     make_dead_letter_producer,
     make_log_inspector,
@@ -92,6 +93,11 @@ async def run_service(
         if settings.dead_letter_topic is None
         else DeadLetterProducer(make_dead_letter_producer(settings), settings.dead_letter_topic, settings.group_id)
     )
+    replies = (
+        None
+        if settings.replies_topic is None
+        else ReplyProducer(make_dead_letter_producer(settings), settings.replies_topic)
+    )
     metrics = metrics or Metrics()
     pipeline = Pipeline(
         settings,
@@ -104,6 +110,7 @@ async def run_service(
         on_committed=on_committed,
         decoder=decoder,
         dead_letter_sink=dead_letters,
+        reply_sink=replies,
         log_inspector=inspector,
     )
 
@@ -113,6 +120,7 @@ async def run_service(
             and pipeline.store_healthy
             and pipeline.registry_healthy
             and pipeline.dead_letter_topic_healthy
+            and pipeline.replies_topic_healthy
             and pipeline.hears_from_broker()
         )
         return healthy and await store.ping()
@@ -129,7 +137,7 @@ async def run_service(
     try:
         await http.start()
         clients: list[ConsumerAdapter | LogInspector | DeadLetterProducer] = [consumer, inspector]
-        for client in clients + ([dead_letters] if dead_letters is not None else []):
+        for client in clients + [p for p in (dead_letters, replies) if p is not None]:
             await _start_client(client, stop)
         if stop.is_set():
             return
@@ -146,7 +154,7 @@ async def run_service(
         await webhooks.aclose()
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
-        for stopping in (consumer, inspector, dead_letters):
+        for stopping in (consumer, inspector, dead_letters, replies):
             if stopping is not None:
                 await stopping.stop()
         await http.stop()

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.alerts.config import load_rules
 from tests.integration.test_pipeline import service_running, settings_for
+from tests.integration.test_schema_registry import read_topic
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration
@@ -32,9 +33,11 @@ async def test_out_of_scope_messages_replies_and_a_fraud_report(
     broker, database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    replies = f"replies-{uuid.uuid4().hex[:6]}"
+    await create_topics(broker.bootstrap, [news, customer, replies], partitions=1)
     await produce(broker.bootstrap, customer, MESSAGES)
-    async with service_running(settings_for(broker.bootstrap, database_url, news, customer), scorer):
+    settings = settings_for(broker.bootstrap, database_url, news, customer, replies_topic=replies)
+    async with service_running(settings, scorer):
         async with asyncio.timeout(120):
             while await db.fetchval("SELECT count(*) FROM alert_notifications") < 1:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
@@ -65,3 +68,10 @@ async def test_out_of_scope_messages_replies_and_a_fraud_report(
     assert detail["reply"]["id"] == stolen["reply_id"] and detail["reply"]["text"] == stolen["reply_text"]
     hourly = await db.fetch("SELECT messages, out_of_scope FROM customer_out_of_scope_hourly")
     assert (sum(r["messages"] for r in hourly), sum(r["out_of_scope"] for r in hourly)) == (4, 2)
+
+    # The replies topic: one record per message, keyed by customer, acknowledged before the commit.
+    records = await read_topic(broker.bootstrap, replies, len(MESSAGES))
+    sent = {r.key.decode(): json.loads(r.value) for r in records}  # type: ignore[attr-defined]
+    assert set(sent) == {m["customer_id"] for m in MESSAGES}
+    assert sent["c-4"]["reply_text"] == stolen["reply_text"] and sent["c-4"]["urgency"] == "fraud"
+    assert sent["c-1"]["reply_id"] == "out_of_scope" and sent["c-1"]["message_id"] == "weather"

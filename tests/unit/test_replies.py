@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from monitor.errors import ConfigError
 from monitor.model.heads import WEIGHTS_DIR
-from monitor.records import OUT_OF_SCOPE
-from monitor.replies import ReplyBook, fill, load_replies, parse_replies
+from monitor.records import OUT_OF_SCOPE, Message, ScoredEvent, Scores
+from monitor.replies import ReplyBook, fill, load_replies, parse_replies, reply_record
 
 
 def test_the_shipped_file_answers_every_intent_the_model_can_give() -> None:
@@ -116,3 +117,14 @@ def test_the_shipped_triage_puts_every_intent_in_one_queue() -> None:
 def test_an_intent_in_two_queues_is_refused() -> None:
     with pytest.raises(ConfigError, match="in queues 'a' and 'b'"):
         parse_replies("triage: {queues: {a: [x], b: [X]}}\nreplies:\n  - {id: a, intents: [x], text: hi}")
+
+
+def test_a_reply_record_is_keyed_by_customer_and_masked() -> None:
+    when = datetime(2026, 12, 4, tzinfo=UTC)
+    message = Message("customer", "m-1", "cust", 0, 7, "text", when, customer_id="c-9")
+    scores = Scores("negative", -0.9, 0.9, "lost_or_stolen_card", 0.9, reply_id="r", reply_text="card 4111111111111111")
+    key, value = reply_record(ScoredEvent(message, scores, (), "v1", when))
+    assert key == b"c-9"
+    record = json.loads(value)
+    assert (record["message_id"], record["reply_id"], record["model_version"]) == ("m-1", "r", "v1")
+    assert "4111111111111111" not in record["reply_text"]
