@@ -5,9 +5,9 @@ where a template names moods, the customer's mood), the highest `priority` first
 the one whose example questions lie closest to the message (cosine similarity of the shared
 encoder's sentence embeddings, the examples embedded once at load). Placeholders in a reply
 (`{amount|the payment}`: a name and the words to use when the message does not give it, which may
-be none: `{card_ending|}`) are
-filled from the message's masked text by the regular expressions in `PLACEHOLDERS`. Pure: the
-embeddings come in as arrays (`monitor.model.scorer` computes them).
+be none: `{card_ending|}`) are filled from the message's masked text by the regular expressions in
+`PLACEHOLDERS`. The file also holds the desk's triage (`TriageConfig`, used by `monitor.triage`).
+Pure: the embeddings come in as arrays (`monitor.model.scorer` computes them).
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ class ReplyTemplate(BaseModel):
             if not bar:
                 raise ValueError(f"placeholder {{{name}}} needs the words to use when the message lacks it "
                                  f"(none: {{{name}|}})")
-        if "{" in _SLOT.sub("", text) or "}" in _SLOT.sub("", text):
+        rest = _SLOT.sub("", text)
+        if "{" in rest or "}" in rest:
             raise ValueError("unbalanced { or } in the reply text")
         return text
 
@@ -138,6 +139,13 @@ class RepliesConfig(BaseModel):
         """Those of `intents` no reply answers."""
         answered = {i for reply in self.replies for i in reply.intents}
         return sorted(canonical_intent(i) for i in intents if canonical_intent(i) not in answered)
+
+    def unknown(self, intents: Collection[str]) -> list[str]:
+        """The intents the file names (replies and triage) that are not among `intents`: typos."""
+        known = {canonical_intent(i) for i in intents}
+        named = {i for reply in self.replies for i in reply.intents} | set(self.triage.urgent_intents)
+        named |= {i for queue in self.triage.queues.values() for i in queue}
+        return sorted(named - known)
 
 
 def default_replies_path() -> Path:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 
+import structlog
 import torch
 
 from monitor.alerts.config import load_rules
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.explanation import Explanation, Reasons
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
@@ -32,6 +34,8 @@ from monitor.records import (
 )
 from monitor.replies import ReplyBook, load_replies
 from monitor.triage import Triage
+
+log = structlog.get_logger(__name__)
 
 
 class TransformerScorer:
@@ -259,6 +263,11 @@ def load_scorer(settings: Settings) -> Scorer:
     if encoder is None:
         return TransformerScorer(encoder, heads, sentiment, intent)
     config = load_replies(settings.replies_file)
+    labels = [*heads.intent.labels, OUT_OF_SCOPE]
+    if unknown := config.unknown(labels):
+        raise ConfigError(f"replies file names intents the model never gives: {', '.join(unknown)}")
+    if missing := config.missing(labels):
+        log.warning("no approved reply for some intents", intents=missing)
     book = ReplyBook(config, encoder.embed(ReplyBook.example_texts(config)).numpy())
     fraud = load_rules(settings.rules_file).rules.fraud_intent
     triage = Triage(

@@ -128,3 +128,13 @@ def test_a_reply_record_is_keyed_by_customer_and_masked() -> None:
     record = json.loads(value)
     assert (record["message_id"], record["reply_id"], record["model_version"]) == ("m-1", "r", "v1")
     assert "4111111111111111" not in record["reply_text"]
+
+
+def test_an_intent_the_model_never_gives_is_found() -> None:
+    config = parse_replies(
+        "triage: {urgent_intents: [card_swalowed]}\nreplies:\n  - {id: a, intents: [card_arival], text: hi}"
+    )
+    assert config.unknown(["card_arrival", "card_swallowed"]) == ["card_arival", "card_swalowed"]
+    assert load_replies().unknown(json.loads((WEIGHTS_DIR / "heads.json").read_text())["intent"]["labels"]) == [
+        OUT_OF_SCOPE
+    ]
