@@ -296,8 +296,9 @@ class LogInspector:
 
 
 def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
-    """A producer for the dead-letter topic: acks from all in-sync replicas, without idempotence
-    (the sends are retried whole by the pipeline; Tansu, the test broker, refuses idempotence)."""
+    """A producer for the dead-letter topic (and the replies topic): acks from all in-sync replicas,
+    without idempotence (the sends are retried whole by the pipeline; Tansu, the test broker,
+    refuses idempotence)."""
     return AIOKafkaProducer(
         bootstrap_servers=list(settings.kafka_bootstrap_servers),
         acks="all",
@@ -307,14 +308,12 @@ def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-class DeadLetterProducer:
-    """The dead-letter topic as the core's `monitor.ports.DeadLetterSink`, plus its lifecycle."""
+class TopicProducer:
+    """A producer for one output topic, and its lifecycle."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, connector_name: str) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
-        self.connector_name = connector_name
-        """Goes in `__connect.errors.connector.name`: which consumer group refused the record."""
         self._started = False
 
     async def start(self) -> None:
@@ -327,6 +326,15 @@ class DeadLetterProducer:
         if self._started:
             self._started = False
             await self.producer.stop()
+
+
+class DeadLetterProducer(TopicProducer):
+    """The dead-letter topic as the core's `monitor.ports.DeadLetterSink`."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, connector_name: str) -> None:
+        super().__init__(producer, topic)
+        self.connector_name = connector_name
+        """Goes in `__connect.errors.connector.name`: which consumer group refused the record."""
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         """Produce every letter, then await every acknowledgement."""
@@ -342,13 +350,10 @@ class DeadLetterProducer:
             raise DeadLetterTopicUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {e!r}") from e
 
 
-class ReplyProducer(DeadLetterProducer):
-    """The replies topic as the core's `monitor.ports.ReplySink` (the dead-letter producer's lifecycle)."""
+class ReplyProducer(TopicProducer):
+    """The replies topic (`MONITOR_REPLIES_TOPIC`) as the core's `monitor.ports.ReplySink`."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
-        super().__init__(producer, topic, "")
-
-    async def send(self, events: Sequence[ScoredEvent]) -> None:  # type: ignore[override]
+    async def send(self, events: Sequence[ScoredEvent]) -> None:
         """Produce every event's reply keyed by customer, then await every acknowledgement."""
         try:
             pending = []

@@ -28,6 +28,7 @@ from monitor.kafka import (
     DeadLetterProducer,
     LogInspector,
     ReplyProducer,
+    TopicProducer,
     make_consumer,
     make_dead_letter_producer,
     make_log_inspector,
@@ -136,7 +137,7 @@ async def run_service(
     ]
     try:
         await http.start()
-        clients: list[ConsumerAdapter | LogInspector | DeadLetterProducer] = [consumer, inspector]
+        clients: list[ConsumerAdapter | LogInspector | TopicProducer] = [consumer, inspector]
         for client in clients + [p for p in (dead_letters, replies) if p is not None]:
             await _start_client(client, stop)
         if stop.is_set():
@@ -217,7 +218,7 @@ CONNECT_BACKOFF_S = (0.5, 30.0)
 """First and longest wait between attempts to reach the brokers at start."""
 
 
-async def _start_client(client: ConsumerAdapter | DeadLetterProducer | LogInspector, stop: asyncio.Event) -> None:
+async def _start_client(client: ConsumerAdapter | TopicProducer | LogInspector, stop: asyncio.Event) -> None:
     """Connect to the brokers, retrying with the common backoff while they are unreachable."""
     attempt = 0
     while not stop.is_set():
