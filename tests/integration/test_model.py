@@ -31,7 +31,9 @@ FLOORS = {
     ("tfns", "sentiment", "news"): (0.85, 0.80, 0.07),
     ("customer_voice", "sentiment", "customer"): (0.78, 0.70, 0.07),
     ("bank_mood", "sentiment", "customer"): (0.85, 0.80, 0.10),
-    ("banking77", "intent", "customer"): (0.92, 0.92, 0.05),
+    # Served with the scope head: the 19 queries it marks out_of_scope count wrong (0.923 / 0.919,
+    # against 0.936 / 0.936 for the intent head alone: test_the_scope_head_leaves_banking_requests...).
+    ("banking77", "intent", "customer"): (0.91, 0.90, 0.05),
 }
 
 
