@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     dead_letter_topic: str | None = None
     """A Kafka topic that also receives every dead letter (masked raw bytes as the value; reason
     and origin in `__connect.errors.*` headers), acknowledged before the batch's offsets commit."""
+    replies_topic: str | None = None
+    """A Kafka topic that receives each customer message's suggested reply (JSON, keyed by
+    customer), acknowledged before the batch's offsets commit (`monitor.replies.reply_record`)."""
 
     # Schema Registry (values in the Confluent wire format; needs the `registry` extra)
     schema_registry_url: str | None = None
@@ -132,6 +135,8 @@ class Settings(BaseSettings):
     """The rules YAML; None means the rules the package ships (monitor/rules/default.yaml)."""
     companies_file: Path | None = None
     """More companies to link headlines to (CSV `ticker,name,forms`), beside the shipped universe."""
+    replies_file: Path | None = None
+    """The approved replies YAML; None means the replies the package ships (monitor/rules/replies.yaml)."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     """Connect, read, write and pool timeout of each delivery attempt."""
     webhook_backoff_initial_s: float = Field(default=1.0, gt=0)
@@ -204,6 +209,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"MONITOR_DEAD_LETTER_TOPIC {self.dead_letter_topic!r} is also an input topic: "
                 "its records would be consumed and dead-lettered again"
+            )
+        if self.replies_topic is not None and self.replies_topic in (*self.topics, self.dead_letter_topic):
+            raise ValueError(
+                f"MONITOR_REPLIES_TOPIC {self.replies_topic!r} is also an input or the dead-letter topic"
             )
         return self
 

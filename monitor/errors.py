@@ -54,3 +54,9 @@ class DeadLetterTopicUnavailable(MonitorError):
     """The dead-letter topic did not acknowledge a send; the same records may be sent again."""
 
     retriable = True
+
+
+class RepliesTopicUnavailable(MonitorError):
+    """The replies topic did not acknowledge a send; the same replies may be sent again."""
+
+    retriable = True

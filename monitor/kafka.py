@@ -23,11 +23,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
-from monitor.errors import CommitFailed, DeadLetterTopicUnavailable
+from monitor.errors import CommitFailed, DeadLetterTopicUnavailable, RepliesTopicUnavailable
 from monitor.headers import dead_letter_headers
 from monitor.logwatch import LogState, fingerprint
 from monitor.ports import Partition
-from monitor.records import DeadLetter, SourceRecord
+from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+from monitor.replies import reply_record
 
 log = structlog.get_logger(__name__)
 
@@ -295,8 +296,9 @@ class LogInspector:
 
 
 def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
-    """A producer for the dead-letter topic: acks from all in-sync replicas, without idempotence
-    (the sends are retried whole by the pipeline; Tansu, the test broker, refuses idempotence)."""
+    """A producer for the dead-letter topic (and the replies topic): acks from all in-sync replicas,
+    without idempotence (the sends are retried whole by the pipeline; Tansu, the test broker,
+    refuses idempotence)."""
     return AIOKafkaProducer(
         bootstrap_servers=list(settings.kafka_bootstrap_servers),
         acks="all",
@@ -306,14 +308,12 @@ def make_dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-class DeadLetterProducer:
-    """The dead-letter topic as the core's `monitor.ports.DeadLetterSink`, plus its lifecycle."""
+class TopicProducer:
+    """A producer for one output topic, and its lifecycle."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, connector_name: str) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
-        self.connector_name = connector_name
-        """Goes in `__connect.errors.connector.name`: which consumer group refused the record."""
         self._started = False
 
     async def start(self) -> None:
@@ -327,6 +327,15 @@ class DeadLetterProducer:
             self._started = False
             await self.producer.stop()
 
+
+class DeadLetterProducer(TopicProducer):
+    """The dead-letter topic as the core's `monitor.ports.DeadLetterSink`."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, connector_name: str) -> None:
+        super().__init__(producer, topic)
+        self.connector_name = connector_name
+        """Goes in `__connect.errors.connector.name`: which consumer group refused the record."""
+
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         """Produce every letter, then await every acknowledgement."""
         try:
@@ -339,3 +348,18 @@ class DeadLetterProducer:
             await asyncio.gather(*pending)
         except KafkaError as e:
             raise DeadLetterTopicUnavailable(f"dead-letter topic {self.topic!r} did not acknowledge: {e!r}") from e
+
+
+class ReplyProducer(TopicProducer):
+    """The replies topic (`MONITOR_REPLIES_TOPIC`) as the core's `monitor.ports.ReplySink`."""
+
+    async def send(self, events: Sequence[ScoredEvent]) -> None:
+        """Produce every event's reply keyed by customer, then await every acknowledgement."""
+        try:
+            pending = []
+            for event in events:
+                key, value = reply_record(event)
+                pending.append(await self.producer.send(self.topic, value, key=key))
+            await asyncio.gather(*pending)
+        except KafkaError as e:
+            raise RepliesTopicUnavailable(f"replies topic {self.topic!r} did not acknowledge: {e!r}") from e

@@ -87,6 +87,11 @@ class Metrics:
             "Dead-letter sends that were not acknowledged (retried before the offsets commit).",
             registry=r,
         )
+        self.replies_topic_failures = Counter(
+            "monitor_replies_topic_failures",
+            "Reply sends that were not acknowledged (retried before the offsets commit).",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "monitor_consumer_lag",
             "Records behind the partition's high watermark after this replica's last commit.",

@@ -39,6 +39,7 @@ from monitor.errors import (
     CommitFailed,
     DeadLetterTopicUnavailable,
     RegistryUnavailable,
+    RepliesTopicUnavailable,
     RowsRejected,
     StoreDiverged,
     StoreUnavailable,
@@ -50,7 +51,7 @@ from monitor.logwatch import LogChange
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.periodic import pause
-from monitor.ports import Consumer, DeadLetterSink, LogInspector, Partition, SchemaDecoder, Scorer, Store
+from monitor.ports import Consumer, DeadLetterSink, LogInspector, Partition, ReplySink, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
 from monitor.resync import Resync
 from monitor.row_by_row import write_row_by_row
@@ -93,6 +94,7 @@ class Pipeline:
         on_committed: Callable[[CommittedBatch], None] | None = None,
         decoder: SchemaDecoder | None = None,
         dead_letter_sink: DeadLetterSink | None = None,
+        reply_sink: ReplySink | None = None,
         retry_backoff_s: tuple[float, float] = RETRY_BACKOFF_S,
         log_inspector: LogInspector | None = None,
     ) -> None:
@@ -115,6 +117,8 @@ class Pipeline:
         """Decodes values in the Confluent wire format; None: such values are dead letters."""
         self.dead_letter_sink = dead_letter_sink
         """The dead-letter topic; None: dead letters go to Postgres only."""
+        self.reply_sink = reply_sink
+        """The replies topic; None: replies go to Postgres only."""
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
         self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
@@ -123,15 +127,23 @@ class Pipeline:
         """Positions as fetched, each batch checked against the broker's log before it is written."""
         self.resync = Resync(consumer, store, self.metrics, write_backoff_s, on_seek=self.guard.sought)
         """The read positions: Postgres's offsets, sought on assignment and after outages."""
-        m = self.metrics
         self._registry = Dependency(
-            RegistryUnavailable, "schema registry unavailable; retrying", retry_backoff_s, m.registry_failures
+            RegistryUnavailable,
+            "schema registry unavailable; retrying",
+            retry_backoff_s,
+            self.metrics.registry_failures,
         )
         self._dead_letter_topic = Dependency(
             DeadLetterTopicUnavailable,
             "dead-letter topic unavailable; retrying",
             retry_backoff_s,
-            m.dead_letter_topic_failures,
+            self.metrics.dead_letter_topic_failures,
+        )
+        self._replies_topic = Dependency(
+            RepliesTopicUnavailable,
+            "replies topic unavailable; retrying",
+            retry_backoff_s,
+            self.metrics.replies_topic_failures,
         )
         self.consuming = False
         """True from the first group join (`joined()`) until fetching stops: /readyz needs it."""
@@ -169,6 +181,11 @@ class Pipeline:
     def dead_letter_topic_healthy(self) -> bool:
         """False while the dead-letter topic did not acknowledge: /readyz reports not ready."""
         return self._dead_letter_topic.healthy
+
+    @property
+    def replies_topic_healthy(self) -> bool:
+        """False while the replies topic did not acknowledge: /readyz reports not ready."""
+        return self._replies_topic.healthy
 
     def hears_from_broker(self) -> bool:
         """Whether a fetch was answered within a session timeout (or there is nothing to fetch).
@@ -371,21 +388,35 @@ class Pipeline:
         return await waiting_out(self._registry, attempt, self._give_up_now)
 
     async def _publish_with_retry(self, batch: InFlightBatch) -> bool:
-        """Send the batch's dead letters to the dead-letter topic and await the acknowledgements,
-        retrying while it is away; False if shutting down gave up (nothing is committed).
+        """Send the batch's dead letters to the dead-letter topic and its customer messages' replies
+        to the replies topic, awaiting the acknowledgements and retrying while a topic is away;
+        False if shutting down gave up (nothing is committed).
 
-        Every dead letter of the batch is sent, also on a replay: the topic is at-least-once (as
-        Kafka Connect's are), while Postgres keeps one row per record.
+        Every dead letter and reply of the batch is sent, also on a replay: the topics are
+        at-least-once (as Kafka Connect's are; a reply carries its `message_id` to de-duplicate
+        on), while Postgres keeps one row per record.
         """
-        sink, letters = self.dead_letter_sink, batch.rows.dead_letters
-        if sink is None or not letters:
-            return not self._gave_up
+        letters = batch.rows.dead_letters
+        if self.dead_letter_sink is not None and letters:
+            dead_letter_sink = self.dead_letter_sink
 
-        async def attempt() -> bool:
-            await sink.send(letters)
-            return True
+            async def dead() -> bool:
+                await dead_letter_sink.send(letters)
+                return True
 
-        return await waiting_out(self._dead_letter_topic, attempt, self._give_up_now) is not None and not self._gave_up
+            if await waiting_out(self._dead_letter_topic, dead, self._give_up_now) is None:
+                return False
+        replied = [e for e in batch.rows.events if e.scores is not None and e.scores.reply_id is not None]
+        if self.reply_sink is not None and replied:
+            reply_sink = self.reply_sink
+
+            async def replies() -> bool:
+                await reply_sink.send(replied)
+                return True
+
+            if await waiting_out(self._replies_topic, replies, self._give_up_now) is None:
+                return False
+        return not self._gave_up
 
     async def _write_or_resync(self, batch: InFlightBatch) -> WriteResult | None:
         """Write the batch and its offsets; None if Postgres was unavailable.

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol
 
 from monitor.batch import WriteBatch, WriteResult
 from monitor.logwatch import LogChange, LogState, Position
-from monitor.records import DeadLetter, Scores, SourceRecord, Stream
+from monitor.records import DeadLetter, ScoredEvent, Scores, SourceRecord, Stream
 
 
 class Partition(NamedTuple):
@@ -157,4 +157,16 @@ class DeadLetterSink(Protocol):
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         """Produce each letter (masked raw bytes, reason and origin in headers); await the acks."""
+        ...
+
+
+class ReplySink(Protocol):
+    """Where suggested replies go: a Kafka topic (`MONITOR_REPLIES_TOPIC`).
+
+    `send` returns once every reply is acknowledged, and raises
+    `monitor.errors.RepliesTopicUnavailable` when one was not (the pipeline sends them all again).
+    """
+
+    async def send(self, events: Sequence[ScoredEvent]) -> None:
+        """Produce each event's reply (`monitor.replies.reply_record`), keyed by customer; await the acks."""
         ...

@@ -92,11 +92,33 @@ class Scores:
     intent_confidence: float | None = None
     intent_probabilities: tuple[tuple[str, float], ...] = ()
     """The likeliest intents and their calibrated probabilities, likeliest first (those above
-    `INTENT_PROBABILITY_FLOOR`, at most `TOP_INTENTS`): rules over a set of intents sum these."""
+    `INTENT_PROBABILITY_FLOOR`, at most `TOP_INTENTS`): rules over a set of intents sum these.
+    A message that is not a banking request has `out_of_scope` first (`OUT_OF_SCOPE`), then the
+    intent head's likeliest intents, each times the probability that the message is ours."""
+    reply_id: str | None = None
+    """The approved reply suggested for a customer message (`monitor.replies`)."""
+    reply_text: str | None = None
+    """Its text, the message's placeholders filled in, masked."""
+    reply_score: float | None = None
+    """Cosine similarity between the message and the reply's closest example question."""
+    urgency: str | None = None
+    """A customer message's place in the desk's order: fraud, upset or normal (`monitor.triage`)."""
+    queue: str | None = None
+    """The desk queue its intent belongs to (the replies file's `triage.queues`)."""
+
+    @property
+    def intent_ambiguous(self) -> bool:
+        """The intent head could not separate its two likeliest intents (the second has at least
+        `AMBIGUITY_RATIO` of the first's probability): a person should read before a reply goes."""
+        shares = [p for name, p in self.intent_probabilities if name != OUT_OF_SCOPE]
+        return self.intent != OUT_OF_SCOPE and len(shares) >= 2 and shares[1] >= AMBIGUITY_RATIO * shares[0]
 
 
 TOP_INTENTS = 10
 INTENT_PROBABILITY_FLOOR = 0.001
+OUT_OF_SCOPE = "out_of_scope"
+"""The intent of a customer message that is not a banking request (`monitor.model.scope`)."""
+AMBIGUITY_RATIO = 0.5
 
 
 @dataclass(frozen=True, slots=True)

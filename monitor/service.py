@@ -29,6 +29,8 @@ from monitor.kafka import (
     ConsumerAdapter,
     DeadLetterProducer,
     LogInspector,
+    ReplyProducer,
+    TopicProducer,
     make_consumer,
     make_dead_letter_producer,
     make_log_inspector,
@@ -89,6 +91,11 @@ async def run_service(
         if settings.dead_letter_topic is None
         else DeadLetterProducer(make_dead_letter_producer(settings), settings.dead_letter_topic, settings.group_id)
     )
+    replies = (
+        None
+        if settings.replies_topic is None
+        else ReplyProducer(make_dead_letter_producer(settings), settings.replies_topic)
+    )
     metrics = metrics or Metrics()
     pipeline = Pipeline(
         settings,
@@ -102,6 +109,7 @@ async def run_service(
         on_committed=on_committed,
         decoder=decoder,
         dead_letter_sink=dead_letters,
+        reply_sink=replies,
         log_inspector=inspector,
     )
     explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
@@ -112,6 +120,7 @@ async def run_service(
             and pipeline.store_healthy
             and pipeline.registry_healthy
             and pipeline.dead_letter_topic_healthy
+            and pipeline.replies_topic_healthy
             and pipeline.hears_from_broker()
         )
         return healthy and await store.ping()
@@ -127,8 +136,8 @@ async def run_service(
     ]
     try:
         await http.start()
-        clients: list[ConsumerAdapter | LogInspector | DeadLetterProducer] = [consumer, inspector]
-        for client in clients + ([dead_letters] if dead_letters is not None else []):
+        clients: list[ConsumerAdapter | LogInspector | TopicProducer] = [consumer, inspector]
+        for client in clients + [p for p in (dead_letters, replies) if p is not None]:
             await _start_client(client, stop)
         if stop.is_set():
             return
@@ -145,7 +154,7 @@ async def run_service(
         await webhooks.aclose()
         # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
         # rebalance at once instead of waiting out the session timeout.
-        for stopping in (consumer, inspector, dead_letters):
+        for stopping in (consumer, inspector, dead_letters, replies):
             if stopping is not None:
                 await stopping.stop()
         await http.stop()
@@ -239,7 +248,7 @@ CONNECT_BACKOFF_S = (0.5, 30.0)
 """First and longest wait between attempts to reach the brokers at start."""
 
 
-async def _start_client(client: ConsumerAdapter | DeadLetterProducer | LogInspector, stop: asyncio.Event) -> None:
+async def _start_client(client: ConsumerAdapter | TopicProducer | LogInspector, stop: asyncio.Event) -> None:
     """Connect to the brokers, retrying with the common backoff while they are unreachable."""
     attempt = 0
     while not stop.is_set():

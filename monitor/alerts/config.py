@@ -192,12 +192,12 @@ def parse_rules(text: str, name: str = "<rules>") -> RulesConfig:
         problems = []
         for err in e.errors():
             loc = [str(p) for p in err["loc"]]
-            line = _line_of(node, loc)
+            line = line_of(node, loc)
             problems.append(f"{name}:{line}: {'.'.join(loc) or '(top)'}: {err['msg']}")
         raise ConfigError("invalid rules file:\n  " + "\n  ".join(problems)) from e
 
 
-def _line_of(node: Any, loc: list[str]) -> int:
+def line_of(node: Any, loc: list[str]) -> int:
     """The 1-based line of the deepest YAML node on the path `loc` (as far as it exists)."""
     if node is None:
         return 1

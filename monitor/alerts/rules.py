@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.alerts.config import RulesConfig
+from monitor.records import OUT_OF_SCOPE
 
 NEGATIVE_NEWS_BURST = "negative_news_burst"
 FRAUD_INTENT = "fraud_intent"
@@ -48,6 +49,10 @@ class EventFacts:
     def story(self) -> int:
         """The story this event counts in: its story, else itself (negated, apart from story ids)."""
         return self.story_id if self.story_id is not None else -self.id
+    reply_id: str | None = None
+    """The approved reply suggested for the message (`Scores.reply_id`), with its text and score."""
+    reply_text: str | None = None
+    reply_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +63,16 @@ class EvidenceDetail:
     event_id: int
     probability: float
     intents: tuple[tuple[str, float], ...]
+    reply: tuple[str, str, float | None] | None = None
+    """The reply suggested to the customer (id, text, score), for the person who answers the alert."""
 
     def as_json(self) -> dict[str, object]:
-        return {"event_id": self.event_id, "probability": self.probability, "intents": dict(self.intents)}
+        out: dict[str, object] = {
+            "event_id": self.event_id, "probability": self.probability, "intents": dict(self.intents)
+        }
+        if self.reply is not None:
+            out["reply"] = {"id": self.reply[0], "text": self.reply[1], "score": self.reply[2]}
+        return out
 
 
 def intent_set_probability(event: EventFacts, intents: Collection[str]) -> EvidenceDetail:
@@ -75,7 +87,8 @@ def intent_set_probability(event: EventFacts, intents: Collection[str]) -> Evide
         ((event.intent, event.intent_confidence or 0.0),) if event.intent is not None else ()
     )
     matched = tuple((name, p) for name, p in shares if name in intents)
-    return EvidenceDetail(event.id, round(min(1.0, sum(p for _, p in matched)), 6), matched)
+    reply = (event.reply_id, event.reply_text or "", event.reply_score) if event.reply_id is not None else None
+    return EvidenceDetail(event.id, round(min(1.0, sum(p for _, p in matched)), 6), matched, reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +166,8 @@ def candidates(config: RulesConfig, events: Iterable[EventFacts], now: datetime)
         ):
             for entity in e.entities:
                 touched[(NEGATIVE_NEWS_BURST, entity)].append(e)
-        if e.stream != "customer" or e.intent is None:
-            continue
+        if e.stream != "customer" or e.intent is None or e.intent == OUT_OF_SCOPE:
+            continue  # a message that is not a banking request is nobody's fraud and no intent's spike
         fraud = rules.fraud_intent
         # A fraud report has no window: one arriving late (after an outage) still matters.
         if fraud.enabled and e.customer_id:

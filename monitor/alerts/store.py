@@ -65,6 +65,9 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
         intent_probabilities=s.intent_probabilities,
         customer_id=m.customer_id,
         story_id=event.story_id,
+        reply_id=s.reply_id,
+        reply_text=s.reply_text,
+        reply_score=s.reply_score,
     )
 
 

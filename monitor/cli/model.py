@@ -82,6 +82,34 @@ def model_train(
         typer.echo(json.dumps({"split": "dev", **report.__dict__}))
 
 
+@model_app.command("train-oos")
+def model_train_oos(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    everyday_dir: Annotated[
+        Path, typer.Option(help="folder with oos_everyday_train.csv and oos_everyday_dev.csv")
+    ] = Path("tests/data"),
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write scope.safetensors/json (default: into the package)")
+    ] = None,
+) -> None:
+    """Fit the out-of-scope head on the served encoder's embeddings; save it; print each dev set's figures."""
+    from monitor.model.heads import WEIGHTS_DIR
+    from monitor.model.scorer import TransformerScorer, load_scorer
+    from monitor.model.training.scope import train_scope
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scorer = load_scorer(settings)
+    if not isinstance(scorer, TransformerScorer) or scorer.encoder is None:
+        raise typer.BadParameter("the out-of-scope head needs the embedded encoder (unset the checkpoint overrides)")
+    scope, reports = train_scope(scorer.encoder, data_dir or settings.data_dir, everyday_dir)
+    scope.save(out_dir or WEIGHTS_DIR)
+    for report in reports:
+        typer.echo(json.dumps({"split": "dev", "version": scope.version, **report.__dict__}))
+
+
 @model_app.command("eval")
 def model_eval(
     *,

@@ -105,6 +105,16 @@ class ScoredEventRow(Base):
     """News: the story (reprints and light rewrites of one event) this item belongs to (migration 0012)."""
     story_first: Mapped[bool | None] = mapped_column(Boolean)
     """News: whether this item started its story."""
+    reply_id: Mapped[str | None] = mapped_column(Text)
+    """The approved reply suggested for a customer message (migration 0013, `monitor.replies`)."""
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    """Its text with the message's placeholders filled in, masked."""
+    reply_score: Mapped[float | None] = mapped_column(Double)
+    """Cosine similarity between the message and the reply's closest example question."""
+    urgency: Mapped[str | None] = mapped_column(Text)
+    """fraud, upset or normal: the desk's reading order (migration 0013, `monitor.triage`)."""
+    queue: Mapped[str | None] = mapped_column(Text)
+    """The desk queue of the message's intent (the replies file's `triage.queues`)."""
 
     __table_args__ = (
         Index("ix_scored_events_stream_message_id", "stream", "message_id"),

@@ -73,6 +73,11 @@ def event_row(event: ScoredEvent, story: Assignment | None = None) -> dict[str, 
         "entity_links": [link.as_json() for link in event.links] if event.links else None,
         "story_id": story.story_id if story else None,
         "story_first": story.first if story else None,
+        "reply_id": event.scores.reply_id if event.scores else None,
+        "reply_text": event.scores.reply_text if event.scores else None,
+        "reply_score": event.scores.reply_score if event.scores else None,
+        "urgency": event.scores.urgency if event.scores else None,
+        "queue": event.scores.queue if event.scores else None,
     }
 
 

@@ -13,6 +13,11 @@ from monitor.masking import ALL_KINDS, Kind, mask_text
 from monitor.model.scorer import Scorer
 from monitor.records import Stream
 
+CUSTOMER_ONLY = (
+    "intent", "intent_confidence", "intent_probabilities", "reply_id", "reply_text", "reply_score", "urgency", "queue",
+)
+"""What only a customer message has: left out of a news text's line."""
+
 
 def read_texts(texts: Iterable[str], file: Path | None) -> list[str]:
     """The positional texts, then the file's lines in order (blank lines skipped: nothing to score)."""
@@ -61,10 +66,11 @@ def score_lines(
             continue
         out |= {"scored": True, **asdict(s), "model_version": scorer.model_version}
         if stream != "customer":
-            for key in ("intent", "intent_confidence", "intent_probabilities"):
+            for key in CUSTOMER_ONLY:
                 out.pop(key)
         else:
             out["intent_probabilities"] = dict(s.intent_probabilities)
+            out["intent_ambiguous"] = s.intent_ambiguous
         if reasons is not None:
             r = reasons[i]
             out["explanation"] = r.sentiment.as_dicts() if r.sentiment else None

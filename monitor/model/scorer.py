@@ -9,24 +9,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 
+import structlog
 import torch
 
+from monitor.alerts.config import load_rules
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.explanation import Explanation, Reasons
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
 from monitor.model.heads import WEIGHTS_DIR, Head, Heads
 from monitor.model.hf import HFClassifier
+from monitor.model.scope import ScopeHead
 from monitor.ports import Scorer
 from monitor.records import (
     INTENT_PROBABILITY_FLOOR,
+    OUT_OF_SCOPE,
     SENTIMENTS,
     TOP_INTENTS,
     Scores,
     Stream,
     canonical_intent,
 )
+from monitor.replies import ReplyBook, load_replies
+from monitor.triage import Triage
+
+log = structlog.get_logger(__name__)
 
 ENGLISH = frozenset({"en"})
 """What the MiniLM encoder (an English vocabulary: Chinese becomes [UNK]) and the checkpoints one
@@ -48,6 +57,10 @@ class TransformerScorer:
         heads: Heads,
         sentiment_model: HFClassifier | None = None,
         intent_model: HFClassifier | None = None,
+        *,
+        scope: ScopeHead | None = None,
+        replies: ReplyBook | None = None,
+        triage: Triage | None = None,
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
@@ -55,11 +68,18 @@ class TransformerScorer:
         self.heads = heads
         self.sentiment_model = sentiment_model
         self.intent_model = intent_model
+        self.scope = scope if encoder is not None else None
+        """Marks customer messages that are not banking requests; it reads the encoder's embedding."""
+        self.replies = replies if encoder is not None else None
+        """Suggests an approved reply for each customer message, by the encoder's embedding too."""
+        self.triage = triage
         parts = [] if sentiment_model and intent_model else [heads.version]
         if sentiment_model:
             parts.append(f"sentiment={sentiment_model.version}")
         if intent_model:
             parts.append(f"intent={intent_model.version}")
+        if self.scope is not None:
+            parts.append(f"scope={self.scope.version}")
         self.model_version = ";".join(parts)
         self.languages = ENGLISH
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
@@ -99,7 +119,9 @@ class TransformerScorer:
         if not texts:
             return []
         customers = [i for i, s in enumerate(streams) if s == "customer"]
-        needs_encoder = self.sentiment_model is None or (customers and self.intent_model is None)
+        needs_encoder = self.sentiment_model is None or (
+            customers and (self.intent_model is None or self.scope is not None or self.replies is not None)
+        )
         emb = self.encoder.embed(texts) if needs_encoder and self.encoder is not None else None
         sentiment = self._sentiment(texts, streams, emb)
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
@@ -110,14 +132,35 @@ class TransformerScorer:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
             top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
+            # The probability that a message is not ours, where the scope head says it is not.
+            outside: list[float | None] = [None] * len(customers)
+            if self.scope is not None and emb is not None:
+                threshold = self.scope.threshold
+                outside = [p if p >= threshold else None for p in self.scope.out_of_scope(emb[customers]).tolist()]
             for row, i in enumerate(customers):
-                intents[i] = tuple(
-                    (self.intent_labels[int(j)], round(float(p), 6))
+                p_out = outside[row]
+                ours = 1.0 if p_out is None else 1.0 - p_out
+                guesses = tuple(
+                    (self.intent_labels[int(j)], round(float(p) * ours, 6))
                     for p, j in zip(top_p[row], top_i[row], strict=True)
-                    if p >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]
+                    if p * ours >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]  # the head's own top: always
                 )
+                intents[i] = guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
         conf_s, idx_s = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
+        replies = {}
+        if customers and self.replies is not None and emb is not None:
+            chosen = self.replies.choose(
+                [intents[i][0][0] for i in customers],
+                [SENTIMENTS[int(idx_s[i])] for i in customers],
+                emb[customers].numpy(),
+                [texts[i] for i in customers],
+            )
+            replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
+        triage = self.triage
+        desk = {
+            i: triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx_s[i])]) for i in customers
+        } if triage is not None else {}
         return [
             Scores(
                 sentiment=SENTIMENTS[int(idx_s[i])],
@@ -126,6 +169,11 @@ class TransformerScorer:
                 intent=intents[i][0][0] if i in intents else None,
                 intent_confidence=intents[i][0][1] if i in intents else None,
                 intent_probabilities=intents.get(i, ()),
+                reply_id=replies[i].id if i in replies else None,
+                reply_text=replies[i].text if i in replies else None,
+                reply_score=replies[i].score if i in replies else None,
+                urgency=desk[i][0] if i in desk else None,
+                queue=desk[i][1] if i in desk else None,
             )
             for i in range(len(texts))
         ]
@@ -186,7 +234,9 @@ class TransformerScorer:
         if task == "sentiment":
             return [s.sentiment for s in scores]
         by_canonical = {canonical_intent(label): label for label in head.labels}
-        return [by_canonical[canonical_intent(s.intent or "")] for s in scores]
+        # A message out of scope is explained by the intent the head itself found likeliest.
+        ours = [next((n for n, _ in s.intent_probabilities if n != OUT_OF_SCOPE), s.intent or "") for s in scores]
+        return [by_canonical[canonical_intent(label)] for label in ours]
 
 
 def load_scorer(settings: Settings) -> Scorer:
@@ -215,4 +265,21 @@ def load_scorer(settings: Settings) -> Scorer:
         )
         apply_deltas(encoder.model, WEIGHTS_DIR)
         encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
-    return TransformerScorer(encoder, heads, sentiment, intent)
+    if encoder is None:
+        return TransformerScorer(encoder, heads, sentiment, intent)
+    config = load_replies(settings.replies_file)
+    labels = [*heads.intent.labels, OUT_OF_SCOPE]
+    if unknown := config.unknown(labels):
+        raise ConfigError(f"replies file names intents the model never gives: {', '.join(unknown)}")
+    if missing := config.missing(labels):
+        log.warning("no approved reply for some intents", intents=missing)
+    book = ReplyBook(config, encoder.embed(ReplyBook.example_texts(config)).numpy())
+    fraud = load_rules(settings.rules_file).rules.fraud_intent
+    triage = Triage(
+        watch_list=frozenset(fraud.intents if fraud.enabled else ()),
+        fraud_threshold=fraud.min_confidence,
+        urgent_intents=frozenset(config.triage.urgent_intents),
+        queue_of=config.triage.queue_of(),
+        default_queue=config.triage.default_queue,
+    )
+    return TransformerScorer(encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage)

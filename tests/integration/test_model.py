@@ -31,7 +31,9 @@ FLOORS = {
     ("tfns", "sentiment", "news"): (0.85, 0.80, 0.07),
     ("customer_voice", "sentiment", "customer"): (0.78, 0.70, 0.07),
     ("bank_mood", "sentiment", "customer"): (0.85, 0.80, 0.10),
-    ("banking77", "intent", "customer"): (0.92, 0.92, 0.05),
+    # Served with the scope head: the 19 queries it marks out_of_scope count wrong (0.923 / 0.919,
+    # against 0.936 / 0.936 for the intent head alone: test_the_scope_head_leaves_banking_requests...).
+    ("banking77", "intent", "customer"): (0.91, 0.90, 0.05),
 }
 
 
@@ -61,6 +63,39 @@ def test_shipped_model_beats_its_floor_on_dev(
     assert report["macro_f1"] >= macro_f1  # type: ignore[operator]
     assert report["ece"] <= ece  # type: ignore[operator]
     assert str(report["model_version"]).startswith(VERSION_PREFIX)
+
+
+EVERYDAY_DEV = Path(__file__).parents[1] / "data" / "oos_everyday_dev.csv"
+# The scope head on its dev sets (docs/model.md, "Out of scope": everyday 56 / 60, customer voice
+# 0.984, news 0.985, Banking77 19 / 1,021 marked): what it must catch at least, what it may mark at most.
+SCOPE_CAUGHT = {"everyday": 0.9, "customer_voice": 0.95, "fpb": 0.95}
+
+
+@pytest.mark.parametrize("dev_set", list(SCOPE_CAUGHT))
+def test_the_scope_head_catches_what_is_not_ours(
+    dev_set: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    dev = EVERYDAY_DEV
+    if dev_set != "everyday":
+        dev = tmp_path / "dev.csv"
+        texts, _ = dev_sets(data_dir)[dev_set]
+        with dev.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([("text", "label"), *((t, "out_of_scope") for t in texts)])
+    report = eval_json("intent", "customer", dev, monkeypatch)
+    assert report["out_of_scope"] == report["n"]
+    assert report["out_of_scope_caught"] >= SCOPE_CAUGHT[dev_set] * report["n"]  # type: ignore[operator]
+
+
+def test_the_scope_head_leaves_banking_requests_and_their_intents_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    texts, labels = dev_sets(data_dir)["banking77"]
+    dev = tmp_path / "dev.csv"
+    with dev.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels, strict=True)])
+    report = eval_json("intent", "customer", dev, monkeypatch)
+    assert report["in_scope_marked_out_of_scope"] <= 0.03 * len(texts)
+    assert report["intent_head_accuracy_in_scope"] >= 0.93  # the intent head's own, as before the scope head
 
 
 def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:

@@ -247,3 +247,18 @@ def test_an_open_fraud_alert_gains_the_details_of_fresh_evidence_only() -> None:
 def test_watch_list_intents_are_read_in_one_spelling() -> None:
     config = parse_rules("rules:\n  fraud_intent:\n    intents: [Refund_not_showing_up]\n")
     assert config.rules.fraud_intent.intents == ("refund_not_showing_up",)
+
+
+def test_a_message_out_of_scope_is_nobodys_fraud_and_no_intents_spike() -> None:
+    # Out of scope first, the intent head's own guess (a watch-list intent) after it.
+    weather = split(5, "cust-5", ("out_of_scope", 0.9), ("compromised_card", 0.09))
+    assert r.candidates(CONFIG, [weather], T0) == []
+
+
+def test_a_fraud_reports_evidence_carries_the_suggested_reply() -> None:
+    stolen = r.EventFacts(
+        6, "customer", T0, (), "negative", 0.9, "lost_or_stolen_card", 0.95, "cust-6",
+        (("lost_or_stolen_card", 0.95),), reply_id="lost_or_stolen_card", reply_text="Freeze it.", reply_score=0.8,
+    )
+    [candidate] = [c for c in r.candidates(CONFIG, [stolen], T0) if c.rule == r.FRAUD_INTENT]
+    assert candidate.details[0].as_json()["reply"] == {"id": "lost_or_stolen_card", "text": "Freeze it.", "score": 0.8}

@@ -16,7 +16,7 @@ from monitor.model.training.data import read_labelled
 from monitor.model.training.faithfulness import comprehensiveness
 from monitor.model.training.metrics import accuracy, expected_calibration_error, macro_f1
 from monitor.model.training.variants import VARIANTS
-from monitor.records import Scores, Stream, canonical_intent
+from monitor.records import OUT_OF_SCOPE, Scores, Stream, canonical_intent
 
 EvalTask = Literal["sentiment", "intent", "fraud"]
 """fraud: labels `fraud` / `ordinary`, judged as the shipped `fraud_intent` rule decides."""
@@ -51,6 +51,7 @@ def evaluate(
     elif task == "intent":
         predicted = [s.intent or "" for s in scores]
         confidence = [s.intent_confidence or 0.0 for s in scores]
+        extra = _scope_figures(labels, scores)
     else:
         predicted, confidence = _fraud_decisions(settings, scores)
         alerted = [p == "fraud" for p in predicted]
@@ -72,6 +73,23 @@ def evaluate(
         **extra,
         **(_faithfulness(scorer, texts, stream, scores, explain) if explain and task == "sentiment" else {}),
         "model_version": scorer.model_version,
+    }
+
+
+def _scope_figures(labels: list[str], scores: list[Scores]) -> dict[str, object]:
+    """How the out-of-scope head judged the set: messages labelled `out_of_scope` it caught, the
+    others it marked, and the intent head's own accuracy on the in-scope ones (its likeliest
+    intent whether or not the message was marked): what the scope head leaves unchanged."""
+    marked = [s.intent == OUT_OF_SCOPE for s in scores]
+    outside = [y == OUT_OF_SCOPE for y in labels]
+    inside = [i for i, o in enumerate(outside) if not o]
+    head = [next((n for n, _ in scores[i].intent_probabilities if n != OUT_OF_SCOPE), "") for i in inside]
+    return {
+        "out_of_scope": sum(outside),
+        "out_of_scope_caught": sum(m and o for m, o in zip(marked, outside, strict=True)),
+        "in_scope": len(inside),
+        "in_scope_marked_out_of_scope": sum(marked[i] for i in inside),
+        "intent_head_accuracy_in_scope": round(accuracy([labels[i] for i in inside], head), 4) if inside else None,
     }
 
 

@@ -1,0 +1,78 @@
+"""Is a customer message a banking request at all? A small head on the shared sentence embedding.
+
+The intent head knows only Banking77's 77 intents and forces every message into one of them (a
+question about the weather became `country_support`). The scope head, a logistic regression over
+the same embedding the scorer already computes, gives the probability that a message is not
+ours; above `threshold` the message's intent is `out_of_scope` (`monitor.records.OUT_OF_SCOPE`).
+It ships beside the other heads (`scope.safetensors` + `scope.json`, a few KB) and is trained by
+`monitor model train-oos` (`monitor.model.training.scope`) without touching the encoder or the
+intent head, so in-scope intents are exactly what they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from monitor.errors import ModelError
+from monitor.model.heads import WEIGHTS_DIR, Head
+
+SCOPE_LABELS = ("in_scope", "out_of_scope")
+
+
+@dataclass
+class ScopeHead:
+    """A two-class linear head with a calibration temperature, and the threshold that decides."""
+
+    head: Head
+    threshold: float = 0.5
+
+    def out_of_scope(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """P(not a banking request) per row, calibrated."""
+        return self.head.probabilities(embeddings)[:, SCOPE_LABELS.index("out_of_scope")]
+
+    @property
+    def version(self) -> str:
+        """A hash of the weights, temperature and threshold: part of every row's `model_version`."""
+        digest = hashlib.sha256()
+        for tensor in (self.head.weight, self.head.bias):
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+        digest.update(f"{self.head.temperature:.6f}/{self.threshold:.6f}".encode())
+        return digest.hexdigest()[:10]
+
+    def save(self, directory: Path = WEIGHTS_DIR) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {"weight": self.head.weight.contiguous(), "bias": self.head.bias.contiguous()},
+            str(directory / "scope.safetensors"),
+        )
+        meta = {
+            "labels": list(self.head.labels),
+            "temperature": self.head.temperature,
+            "threshold": self.threshold,
+            "version": self.version,
+        }
+        (directory / "scope.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path = WEIGHTS_DIR) -> ScopeHead | None:
+        """The shipped head, or None where none was trained (every message then counts as ours)."""
+        try:
+            tensors = load_file(str(directory / "scope.safetensors"))
+            meta = json.loads((directory / "scope.json").read_text())
+        except FileNotFoundError:
+            return None
+        head = Head(
+            labels=tuple(meta["labels"]),
+            weight=tensors["weight"].float(),
+            bias=tensors["bias"].float(),
+            temperature=float(meta["temperature"]),
+        )
+        if head.labels != SCOPE_LABELS:
+            raise ModelError(f"scope head labels {head.labels} are not {SCOPE_LABELS}")
+        return cls(head, float(meta["threshold"]))
