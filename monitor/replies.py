@@ -22,13 +22,11 @@ from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from monitor.alerts.config import line_of
-from monitor.errors import ConfigError
 from monitor.masking import mask_json, mask_text
 from monitor.records import ScoredEvent, Sentiment, canonical_intent
+from monitor.yaml_files import load_yaml_file, parse_yaml
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 PLACEHOLDERS: dict[str, re.Pattern[str]] = {
@@ -154,31 +152,12 @@ def default_replies_path() -> Path:
 
 def load_replies(path: Path | None = None) -> RepliesConfig:
     """Read and validate a replies file (the shipped one when `path` is None)."""
-    path = path or default_replies_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"replies file {path}: cannot read it: {e.strerror}") from e
-    return parse_replies(text, str(path))
+    return load_yaml_file(RepliesConfig, path or default_replies_path(), "replies file")
 
 
 def parse_replies(text: str, name: str = "<replies>") -> RepliesConfig:
     """Validate YAML text; a `ConfigError` names `name:line` and the field of each problem."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        raise ConfigError(f"replies file {where}: not valid YAML: {getattr(e, 'problem', e)}") from e
-    try:
-        return RepliesConfig.model_validate(data or {})
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = [str(p) for p in err["loc"]]
-            problems.append(f"{name}:{line_of(node, loc)}: {'.'.join(loc) or '(top)'}: {err['msg']}")
-        raise ConfigError("invalid replies file:\n  " + "\n  ".join(problems)) from e
+    return parse_yaml(RepliesConfig, text, name, "replies file")
 
 
 def fill(text: str, message: str) -> str:

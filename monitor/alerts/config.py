@@ -10,13 +10,12 @@ import re
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from monitor.errors import ConfigError
 from monitor.records import canonical_intent
+from monitor.yaml_files import load_yaml_file, parse_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -169,49 +168,9 @@ def default_rules_path() -> Path:
 
 def load_rules(path: Path | None = None) -> RulesConfig:
     """Read and validate a rules file (the shipped defaults when `path` is None)."""
-    path = path or default_rules_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"rules file {path}: cannot read it: {e.strerror}") from e
-    return parse_rules(text, str(path))
+    return load_yaml_file(RulesConfig, path or default_rules_path(), "rules file")
 
 
 def parse_rules(text: str, name: str = "<rules>") -> RulesConfig:
     """Validate YAML text; a `ConfigError` names `name:line` and the field of each problem."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        raise ConfigError(f"rules file {where}: not valid YAML: {getattr(e, 'problem', e)}") from e
-    try:
-        return RulesConfig.model_validate(data or {})
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = [str(p) for p in err["loc"]]
-            line = line_of(node, loc)
-            problems.append(f"{name}:{line}: {'.'.join(loc) or '(top)'}: {err['msg']}")
-        raise ConfigError("invalid rules file:\n  " + "\n  ".join(problems)) from e
-
-
-def line_of(node: Any, loc: list[str]) -> int:
-    """The 1-based line of the deepest YAML node on the path `loc` (as far as it exists)."""
-    if node is None:
-        return 1
-    line = int(node.start_mark.line) + 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if str(k.value) == key), None)
-            if found is None:
-                key_node = next((k for k, _ in node.value if str(k.value) == key), None)
-                return int(key_node.start_mark.line) + 1 if key_node is not None else line
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
-            node = node.value[int(key)]
-        else:
-            break
-        line = int(node.start_mark.line) + 1
-    return line
+    return parse_yaml(RulesConfig, text, name, "rules file")
