@@ -10,23 +10,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.masking import mask
-
-
-def masking_us_per_message(texts: Sequence[str], min_seconds: float = 0.5) -> float:
-    """Microseconds `mask` takes per text of `texts` (every kind), over at least `min_seconds`."""
-    rounds, started = 0, time.perf_counter()
-    while True:
-        for text in texts:
-            mask(text)
-        rounds += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= min_seconds:
-            return elapsed / (rounds * len(texts)) * 1e6
+from monitor.tools.bench.middle import us_per_text
 
 
 def _texts(path: Path) -> list[str]:
@@ -45,7 +32,7 @@ def main() -> None:
         path = args.data_dir / name
         if path.exists():
             texts = _texts(path)[: args.messages]
-            out[name.split("/")[0]] = round(masking_us_per_message(texts), 2)
+            out[name.split("/")[0]] = round(us_per_text(mask, texts), 2)
     print(json.dumps({"masking_us_per_message": out}))
 
 

@@ -19,7 +19,7 @@ import torch
 from monitor.model.encoder import Encoder
 from monitor.model.layout import DEFAULT_THREADS, ScoringLayout, apply_layout
 from monitor.ports import Scorer
-from monitor.tools.bench.masking import masking_us_per_message
+from monitor.tools.bench.middle import middle_costs
 
 FALLBACK_TEXTS = (
     "Shares of the company fell 8% after it cut its full-year outlook.",
@@ -167,10 +167,9 @@ def model_only(
     out["model_efficiency"] = out["model_gflops"] / out["peak_gflops"]
     out["model_efficiency_serving"] = out["model_gflops"] / out["peak_gflops_serving"]
 
-    progress("masking")
-    out["masking_us_per_msg"] = masking_us_per_message(texts[:2000])
-    out["masking_share_of_model"] = out["masking_us_per_msg"] * 1e-6 * out["batched_msgs_per_s"]
-    """Masking's time per message over the model's (batched); it must stay a few per cent."""
+    progress("masking, language, linking, stories")
+    out |= middle_costs(texts[:2000], out["batched_msgs_per_s"])
+    """Each step's time per message over the model's (batched); each must stay a few per cent."""
 
     progress("per-message scoring")
     few = texts[: 200 if device.type == "cpu" else 2000]

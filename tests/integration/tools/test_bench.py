@@ -17,8 +17,9 @@ KEYS = {
     "hf_bert_base_msgs_per_s", "peak_gflops", "model_gflops", "model_efficiency",
     "peak_gflops_serving", "model_efficiency_serving", "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
     "e2e_customer_plain_msgs_per_s", "e2e_customer_alerting_msgs_per_s", "e2e_alerting_vs_plain",
-    "alerts_delivered", "alert_webhook_p50_ms", "alert_webhook_p99_ms", "masking_us_per_msg",
-    "masking_share_of_model",
+    "alerts_delivered", "alert_webhook_p50_ms", "alert_webhook_p99_ms",
+    *(f"{step}_{figure}" for step in ("masking", "language", "linking", "story_sketch")
+      for figure in ("us_per_msg", "share_of_model")),
 }
 ALERT_MESSAGES = 24
 SPIKE_MESSAGES = 60
