@@ -129,8 +129,9 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind() -> None:
     assert "played 49 records: 24 news, 22 customer messages, 3 malformed" in out
     assert "stored 46 scored events and 3 dead letters" in out
     assert "counts by sentiment" in out and "customer messages by intent" in out
-    for i in (1, 2, 3):
-        assert f"SQL {i}/3" in out
+    for i in (1, 2, 3, 4):
+        assert f"SQL {i}/4" in out
+    assert "reply_text" in out and "urgency" in out  # each customer message beside its suggested reply
     assert "│ ZTX " in out  # negative news per ticker: the burst's ticker is there
     assert "lost_or_stolen_card" in out and "cust-42" in out
     assert "card_payment_not_recognised" in out and "cust-77" in out

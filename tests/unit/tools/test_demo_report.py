@@ -27,7 +27,7 @@ def test_psql_hint_for_the_embedded_database() -> None:
 def test_queries_are_scoped_to_the_run_and_refuse_odd_topic_names() -> None:
     scope = Scope("demo-news-ab12", "demo-customer-messages-ab12")
     queries = showcase_queries(scope)
-    assert len(queries) == 3
+    assert len(queries) == 4
     assert all("demo-" in q.sql for q in queries)
     with pytest.raises(ValueError, match="unexpected topic"):
         Scope("news'; DROP TABLE scored_events; --", "x")
