@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -396,27 +396,28 @@ class Pipeline:
         at-least-once (as Kafka Connect's are; a reply carries its `message_id` to de-duplicate
         on), while Postgres keeps one row per record.
         """
-        letters = batch.rows.dead_letters
-        if self.dead_letter_sink is not None and letters:
-            dead_letter_sink = self.dead_letter_sink
-
-            async def dead() -> bool:
-                await dead_letter_sink.send(letters)
-                return True
-
-            if await waiting_out(self._dead_letter_topic, dead, self._give_up_now) is None:
-                return False
+        letters, letter_sink = batch.rows.dead_letters, self.dead_letter_sink
         replied = [e for e in batch.rows.events if e.scores is not None and e.scores.reply_id is not None]
-        if self.reply_sink is not None and replied:
-            reply_sink = self.reply_sink
-
-            async def replies() -> bool:
-                await reply_sink.send(replied)
-                return True
-
-            if await waiting_out(self._replies_topic, replies, self._give_up_now) is None:
+        reply_sink = self.reply_sink
+        if letter_sink is not None and letters:
+            sent = await self._acknowledged(self._dead_letter_topic, lambda: letter_sink.send(letters))
+            if not sent:
+                return False
+        if reply_sink is not None and replied:
+            sent = await self._acknowledged(self._replies_topic, lambda: reply_sink.send(replied))
+            if not sent:
                 return False
         return not self._gave_up
+
+    async def _acknowledged(self, topic: Dependency, send: Callable[[], Awaitable[None]]) -> bool:
+        """`send` again with backoff while `topic` is away, until acknowledged; False if shutting
+        down gave up on it."""
+
+        async def attempt() -> bool:
+            await send()
+            return True
+
+        return await waiting_out(topic, attempt, self._give_up_now) is not None
 
     async def _write_or_resync(self, batch: InFlightBatch) -> WriteResult | None:
         """Write the batch and its offsets; None if Postgres was unavailable.

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import phonenumbers
 
-from monitor.masking.spans import MASK_CHAR, Span, looks_like_date
+from monitor.masking.spans import MASK_CHAR, Span, keep_ends, looks_like_date
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])", re.ASCII
@@ -54,16 +54,9 @@ def _before(text: str, start: int) -> str:
 
 
 def _mask(raw: str, number: phonenumbers.PhoneNumber) -> str:
+    """Digits masked but the country code (when written) and the last two; the rest stays."""
     keep_first = len(str(number.country_code)) if raw.startswith("+") else 0
-    n = sum(c.isdigit() for c in raw)
-    out, seen = [], 0
-    for char in raw:
-        if char.isdigit():
-            out.append(char if seen < keep_first or seen >= n - _KEEP_LAST else MASK_CHAR)
-            seen += 1
-        else:
-            out.append(char)
-    return "".join(out)
+    return keep_ends(raw, keep_first, _KEEP_LAST, counts=str.isdigit)
 
 
 def find_phones(text: str) -> Iterator[Span]:

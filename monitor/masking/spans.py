@@ -7,7 +7,8 @@ change a character's place: a masked span is as long as the span it replaces.
 from __future__ import annotations
 
 import re
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Literal, NamedTuple, get_args
 
 Kind = Literal[
     "card",
@@ -21,18 +22,7 @@ Kind = Literal[
     "uk_nino",
     "cn_id",
 ]
-KINDS: tuple[Kind, ...] = (
-    "card",
-    "security_code",
-    "expiry",
-    "iban",
-    "bank_account",
-    "email",
-    "phone",
-    "us_ssn",
-    "uk_nino",
-    "cn_id",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)
 """Every kind of identifier masked (`MONITOR_MASK_KINDS` picks among them; all by default)."""
 
 MASK_CHAR = "*"
@@ -48,13 +38,13 @@ class Span(NamedTuple):
     """The span's text with what must go replaced by `MASK_CHAR`; as long as `end - start`."""
 
 
-def keep_ends(span: str, first: int, last: int) -> str:
-    """`span` with its letters and digits masked except the first `first` and last `last` of them;
-    separators stay where they were."""
-    n = sum(c.isalnum() for c in span)
+def keep_ends(span: str, first: int, last: int, counts: Callable[[str], bool] = str.isalnum) -> str:
+    """`span` with its letters and digits (those `counts`) masked except the first `first` and last
+    `last` of them; everything else stays where it was."""
+    n = sum(counts(c) for c in span)
     out, seen = [], 0
     for char in span:
-        if char.isalnum():
+        if counts(char):
             out.append(char if seen < first or seen >= n - last else MASK_CHAR)
             seen += 1
         else:
