@@ -75,10 +75,15 @@ class LogGuard:
             self.positions[partition] = Position(fetched[-1].offset + 1, last[partition], position.incarnation)
         return records, before, last
 
-    async def check(self, positions: Mapping[Partition, Position]) -> list[LogChange]:
+    async def check(
+        self, positions: Mapping[Partition, Position], fetched_ends: Mapping[Partition, int] | None = None
+    ) -> list[LogChange]:
         """What the broker's logs show against `positions`: nothing, or the changes to settle.
 
-        A partition the broker did not answer for in time is counted unverified and let through.
+        `fetched_ends` are the high watermarks the consumer's fetch of the batch reported: a log
+        found unchanged after that fetch held at least that much, which a broker's listed end may
+        not show yet (Tansu's lags). A partition the broker did not answer for in time is counted
+        unverified and let through.
         """
         if self.inspector is None or not positions:
             return []
@@ -95,7 +100,8 @@ class LogGuard:
                 policy=self.policy, old_end=self._seen_end.get(partition),
             )
             if change is None:
-                self._seen_end[partition] = max(state.end, self._seen_end.get(partition, 0))
+                seen = (state.end, self._seen_end.get(partition, 0), (fetched_ends or {}).get(partition, 0))
+                self._seen_end[partition] = max(seen)
             else:
                 changes.append(change)
         return changes

@@ -277,7 +277,8 @@ class Pipeline:
                 batch = InFlightBatch(records, datetime.now(UTC), offsets, self.resync.epoch)
                 batch.fingerprints = fingerprints
                 # The log is checked while the batch is scored; the write waits for both.
-                batch.log_check = asyncio.ensure_future(self.guard.check(checked_from))
+                ends = {p: hw for p in checked_from if (hw := self.consumer.highwater(p)) is not None}
+                batch.log_check = asyncio.ensure_future(self.guard.check(checked_from, ends))
                 self._to_write.put_nowait((batch, self._start_scoring(loop, batch)))
         finally:
             self.consuming = False

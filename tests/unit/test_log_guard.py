@@ -1,0 +1,42 @@
+"""What the log guard remembers of a log it later finds replaced (no servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from monitor.log_guard import LogGuard
+from monitor.logwatch import LogState, Position
+from monitor.metrics import Metrics
+from monitor.ports import Partition
+from tests.unit.test_pipeline_loop import FakeStore
+
+P0 = Partition("news", 0)
+
+
+class LaggingInspector:
+    """A broker whose listed end lags the records it serves (Tansu 0.6's does), one record per offset."""
+
+    def __init__(self, listed_end: int) -> None:
+        self.listed_end = listed_end
+        self.record_at: dict[int, str] = {}
+
+    async def inspect(self, wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        return {p: LogState(0, self.listed_end, self.record_at.get(at)) for p, at in wanted.items()}
+
+
+async def test_the_old_logs_end_is_the_furthest_a_fetch_saw_when_the_listed_end_lags() -> None:
+    broker = LaggingInspector(listed_end=100)
+    broker.record_at[63] = "ours"
+    guard = LogGuard(broker, FakeStore([]), Metrics())
+    assert await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 750}) == []
+
+    broker.record_at[127] = "another"  # the topic re-created and refilled past our position
+    [change] = await guard.check({P0: Position(128, "ours")}, fetched_ends={P0: 40})
+    assert change.lost == (128, 750), "what the old log held past our position, as its fetch showed it"
+
+
+async def test_a_fetch_from_a_log_found_replaced_says_nothing_of_the_old_log() -> None:
+    broker = LaggingInspector(listed_end=300)
+    guard = LogGuard(broker, FakeStore([]), Metrics())
+    [change] = await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 900})
+    assert change.lost is None, "nothing was seen of the old log past our position"
