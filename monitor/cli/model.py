@@ -82,6 +82,27 @@ def model_train(
         typer.echo(json.dumps({"split": "dev", **report.__dict__}))
 
 
+@model_app.command("train-zh")
+def model_train_zh(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write zh_heads.safetensors/json (default: into the package)")
+    ] = None,
+) -> None:
+    """Fit the Chinese heads on frozen multilingual-e5-small (English data + tests/data/zh/*_train.csv),
+    calibrated on a split of the training rows; save them; print the Chinese dev sets' figures."""
+    from monitor.model.heads import WEIGHTS_DIR, Heads
+    from monitor.model.training.zh_heads import train, zh_dev_report
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    heads = train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR, Heads.load().intent.labels)
+    for report in zh_dev_report(settings, heads):
+        typer.echo(json.dumps({"split": "dev", "version": heads.version, **report}))
+
+
 @model_app.command("train-oos")
 def model_train_oos(
     data_dir: Annotated[

@@ -46,7 +46,8 @@ class Heads:
     def sentiment_for(self, stream: str) -> Head:
         return self.customer_sentiment if stream == "customer" else self.news_sentiment
 
-    def save(self, directory: Path = WEIGHTS_DIR) -> None:
+    def save(self, directory: Path = WEIGHTS_DIR, stem: str = "heads") -> None:
+        """Write `<stem>.safetensors` and `<stem>.json` (the English model's are `heads`, e5's `zh_heads`)."""
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {}
         meta: dict[str, object] = {"version": self.version}
@@ -55,16 +56,17 @@ class Heads:
             tensors[f"{name}.weight"] = head.weight.contiguous()
             tensors[f"{name}.bias"] = head.bias.contiguous()
             meta[name] = {"labels": list(head.labels), "temperature": head.temperature}
-        save_file(tensors, str(directory / "heads.safetensors"))
-        (directory / "heads.json").write_text(json.dumps(meta, indent=2) + "\n")
+        save_file(tensors, str(directory / f"{stem}.safetensors"))
+        (directory / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: Path = WEIGHTS_DIR) -> Heads:
+    def load(cls, directory: Path = WEIGHTS_DIR, stem: str = "heads") -> Heads:
         try:
-            tensors = load_file(str(directory / "heads.safetensors"))
-            meta = json.loads((directory / "heads.json").read_text())
+            tensors = load_file(str(directory / f"{stem}.safetensors"))
+            meta = json.loads((directory / f"{stem}.json").read_text())
         except FileNotFoundError as e:
-            raise ModelError(f"no trained heads in {directory}: run `monitor model train`") from e
+            command = "train-zh" if stem != "heads" else "train"
+            raise ModelError(f"no trained {stem} in {directory}: run `monitor model {command}`") from e
         missing = [name for name in HEAD_NAMES if name not in meta]
         if missing:
             raise ModelError(f"the heads in {directory} lack {missing}: retrain with `monitor model train`")

@@ -53,7 +53,7 @@ def evaluate(
         confidence = [s.intent_confidence or 0.0 for s in scores]
         extra = _scope_figures(labels, scores)
     else:
-        predicted, confidence = _fraud_decisions(settings, scores)
+        predicted, confidence = fraud_decisions(settings, scores)
         alerted = [p == "fraud" for p in predicted]
         extra = {
             "alerted_fraud": sum(a for a, y in zip(alerted, labels, strict=True) if y == "fraud"),
@@ -93,7 +93,7 @@ def _scope_figures(labels: list[str], scores: list[Scores]) -> dict[str, object]
     }
 
 
-def _fraud_decisions(settings: Settings, scores: list[Scores]) -> tuple[list[str], list[float]]:
+def fraud_decisions(settings: Settings, scores: list[Scores]) -> tuple[list[str], list[float]]:
     """What `fraud_intent` (from the configured rules file) decides for each message, and the
     confidence of that decision."""
     rule = load_rules(settings.rules_file).rules.fraud_intent

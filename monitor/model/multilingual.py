@@ -1,0 +1,111 @@
+"""Chinese scored by multilingual-e5-small and its own three heads (issue 30).
+
+The English MiniLM cannot read Chinese. `E5Scorer` reads it through frozen e5 (`monitor.model.e5`)
+and heads trained by `monitor model train-zh` (`weights/zh_heads.*`) over the same labels as the
+English heads, so rows, rules and the desk's triage read the same. What the English scorer derives
+from its own embedding is left out here: no out-of-scope marking (the scope head reads MiniLM's
+space) and no suggested reply (the approved replies are English text); urgency and queue come
+from the intent, as for English.
+
+It is an optional part: without the `multilingual` extra or the trained heads, `load_e5_scorer`
+says why in one log line and returns None, and Chinese stays stored unscored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import structlog
+import torch
+
+from monitor.config import Settings
+from monitor.errors import ModelError
+from monitor.model.heads import WEIGHTS_DIR, Heads
+from monitor.records import INTENT_PROBABILITY_FLOOR, SENTIMENTS, TOP_INTENTS, Scores, Stream, canonical_intent
+from monitor.triage import Triage
+
+log = structlog.get_logger(__name__)
+
+ZH_HEADS = "zh_heads"
+"""The stem of the Chinese heads' files under `weights/`."""
+CHINESE = frozenset({"zh"})
+"""What e5 scores here: it reads ~100 languages, but heads are trained and measured for Chinese only."""
+
+
+class Embedder:
+    """What `E5Scorer` needs of an encoder (`monitor.model.e5.E5Encoder`; a fake in unit tests)."""
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:  # pragma: no cover - a protocol
+        raise NotImplementedError
+
+
+class E5Scorer:
+    """Sentiment per stream, mood and intent for texts in `languages`, from one e5 pass per text."""
+
+    def __init__(self, encoder: Embedder, heads: Heads, triage: Triage | None = None) -> None:
+        self.encoder = encoder
+        self.heads = heads
+        self.triage = triage
+        self.model_version = heads.version
+        self.languages = CHINESE
+        self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        if not texts:
+            return []
+        emb = self.encoder.embed(texts)
+        sentiment = torch.empty((len(texts), len(SENTIMENTS)))
+        for stream in ("news", "customer"):
+            rows = [i for i, s in enumerate(streams) if s == stream]
+            if rows:
+                head = self.heads.sentiment_for(stream)
+                order = [head.labels.index(label) for label in SENTIMENTS]
+                sentiment[rows] = head.probabilities(emb[rows])[:, order]
+        conf, idx = sentiment.max(dim=-1)
+        polarity = sentiment[:, 2] - sentiment[:, 0]
+        customers = [i for i, s in enumerate(streams) if s == "customer"]
+        intents: dict[int, tuple[tuple[str, float], ...]] = {}
+        if customers:
+            probs = self.heads.intent.probabilities(emb[customers])
+            top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
+            for row, i in enumerate(customers):
+                intents[i] = tuple(
+                    (self.intent_labels[int(j)], round(float(p), 6))
+                    for p, j in zip(top_p[row], top_i[row], strict=True)
+                    if p >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]
+                )
+        desk = {}
+        if self.triage is not None:
+            desk = {i: self.triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx[i])]) for i in customers}
+        return [
+            Scores(
+                sentiment=SENTIMENTS[int(idx[i])],
+                sentiment_score=round(float(polarity[i]), 6),
+                sentiment_confidence=round(float(conf[i]), 6),
+                intent=intents[i][0][0] if i in intents else None,
+                intent_confidence=intents[i][0][1] if i in intents else None,
+                intent_probabilities=intents.get(i, ()),
+                urgency=desk[i][0] if i in desk else None,
+                queue=desk[i][1] if i in desk else None,
+            )
+            for i in range(len(texts))
+        ]
+
+
+def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None:
+    """The Chinese scorer, or None (one log line says why) when Chinese is not monitored, the
+    `multilingual` extra is not installed, or no Chinese heads were trained."""
+    if not CHINESE & set(settings.languages):
+        return None
+    started = time.perf_counter()
+    try:
+        from monitor.model.e5 import E5Encoder
+
+        heads = Heads.load(WEIGHTS_DIR, ZH_HEADS)
+        encoder = E5Encoder(max_tokens=settings.max_seq_tokens)
+    except (ModelError, ImportError, OSError) as e:
+        log.warning("Chinese stays stored unscored: the multilingual model could not load", reason=str(e))
+        return None
+    log.info("multilingual model loaded", model_version=heads.version, seconds=round(time.perf_counter() - started, 1))
+    return E5Scorer(encoder, heads, triage)
