@@ -8,7 +8,7 @@ live at the edges (`monitor.kafka.ConsumerAdapter`, `monitor.db.store.Store`,
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence, Set
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from monitor.batch import WriteBatch, WriteResult
 from monitor.logwatch import LogChange, LogState, Position
@@ -80,6 +80,22 @@ class Scorer(Protocol):
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         """Scores for each text: sentiment as its stream means it; intent for customer messages."""
+        ...
+
+
+@runtime_checkable
+class RoutingScorer(Scorer, Protocol):
+    """A scorer with a model per language (`monitor.routing`): `score` reads every text with the
+    main model (`model_version`); `score_languages` gives each text to its language's model."""
+
+    def score_languages(
+        self, texts: Sequence[str], streams: Sequence[Stream], languages: Sequence[str]
+    ) -> list[Scores]:
+        """As `score`, each text read by the model for its language (ISO 639-1, one per text)."""
+        ...
+
+    def version_for(self, language: str) -> str:
+        """The `model_version` of the model that reads `language`."""
         ...
 
 

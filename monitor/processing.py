@@ -13,6 +13,7 @@ from monitor.language import LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, MaskTally, mask_text
 from monitor.ports import SchemaDecoder, Scorer
 from monitor.records import DeadLetter, Message, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.routing import score_texts, version_for
 from monitor.stories import story_sketch
 from monitor.validation import Limits, validate
 
@@ -50,9 +51,9 @@ def process_records(
             batch.dead_letters.append(outcome)
         else:
             messages.append((outcome, detector.detect(outcome.text)))
-    readable = [m for m, language in messages if scorable(language, languages, scorer.languages)]
+    readable = [(m, language) for m, language in messages if scorable(language, languages, scorer.languages)]
     scores = {id(m): s for m, s in _score(readable, scorer, batch, mask_kinds)}
-    readable_ids = {id(m) for m in readable}
+    readable_ids = {id(m) for m, _ in readable}
     linker = linker or EntityLinker()
     for message, language in messages:
         if id(message) in readable_ids and id(message) not in scores:
@@ -64,7 +65,7 @@ def process_records(
                 message=message,
                 scores=got,
                 entities=tuple(link.entity for link in links),
-                model_version=scorer.model_version if got is not None else None,
+                model_version=version_for(scorer, language) if got is not None else None,
                 received_at=received_at,
                 language=language,
                 links=links,
@@ -75,21 +76,23 @@ def process_records(
 
 
 def _score(
-    messages: list[Message], scorer: Scorer, batch: WriteBatch, mask_kinds: frozenset[Kind]
+    readable: list[tuple[Message, str]], scorer: Scorer, batch: WriteBatch, mask_kinds: frozenset[Kind]
 ) -> list[tuple[Message, Scores]]:
-    """Score in one call; if the model fails on the batch, find and dead-letter the culprits alone."""
-    if not messages:
+    """Score in one call, each message by its language's model (`monitor.routing`); if the model
+    fails on the batch, find and dead-letter the culprits alone."""
+    if not readable:
         return []
+    messages = [m for m, _ in readable]
     texts = [m.text for m in messages]
     streams = [m.stream for m in messages]
     try:
-        return list(zip(messages, scorer.score(texts, streams), strict=True))
+        return list(zip(messages, score_texts(scorer, texts, streams, [lang for _, lang in readable]), strict=True))
     except Exception:
         log.exception("model failed on a batch; scoring its messages one by one", batch_size=len(messages))
     scored = []
-    for message in messages:
+    for message, language in readable:
         try:
-            scored.append((message, scorer.score([message.text], [message.stream])[0]))
+            scored.append((message, score_texts(scorer, [message.text], [message.stream], [language])[0]))
         except Exception as e:  # noqa: BLE001 - one bad message must not stop the stream
             reason = mask_text(f"model could not score this message: {type(e).__name__}: {e}", mask_kinds)
             batch.dead_letters.append(

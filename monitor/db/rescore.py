@@ -37,6 +37,7 @@ from monitor.db.schema import EventScoreRow, ScoredEventRow
 from monitor.db.store import SCORE_FIELDS, score_columns
 from monitor.ports import Scorer
 from monitor.records import Scores, Stream
+from monitor.routing import languages_of_main_model
 
 log = structlog.get_logger(__name__)
 
@@ -130,8 +131,10 @@ def _scores(event: Pending, scores: Scores, version: str) -> dict[str, Any]:
 
 
 def readable(scorer: Scorer, monitored: Collection[str] | None) -> list[str]:
-    """The languages to re-score: those the scorer reads, of `monitored` (`MONITOR_LANGUAGES`) when given."""
-    return sorted(scorer.languages if monitored is None else scorer.languages & set(monitored))
+    """The languages to re-score: those the scorer's main model reads (its `model_version`: rows in
+    a language another model scores are left as they are), of `monitored` (`MONITOR_LANGUAGES`) when given."""
+    main = languages_of_main_model(scorer)
+    return sorted(main if monitored is None else main & set(monitored))
 
 
 async def count_pending(

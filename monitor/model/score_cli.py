@@ -7,11 +7,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from monitor.explanation import Explainer
+from monitor.explanation import Explainer, Reasons
 from monitor.language import UNDETERMINED, LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, mask_text
 from monitor.model.scorer import Scorer
 from monitor.records import Stream
+from monitor.routing import score_texts, version_for
 
 CUSTOMER_ONLY = (
     "intent", "intent_confidence", "intent_probabilities", "reply_id", "reply_text", "reply_score", "urgency", "queue",
@@ -49,13 +50,19 @@ def score_lines(
     readable = [i for i, language in enumerate(found) if scorable(language, languages, scorer.languages)]
     read = [masked[i] for i in readable]
     streams: list[Stream] = [stream] * len(read)
-    scores = dict(zip(readable, scorer.score(read, streams), strict=True)) if read else {}
+    read_languages = [found[i] for i in readable]
+    scores = dict(zip(readable, score_texts(scorer, read, streams, read_languages), strict=True)) if read else {}
     reasons = None
-    if explain and read:
+    # Explanations come from the main (English) model's attributions: texts another model scored get none.
+    explainable = [i for i in readable if version_for(scorer, found[i]) == scorer.model_version]
+    if explain and explainable:
         if not isinstance(scorer, Explainer):
             raise TypeError(f"{type(scorer).__name__} gives no explanations")
-        explained = scorer.explain(read, streams, top_k=top_k, scores=list(scores.values()))
-        reasons = dict(zip(readable, explained, strict=True))
+        explained = scorer.explain(
+            [masked[i] for i in explainable], [stream] * len(explainable), top_k=top_k,
+            scores=[scores[i] for i in explainable],
+        )
+        reasons = dict(zip(explainable, explained, strict=True))
     lines = []
     for i, (text, language) in enumerate(zip(masked, found, strict=True)):
         out: dict[str, object] = {"stream": stream, "text": text, "language": language}
@@ -64,15 +71,15 @@ def score_lines(
             out |= {"scored": False, "reason": _why_unscored(language, languages), "model_version": None}
             lines.append(json.dumps(out, ensure_ascii=False))
             continue
-        out |= {"scored": True, **asdict(s), "model_version": scorer.model_version}
+        out |= {"scored": True, **asdict(s), "model_version": version_for(scorer, language)}
         if stream != "customer":
             for key in CUSTOMER_ONLY:
                 out.pop(key)
         else:
             out["intent_probabilities"] = dict(s.intent_probabilities)
             out["intent_ambiguous"] = s.intent_ambiguous
-        if reasons is not None:
-            r = reasons[i]
+        if explain:
+            r = reasons[i] if reasons is not None and i in reasons else Reasons(None, None)
             out["explanation"] = r.sentiment.as_dicts() if r.sentiment else None
             if stream == "customer":
                 out["intent_explanation"] = r.intent.as_dicts() if r.intent else None

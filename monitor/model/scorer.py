@@ -16,11 +16,13 @@ from monitor.alerts.config import load_rules
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.explanation import Explanation, Reasons
+from monitor.language import by_script
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
 from monitor.model.heads import WEIGHTS_DIR, Head, Heads
 from monitor.model.hf import HFClassifier
+from monitor.model.multilingual import E5Scorer, load_e5_scorer
 from monitor.model.scope import ScopeHead
 from monitor.ports import Scorer
 from monitor.records import (
@@ -61,6 +63,7 @@ class TransformerScorer:
         scope: ScopeHead | None = None,
         replies: ReplyBook | None = None,
         triage: Triage | None = None,
+        multilingual: E5Scorer | None = None,
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
@@ -81,7 +84,9 @@ class TransformerScorer:
         if self.scope is not None:
             parts.append(f"scope={self.scope.version}")
         self.model_version = ";".join(parts)
-        self.languages = ENGLISH
+        self.multilingual = multilingual
+        """Reads what the English model cannot (Chinese), in its own batches (`score_languages`)."""
+        self.languages = ENGLISH | (multilingual.languages if multilingual is not None else frozenset())
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
 
     @cached_property
@@ -178,6 +183,30 @@ class TransformerScorer:
             for i in range(len(texts))
         ]
 
+    def version_for(self, language: str) -> str:
+        """The `model_version` a row in `language` is scored by."""
+        if self.multilingual is not None and language in self.multilingual.languages:
+            return self.multilingual.model_version
+        return self.model_version
+
+    def score_languages(
+        self, texts: Sequence[str], streams: Sequence[Stream], languages: Sequence[str]
+    ) -> list[Scores]:
+        """As `score`, but texts in the multilingual model's languages go to it, in their own batch;
+        every other text (English) goes to `score`, as before."""
+        other = self.multilingual
+        routed = [i for i, language in enumerate(languages) if other is not None and language in other.languages]
+        if other is None or not routed:
+            return self.score(texts, streams)
+        chosen = set(routed)
+        kept = [i for i in range(len(texts)) if i not in chosen]
+        out: list[Scores | None] = [None] * len(texts)
+        for rows, scorer in ((kept, self.score), (routed, other.score)):
+            if rows:
+                for i, s in zip(rows, scorer([texts[i] for i in rows], [streams[i] for i in rows]), strict=True):
+                    out[i] = s
+        return [s for s in out if s is not None]
+
     def explain(
         self,
         texts: Sequence[str],
@@ -193,8 +222,27 @@ class TransformerScorer:
         `scores` (what `score` returned for these texts) names the labels to explain; without it
         the labels are predicted again (by the fp32 copy the attributions run on, which can differ
         from a bf16 score on a borderline text). A task a checkpoint override scores is explained
-        through the checkpoint, by the same method.
+        through the checkpoint, by the same method. Texts the multilingual model scores (Chinese
+        by script) get no explanation: the attributions run on the English model.
         """
+        other = self.multilingual
+        routed = {i for i, t in enumerate(texts) if other is not None and by_script(t) in other.languages}
+        if not routed:
+            return self._explain_english(texts, streams, top_k, scores)
+        kept = [i for i in range(len(texts)) if i not in routed]
+        explained = iter(self._explain_english(
+            [texts[i] for i in kept], [streams[i] for i in kept], top_k,
+            None if scores is None else [scores[i] for i in kept],
+        ) if kept else [])
+        return [Reasons(None, None) if i in routed else next(explained) for i in range(len(texts))]
+
+    def _explain_english(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None,
+        scores: Sequence[Scores] | None,
+    ) -> list[Reasons]:
         calls: dict[int, tuple[WordAttributor, str, list[Target], list[tuple[int, str]]]] = {}
         for stream in ("news", "customer"):
             rows = [i for i, s in enumerate(streams) if s == stream]
@@ -266,7 +314,7 @@ def load_scorer(settings: Settings) -> Scorer:
         apply_deltas(encoder.model, WEIGHTS_DIR)
         encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
     if encoder is None:
-        return TransformerScorer(encoder, heads, sentiment, intent)
+        return TransformerScorer(encoder, heads, sentiment, intent, multilingual=load_e5_scorer(settings, None))
     config = load_replies(settings.replies_file)
     labels = [*heads.intent.labels, OUT_OF_SCOPE]
     if unknown := config.unknown(labels):
@@ -282,4 +330,7 @@ def load_scorer(settings: Settings) -> Scorer:
         queue_of=config.triage.queue_of(),
         default_queue=config.triage.default_queue,
     )
-    return TransformerScorer(encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage)
+    return TransformerScorer(
+        encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
+        multilingual=load_e5_scorer(settings, triage),
+    )

@@ -1,5 +1,6 @@
-"""Chinese and Spanish are stored with their language and no scores; English is scored: the real
-broker, Postgres, model and language detector. Nothing unscored raises an alert or gets an
+"""English is scored by the English model and Chinese by the multilingual one (each row names
+its model); Spanish, not monitored, is stored with its language and no scores: the real broker,
+Postgres, models and language detector. Nothing unscored raises an alert or gets an
 `event_scores` row; `languages_hourly` counts both kinds, and the analyst role may read it."""
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ CUSTOMERS = [
 ]
 
 
-async def test_only_english_is_scored_the_rest_is_stored_with_its_language(broker, database_url, db, scorer) -> None:
+async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_with_its_language(
+    broker, database_url, db, scorer
+) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
     await create_topics(broker.bootstrap, [news, customer], partitions=1)
     await produce(broker.bootstrap, news, [{"id": i, "headline": text} for i, text, _ in NEWS])
@@ -49,19 +52,20 @@ async def test_only_english_is_scored_the_rest_is_stored_with_its_language(broke
     assert {i: r["language"] for i, r in rows.items()} == expected
     for i, language in expected.items():
         r = rows[i]
-        if language == "en":
-            assert (r["model_version"], r["sentiment"] is not None) == (scorer.model_version, True), i
+        if language in ("en", "zh"):
+            assert (r["model_version"], r["sentiment"] is not None) == (scorer.version_for(language), True), i
         else:
             assert (r["model_version"], r["sentiment"], r["sentiment_score"], r["intent"]) == (None, None, None, None)
     assert rows["c-en"]["intent"] == "lost_or_stolen_card"
+    assert rows["zh-1"]["model_version"].startswith("e5-small-zh-") and rows["zh-1"]["sentiment"] == "negative"
 
     scored = await db.fetch(
         "SELECT s.message_id FROM event_scores es JOIN scored_events s ON s.id = es.event_id ORDER BY 1"
     )
-    assert [r["message_id"] for r in scored] == sorted(i for i, language in expected.items() if language == "en")
-    # The English fraud report pages; the Chinese and Spanish ones are not guessed at.
+    assert [r["message_id"] for r in scored] == sorted(i for i, language in expected.items() if language != "es")
+    # The English and Chinese fraud reports page; the Spanish one is not guessed at.
     alerted = {r["entity"] for r in await db.fetch("SELECT entity FROM alerts WHERE rule = 'fraud_intent'")}
-    assert alerted == {"victim-en"}
+    assert alerted == {"victim-en", "victim-zh"}
 
     await db.execute("SET ROLE monitor_analyst")
     try:
@@ -74,8 +78,8 @@ async def test_only_english_is_scored_the_rest_is_stored_with_its_language(broke
     assert [tuple(r) for r in counts] == [
         ("customer", "en", 1, 1, 0),
         ("customer", "es", 1, 0, 1),
-        ("customer", "zh", 1, 0, 1),
+        ("customer", "zh", 1, 1, 0),
         ("news", "en", 2, 2, 0),
         ("news", "es", 1, 0, 1),
-        ("news", "zh", 2, 0, 2),
+        ("news", "zh", 2, 2, 0),
     ]

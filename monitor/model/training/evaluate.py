@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -11,12 +12,14 @@ from monitor.alerts.config import load_rules
 from monitor.alerts.rules import EventFacts, intent_set_probability
 from monitor.config import Settings
 from monitor.errors import ModelError
+from monitor.language_detection import shared_detector
 from monitor.model.scorer import Scorer, TransformerScorer, load_scorer
 from monitor.model.training.data import read_labelled
 from monitor.model.training.faithfulness import comprehensiveness
 from monitor.model.training.metrics import accuracy, expected_calibration_error, macro_f1
 from monitor.model.training.variants import VARIANTS
 from monitor.records import OUT_OF_SCOPE, Scores, Stream, canonical_intent
+from monitor.routing import score_texts, version_for
 
 EvalTask = Literal["sentiment", "intent", "fraud"]
 """fraud: labels `fraud` / `ordinary`, judged as the shipped `fraud_intent` rule decides."""
@@ -43,7 +46,10 @@ def evaluate(
     if task == "intent":
         labels = [canonical_intent(label) for label in labels]
     scorer = load_scorer(settings)
-    scores = scorer.score(texts, [stream] * len(texts))
+    # Each text is read by its language's model (Chinese: the multilingual one), as the service reads it.
+    detector = shared_detector(settings.languages)
+    languages = [detector.detect(t) for t in texts]
+    scores = score_texts(scorer, texts, [stream] * len(texts), languages)
     extra: dict[str, object] = {}
     if task == "sentiment":
         predicted: list[str] = [s.sentiment for s in scores]
@@ -73,6 +79,7 @@ def evaluate(
         **extra,
         **(_faithfulness(scorer, texts, stream, scores, explain) if explain and task == "sentiment" else {}),
         "model_version": scorer.model_version,
+        "model_versions": dict(Counter(version_for(scorer, language) for language in languages)),
     }
 
 
