@@ -2,8 +2,9 @@
 
 The texts are chosen so that every part of the system has something to do: several tickers with
 ordinary news, one ticker ($ZTX, Zentrix) with a burst of bad news inside one alert window, ordinary
-customer questions, two customers (cust-42, cust-77) whose messages the fraud rule watches for, one
-card number that must be masked, and a few records that can only become dead letters.
+customer questions, three customers (cust-42, cust-77, and cust-86 writing in Chinese) whose messages
+the fraud rule watches for, a few Chinese headlines (scored by the multilingual model where it is
+installed), one card number that must be masked, and a few records that can only become dead letters.
 
 Event times are placed relative to `start` (the moment the demo runs), so that the alert rules,
 which judge by event time, see a recent burst and not stale history.
@@ -22,6 +23,8 @@ BURST_TICKER = "ZTX"
 """The ticker whose bad news arrives as a burst (the `negative_news_burst` rule's example)."""
 STOLEN_CARD_CUSTOMER = "cust-42"
 UNRECOGNISED_PAYMENT_CUSTOMER = "cust-77"
+CHINESE_FRAUD_CUSTOMER = "cust-86"
+"""Reports card fraud in Chinese: the multilingual model's fraud alert."""
 CARD_NUMBER = "4929 1746 3051 2088"
 """Luhn-valid (so the masking must catch it), in no issuer's real range of issued cards."""
 SPAN = timedelta(minutes=10)
@@ -76,6 +79,10 @@ _NEWS: tuple[tuple[int, tuple[str, ...] | None, str, str], ...] = (
     (500, ("NRDL",), "Nordale Bank reports strong growth in mortgage lending", ""),
     (530, None, "$QMT Quillmont Foods raises prices as input costs ease, margin improves", ""),
     (560, ("HLVX",), "Helvix Energy annual general meeting approves all resolutions", ""),
+    # Chinese headlines: the multilingual model reads them (stored unscored without it).
+    (185, ("NRDL",), "诺代尔银行前三季度净利润同比增长18%，不良贷款率持续下降", ""),
+    (395, ("ARBO",), "阿博莱物流遭监管部门立案调查，股价盘中跌停", ""),
+    (575, ("QMT",), "奎尔蒙食品将于下周召开临时股东大会", ""),
 )
 
 # (seconds after start, customer, channel, text)
@@ -105,6 +112,7 @@ _CUSTOMER: tuple[tuple[int, str, str, str], ...] = (
     (485, "cust-66", "email", "Can I have a second card for my partner on the same account?"),
     (515, "cust-14", "chat", "How do I get a statement for the last three months?"),
     (545, "cust-21", "app", "Thanks, the transfer arrived. Great service!"),
+    (470, CHINESE_FRAUD_CUSTOMER, "chat", "我的信用卡昨晚在境外被连刷了三笔，我人一直在国内，请马上冻结"),
 )
 
 

@@ -13,6 +13,7 @@ from monitor.records import DeadLetter, Message, SourceRecord
 from monitor.tools.demo.stream import (
     BURST_TICKER,
     CARD_NUMBER,
+    CHINESE_FRAUD_CUSTOMER,
     SPAN,
     STOLEN_CARD_CUSTOMER,
     UNRECOGNISED_PAYMENT_CUSTOMER,
@@ -100,6 +101,7 @@ def test_fraud_customers_and_ordinary_questions(messages: list[Message]) -> None
     customers = [m.customer_id for m in messages if m.stream == "customer"]
     assert STOLEN_CARD_CUSTOMER in customers
     assert UNRECOGNISED_PAYMENT_CUSTOMER in customers
+    assert CHINESE_FRAUD_CUSTOMER in customers
     assert len(set(customers)) >= 10
 
 
