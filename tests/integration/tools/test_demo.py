@@ -180,7 +180,7 @@ async def test_demo_uses_the_configured_kafka_and_postgres(
     rc = await asyncio.to_thread(demo.wait, 240)
     assert rc == 0, demo.output
     assert f"Kafka: {broker.bootstrap} (MONITOR_KAFKA_BOOTSTRAP_SERVERS)" in demo.output
-    assert "stored 46 scored events and 3 dead letters" in demo.output
+    assert "stored 50 scored events and 3 dead letters" in demo.output
     assert not any("tansu" in cmd or "pgserver" in cmd for cmd in demo.seen.values()), demo.seen
     assert "psql postgresql://" in demo.output
     # Its rows are in the given database, on topics of its own.
