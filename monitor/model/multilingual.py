@@ -107,5 +107,5 @@ def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None
     except (ModelError, ImportError, OSError) as e:
         log.warning("Chinese stays stored unscored: the multilingual model could not load", reason=str(e))
         return None
-    log.info("multilingual model loaded", model_version=heads.version, seconds=round(time.perf_counter() - started, 1))
+    log.debug("multilingual model loaded", model_version=heads.version, seconds=round(time.perf_counter() - started, 1))
     return E5Scorer(encoder, heads, triage)

@@ -8,13 +8,16 @@ Recipe (fixed seed 0):
    implies a mood; intent from Banking77 (minus its dev split, at most `INTENT_PER_LABEL` per
    intent) and the English fraud-report templates.
 2. Chinese written for training (`tests/data/zh/news_train.csv`, `customer_train.csv`; never the
-   dev sets beside them), each row counted `ZH_REPEAT` times: a few hundred Chinese rows would
-   otherwise weigh little against thousands of English ones.
+   dev sets beside them), each row counted 1, 3 or 10 times (`ZH_REPEATS`), whichever reads the
+   Chinese calibration rows best: a few hundred Chinese rows would otherwise weigh little against
+   thousands of English ones.
 3. Every text embedded once by frozen e5 (`query: ` prefix, mean pooled; cached on disk by the
    texts' hash), one logistic-regression head per task (`recipe.fit_head`).
-4. A calibration split carved from the TRAINING rows by hash (`CALIBRATION_PERCENT`), English and
-   Chinese apart: each head is fitted without it, and its temperature fitted on it, the two
-   languages weighing the same (`recipe.fit_temperature`).
+4. A calibration split carved from the TRAINING rows by hash (`CALIBRATION_PERCENT`): each head
+   is fitted without it; its Chinese part picks the Chinese weight and fits the temperature
+   (`recipe.fit_temperature`): the heads serve Chinese only. (A first version calibrated on
+   English and Chinese calibration rows alike, with Chinese counted 3 times: dev news 0.900 /
+   ECE 0.151, mood 0.804 / 0.118, fraud 23/24 with 2/32 false alarms.)
 5. Saved as `weights/zh_heads.safetensors` (+ `zh_heads.json`, version `e5-small-zh-<hash>`).
 
 The dev figures (`zh_dev_report`) are measured on the hand-written Chinese dev sets afterwards,
@@ -52,8 +55,11 @@ SEED = 0
 NEWS_EN = 1_200
 MOOD_EN = 1_000
 INTENT_PER_LABEL = 12
-ZH_REPEAT = 3
+ZH_REPEATS = (1, 3, 10)
+"""How many times each Chinese training row may count: the one reading the Chinese calibration rows best is kept."""
 CALIBRATION_PERCENT = 20
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.25, 10.0
+"""Bounds on a temperature fitted on a few dozen rows that the head may read without an error."""
 MAX_TOKENS = 64
 """Training texts are cut to 64 tokens: headlines and customer messages fit, and the CPU halves."""
 
@@ -146,18 +152,27 @@ def split_for_calibration(split: Split) -> tuple[Split, Split]:
 
 
 def train_head(embed: CachedEmbedder, data: TaskData, labels: Sequence[str] | None = None) -> Head:
-    """One head fitted on both languages' fit rows (Chinese counted `ZH_REPEAT` times), its
-    temperature on both languages' calibration rows."""
-    en_fit, en_cal = split_for_calibration(data.english)
+    """One head fitted on both languages' fit rows, Chinese counted as many times (`ZH_REPEATS`) as
+    reads the Chinese calibration rows best; its temperature fitted on the Chinese calibration rows:
+    these heads serve Chinese only, so they are calibrated for Chinese."""
+    en_fit, _ = split_for_calibration(data.english)
     zh_fit, zh_cal = split_for_calibration(data.chinese)
-    x_en, x_zh = embed(en_fit[0]), embed(zh_fit[0])
-    x = torch.cat([x_en, *([x_zh] * ZH_REPEAT)])
-    y = en_fit[1] + zh_fit[1] * ZH_REPEAT
-    head = fit_head(x, y)
-    if labels is not None and tuple(labels) != head.labels:
-        head = _with_labels(head, tuple(labels))
-    calibration = [(embed(part[0]), part[1]) for part in (en_cal, zh_cal) if part[0]]
-    head.temperature = fit_temperature(head, calibration)
+    x_en, x_zh, x_cal = embed(en_fit[0]), embed(zh_fit[0]), embed(zh_cal[0])
+    best: tuple[float, float, Head] | None = None
+    for repeat in ZH_REPEATS:
+        head = fit_head(torch.cat([x_en, *([x_zh] * repeat)]), en_fit[1] + zh_fit[1] * repeat)
+        if labels is not None and tuple(labels) != head.labels:
+            head = _with_labels(head, tuple(labels))
+        probs = head.probabilities(x_cal)
+        truth = torch.tensor([head.labels.index(label) for label in zh_cal[1]])
+        hits = float((probs.argmax(dim=-1) == truth).float().mean())
+        loss = float(torch.nn.functional.nll_loss(probs.clamp_min(1e-12).log(), truth))
+        log.info("Chinese weight tried", repeat=repeat, calibration_accuracy=round(hits, 4), log_loss=round(loss, 4))
+        if best is None or (hits, -loss) > best[:2]:
+            best = (hits, -loss, head)
+    assert best is not None
+    head = best[2]
+    head.temperature = min(max(fit_temperature(head, [(x_cal, zh_cal[1])]), MIN_TEMPERATURE), MAX_TEMPERATURE)
     return head
 
 
