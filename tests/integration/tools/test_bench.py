@@ -18,6 +18,7 @@ KEYS = {
     "peak_gflops_serving", "model_efficiency_serving", "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
     "e2e_customer_plain_msgs_per_s", "e2e_customer_alerting_msgs_per_s", "e2e_alerting_vs_plain",
     "alerts_delivered", "alert_webhook_p50_ms", "alert_webhook_p99_ms",
+    "zh_batched_msgs_per_s", "zh_rate_vs_english",  # the dev extra installs the multilingual model
     *(f"{step}_{figure}" for step in ("masking", "language", "linking", "story_sketch")
       for figure in ("us_per_msg", "share_of_model")),
 }
