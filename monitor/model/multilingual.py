@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 import torch
@@ -25,6 +26,9 @@ from monitor.model.heads import WEIGHTS_DIR, Heads
 from monitor.records import INTENT_PROBABILITY_FLOOR, SENTIMENTS, TOP_INTENTS, Scores, Stream, canonical_intent
 from monitor.triage import Triage
 
+if TYPE_CHECKING:
+    from monitor.model.e5 import E5Encoder
+
 log = structlog.get_logger(__name__)
 
 ZH_HEADS = "zh_heads"
@@ -33,11 +37,12 @@ CHINESE = frozenset({"zh"})
 """What e5 scores here: it reads ~100 languages, but heads are trained and measured for Chinese only."""
 
 
-class Embedder:
-    """What `E5Scorer` needs of an encoder (`monitor.model.e5.E5Encoder`; a fake in unit tests)."""
+class Embedder(Protocol):
+    """What `E5Scorer` needs of an encoder (`monitor.model.e5.PackedE5` or `E5Encoder`; a fake in unit tests)."""
 
-    def embed(self, texts: Sequence[str]) -> torch.Tensor:  # pragma: no cover - a protocol
-        raise NotImplementedError
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """One unit-length float32 row per text, in order."""
+        ...
 
 
 class E5Scorer:
@@ -93,6 +98,16 @@ class E5Scorer:
         ]
 
 
+def serving_encoder(encoder: E5Encoder, settings: Settings) -> Embedder:
+    """e5 as the service runs it: on the configured device, at the serving precision, packed."""
+    from monitor.model.e5 import PackedE5
+    from monitor.model.encoder import default_batch_tokens, resolve_device, resolve_dtype
+
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(device, settings.precision)
+    return PackedE5(encoder, device, dtype, settings.max_batch_tokens or default_batch_tokens(device, dtype))
+
+
 def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None:
     """The Chinese scorer, or None (one log line says why) when Chinese is not monitored, the
     `multilingual` extra is not installed, or no Chinese heads were trained."""
@@ -103,7 +118,7 @@ def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None
         from monitor.model.e5 import E5Encoder
 
         heads = Heads.load(WEIGHTS_DIR, ZH_HEADS)
-        encoder = E5Encoder(max_tokens=settings.max_seq_tokens)
+        encoder = serving_encoder(E5Encoder(max_tokens=settings.max_seq_tokens), settings)
     except (ModelError, ImportError, OSError) as e:
         log.warning("Chinese stays stored unscored: the multilingual model could not load", reason=str(e))
         return None
