@@ -12,9 +12,10 @@ stores each event's explanation once (`event_explanations`), merges the stronges
 alert's and notification's evidence details, and marks the notifications ready so the dispatcher
 sends them.
 
-Scoring comes first (`monitor.alerts.budget`): urgent alerts (critical, high) are claimed first
-and explained whatever the load; routine ones only while the pipeline has no backlog and, while
-the stream is live, within a share of the model's time. Each call's model seconds are charged to
+Scoring comes first (`monitor.alerts.budget`): urgent alerts (critical, high) are claimed first,
+at once unless the pipeline has a backlog (then once half their bound has passed); routine ones
+only while the pipeline has no backlog and, while the stream is live, within a share of the
+model's time. Each call's model seconds are charged to
 that budget and counted (`monitor_explain_model_seconds_total`).
 
 Reasons never cost an alert: one that cannot be explained (an error, the model too slow) is sent
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
-from monitor.alerts.budget import URGENT_SEVERITIES, BudgetPolicy, ExplainBudget, is_urgent
+from monitor.alerts.budget import URGENT_SEVERITIES, BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventExplanationRow
 from monitor.errors import StoreUnavailable
@@ -160,9 +161,10 @@ class AlertExplainer:
         async with transaction(self.engine) as conn:
             released = (await conn.execute(q.RELEASE_EXPIRED, {"timeout_s": self.policy.timeout_s})).all()
         self._released([row.id for row in released])
-        claimed = await self.claim(urgent=True)
+        load = self.load()
+        claimed = await self.claim(urgent=True, min_age_s=urgent_wait_s(load, self.policy.timeout_s))
         if not claimed:
-            if self.budget.routine_allowed(self.load()):
+            if self.budget.routine_allowed(load):
                 claimed = await self.claim(urgent=False)
             else:
                 await self._hold_back()
@@ -170,9 +172,9 @@ class AlertExplainer:
             await self.explain(claimed)
         return len(claimed) + len(released)
 
-    async def claim(self, *, urgent: bool = True) -> list[Pending]:
-        """Lease the oldest few urgent (else routine) notifications still waiting for reasons and
-        still within the bound."""
+    async def claim(self, *, urgent: bool = True, min_age_s: float = 0.0) -> list[Pending]:
+        """Lease the oldest few urgent (else routine) notifications still waiting for reasons, at
+        least `min_age_s` old and still within the bound."""
         policy = self.policy
         limit = policy.claim_limit if urgent else policy.routine_claim_limit
         async with transaction(self.engine) as conn:
@@ -182,6 +184,7 @@ class AlertExplainer:
                     "limit": limit,
                     "lease_s": policy.lease_s,
                     "timeout_s": policy.timeout_s,
+                    "min_age_s": min_age_s,
                     "urgent_severities": sorted(URGENT_SEVERITIES),
                     "urgent": urgent,
                 },

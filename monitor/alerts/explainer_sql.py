@@ -18,6 +18,7 @@ WITH due AS (
     SELECT id FROM alert_notifications
     WHERE explained_at IS NULL AND (explaining_until IS NULL OR explaining_until < now())
       AND created_at >= now() - make_interval(secs => :timeout_s)
+      AND created_at <= now() - make_interval(secs => :min_age_s)
       AND (coalesce(payload->>'severity', '') = ANY(:urgent_severities)) = :urgent
     ORDER BY created_at
     LIMIT :limit

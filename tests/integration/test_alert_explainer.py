@@ -143,7 +143,7 @@ async def explained(db: asyncpg.Connection, rule: str) -> dict | None:  # type: 
     return json.loads(row["payload"]) if row["explained_at"] is not None else None
 
 
-async def test_routine_alerts_wait_out_a_backlog_urgent_ones_do_not(
+async def test_routine_alerts_wait_out_a_backlog_urgent_ones_half_their_bound(
     database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
     spike_ids, report = await raise_spike_and_fraud(database_url, db)
@@ -154,10 +154,15 @@ async def test_routine_alerts_wait_out_a_backlog_urgent_ones_do_not(
         store.engine, model, scorer.model_version, ExplainPolicy(timeout_s=120.0), load=lambda: load[0]
     )
     try:
-        assert await explainer.cycle() == 1  # the fraud report, backlog or not
+        assert await explainer.cycle() == 0, "a young fraud alert waits while the backlog drains"
+        await db.execute(
+            "UPDATE alert_notifications SET created_at = now() - interval '61 seconds' WHERE payload->>'rule' = $1",
+            "fraud_intent",
+        )
+        assert await explainer.cycle() == 1  # past half its bound: explained, backlog or not
         assert model.calls == [[report]]
         assert await explained(db, "intent_spike") is None
-        assert await explainer.cycle() == 0  # held back while the backlog lasts
+        assert await explainer.cycle() == 0  # the spike is held back while the backlog lasts
         load[0] = Load.IDLE
         assert await explainer.cycle() == 1
     finally:
