@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from monitor.entities import EntityLink
@@ -14,6 +14,15 @@ Sentiment = Literal["negative", "neutral", "positive"]
 Headers = tuple[tuple[str, bytes | None], ...]
 """Kafka record headers in their order: (key, value) pairs; a key may repeat, a value may be null."""
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+
+
+class Partition(NamedTuple):
+    """One partition of one topic: the core's name for what aiokafka calls a TopicPartition."""
+
+    topic: str
+    """The Kafka topic."""
+    partition: int
+    """The partition number within the topic."""
 
 
 def canonical_intent(label: str) -> str:

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor import drift
 from monitor.alerts import rules as r
 from monitor.alerts.config import ModelDrift, RulesConfig
-from monitor.alerts.payload import AlertChanges
 from monitor.alerts.store import AlertStore, lock_key, view
 from monitor.db.connection import transaction
 from monitor.db.schema import AlertRow
@@ -181,7 +180,7 @@ class DriftWatch:
                 first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
                 extra_details=details,
             )
-            for alert in await self.alerts.raise_alerts(conn, [trigger], now, AlertChanges()):
+            for alert in await self.alerts.raise_alerts(conn, [trigger], now):
                 log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                             severity=alert.severity, **result.as_json())
                 if self.metrics is not None:

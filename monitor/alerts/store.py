@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import rules as r
 from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
-from monitor.alerts.payload import AlertChanges, AlertView, notification_body
+from monitor.alerts.payload import AlertView, notification_body, raised_alert
 from monitor.alerts.reasons import needs_explanation
+from monitor.batch import AlertEffects
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.logwatch import LogChange
@@ -108,13 +109,12 @@ class AlertStore:
 
     async def on_inserted(
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
-    ) -> AlertChanges:
+    ) -> AlertEffects:
         """Apply the rules to a batch's newly inserted events, in the batch's own transaction."""
         now = datetime.now(UTC)
-        changes = AlertChanges()
         found = r.candidates(self.config, (facts(i, e) for i, e in events), now)
         if not found:
-            return changes
+            return AlertEffects()
         keys = sorted({lock_key(c.rule, c.entity) for c in found})
         await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
         open_rows = await self._open_rows(conn, found)
@@ -125,11 +125,11 @@ class AlertStore:
             if open_row is None:
                 if (trigger := await self._evaluate(conn, candidate)) is not None:
                     triggers.append(trigger)
-            elif (alert := await self._update(conn, open_row, candidate, now, changes)) is not None:
+            elif (alert := await self._update(conn, open_row, candidate, now)) is not None:
                 again.append((alert, "repeat"))
-        await self.raise_alerts(conn, triggers, now, changes)
-        changes.notifications += await self.notify(conn, again, now)
-        for alert in changes.raised:
+        raised = await self.raise_alerts(conn, triggers, now)
+        await self.notify(conn, again, now)
+        for alert in raised:
             log.warning(
                 "alert raised",
                 alert_id=str(alert.id),
@@ -138,7 +138,7 @@ class AlertStore:
                 severity=alert.severity,
                 event_count=alert.event_count,
             )
-        return changes
+        return AlertEffects(tuple(raised_alert(a) for a in raised))
 
     @staticmethod
     async def _open_rows(conn: AsyncConnection, found: Sequence[r.Candidate]) -> dict[tuple[str, str], Row[Any]]:
@@ -156,7 +156,6 @@ class AlertStore:
         conn: AsyncConnection,
         triggers: Sequence[r.Trigger],
         now: datetime,
-        changes: AlertChanges,
     ) -> list[AlertView]:
         """Open an alert for each trigger and write their firing notifications, a statement each;
         a trigger whose (rule, entity) has one open already raises none (the caller holds its
@@ -187,8 +186,7 @@ class AlertStore:
             for t in triggers
         ]
         raised = [view(row) for row in await conn.execute(stmt, rows)]
-        changes.raised += raised
-        changes.notifications += await self.notify(conn, [(alert, "firing") for alert in raised], now)
+        await self.notify(conn, [(alert, "firing") for alert in raised], now)
         return raised
 
     async def _update(
@@ -197,7 +195,6 @@ class AlertStore:
         row: Row[Any],
         candidate: r.Candidate,
         now: datetime,
-        changes: AlertChanges,
     ) -> AlertView | None:
         """Add the candidate's events to an open alert; returns it when it is to be paged again."""
         current = r.OpenAlert(
@@ -242,7 +239,6 @@ class AlertStore:
                 update(AlertRow).where(AlertRow.id == row.id).values(**values).returning(AlertRow)
             )
         ).one()
-        changes.updated += 1
         log.info(
             "alert updated",
             alert_id=str(row.id),
@@ -302,7 +298,7 @@ class AlertStore:
             rule=r.KAFKA_LOG_CHANGED, entity=change.topic, severity=rule.severity, evidence=(),
             first_seen=now, last_seen=now, event_count=1, extra_details=(change.as_json(),),
         )
-        if raised := await self.raise_alerts(conn, [trigger], now, AlertChanges()):
+        if raised := await self.raise_alerts(conn, [trigger], now):
             log.warning("alert raised", alert_id=str(raised[0].id), rule=r.KAFKA_LOG_CHANGED, entity=change.topic,
                         severity=rule.severity)
             return

@@ -15,7 +15,7 @@ from monitor.batch import WriteBatch, WriteResult
 from monitor.errors import StoreUnavailable
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.ports import Partition
+from monitor.records import Partition
 from tests.unit.test_pipeline_loop import (
     DETECTOR,
     P0,

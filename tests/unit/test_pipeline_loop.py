@@ -18,16 +18,14 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from monitor.alerts.payload import AlertChanges, AlertView
-from monitor.batch import CommittedBatch, WriteBatch, WriteResult
+from monitor.batch import AlertEffects, CommittedBatch, RaisedAlert, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import RowsRejected, StoreDiverged, StoreUnavailable
 from monitor.language import by_script
 from monitor.logwatch import LogChange, Position
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.ports import Partition
-from monitor.records import Scores, SourceRecord, Stream
+from monitor.records import Partition, Scores, SourceRecord, Stream
 
 TOPIC = "news"
 P0, P1 = Partition(TOPIC, 0), Partition(TOPIC, 1)
@@ -186,14 +184,14 @@ class FakeStore:
                 self.fingerprints[p] = batch.fingerprints[p]
             self.offsets[p] = max(offset, self.offsets.get(p, 0))
         inserted: dict[tuple[str, str], int] = {}
-        changes = AlertChanges()
+        raised: list[RaisedAlert] = []
         for e in batch.events:
             key = (e.message.stream, e.message.message_id)
             if key not in self.events:
                 self.events[key] = (e.message.partition, e.message.offset)
                 inserted[key] = len(self.events)
                 if self.alert_text and self.alert_text in e.message.text:
-                    changes.raised.append(_alert(e.message.message_id))
+                    raised.append(_alert(e.message.message_id))
         fresh = 0
         for d in batch.dead_letters:
             if (d.topic, d.partition, d.offset, d.incarnation) not in self.dead:
@@ -201,7 +199,7 @@ class FakeStore:
                 fresh += 1
         written = [(e.message.partition, e.message.offset) for e in batch.events]
         self.log.append(("write", written + [(d.partition, d.offset) for d in batch.dead_letters]))
-        return WriteResult(inserted, fresh, changes)
+        return WriteResult(inserted, fresh, AlertEffects(tuple(raised)))
 
     async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
         return {p: position.next_offset for p, position in (await self.stored_positions(partitions)).items()}
@@ -240,9 +238,8 @@ class FakeStore:
         self.events, self.dead, self.offsets = dict(events), dict(dead), dict(offsets)
 
 
-def _alert(entity: str) -> AlertView:
-    now = datetime.now(UTC)
-    return AlertView(uuid.uuid4(), "fake_rule", "high", entity, "firing", now, now, 1, ())
+def _alert(entity: str) -> RaisedAlert:
+    return RaisedAlert(uuid.uuid4(), "fake_rule", "high", entity, 1)
 
 
 def settings(max_poll_records: int) -> Settings:
