@@ -17,7 +17,8 @@ from monitor.logwatch import Kind, LogState, fingerprint
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.records import Partition, SourceRecord
-from tests.unit.test_pipeline_loop import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running, until
+from tests.fakes import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running
+from tests.waiting import until
 
 P0 = Partition(TOPIC, 0)
 FAST = (0.001, 0.004)

@@ -8,7 +8,7 @@ from monitor.log_guard import LogGuard
 from monitor.logwatch import LogState, Position
 from monitor.metrics import Metrics
 from monitor.records import Partition
-from tests.unit.test_pipeline_loop import FakeStore
+from tests.fakes import FakeStore
 
 P0 = Partition("news", 0)
 
