@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts.retry import DeliveryStatus
 from monitor.db.connection import transaction
 from monitor.db.schema import WebhookEndpointRow
 
@@ -210,7 +211,7 @@ class Outbox:
         attempted_at: datetime,
         delay_s: float,
         give_up_s: float,
-    ) -> str:
+    ) -> DeliveryStatus:
         """Record one attempt and its consequence in one transaction; returns the new status."""
         keys = {"notification_id": claimed.notification_id, "endpoint": claimed.endpoint}
         async with self._txn() as conn:
@@ -247,4 +248,4 @@ class Outbox:
                     ),
                     {"u": claimed.endpoint, "r": f"HTTP {status_code} Gone"},
                 )
-            return str(status)
+            return DeliveryStatus(status)

@@ -347,6 +347,52 @@ class AlertStore:
             )
         return len(notifications)
 
+    @staticmethod
+    async def lock(conn: AsyncConnection, rule: str, entity: str) -> None:
+        """Take (rule, entity)'s advisory lock for the transaction: one judge at a time, every replica."""
+        await conn.execute(_LOCK_IN_ORDER, {"keys": [lock_key(rule, entity)]})
+
+    @staticmethod
+    async def open_alert(conn: AsyncConnection, rule: str, entity: str) -> Row[Any] | None:
+        """(rule, entity)'s firing alert, locked for the transaction; None when none is open."""
+        open_ = select(AlertRow).where(AlertRow.rule == rule, AlertRow.entity == entity, AlertRow.status == "firing")
+        return (await conn.execute(open_.with_for_update())).first()
+
+    @staticmethod
+    async def replace_evidence(
+        conn: AsyncConnection,
+        alert_id: uuid.UUID,
+        *,
+        evidence: Sequence[int],
+        last_seen: datetime,
+        event_count: int,
+        details: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """An open alert's evidence replaced by the latest (a judged window, not an accumulation);
+        no page: `updated_at` moves, which keeps `resolve_after` away."""
+        await conn.execute(
+            update(AlertRow).where(AlertRow.id == alert_id).values(
+                evidence=list(evidence), last_seen=last_seen, event_count=event_count,
+                evidence_details=list(details), updated_at=now,
+            )
+        )
+
+    async def resolve(
+        self, conn: AsyncConnection, alert_id: uuid.UUID, details: Sequence[dict[str, Any]], now: datetime
+    ) -> AlertView:
+        """Resolve one open alert with its final details, and write its resolved notification."""
+        row = (
+            await conn.execute(
+                update(AlertRow).where(AlertRow.id == alert_id)
+                .values(status="resolved", resolved_at=now, evidence_details=list(details))
+                .returning(AlertRow)
+            )
+        ).one()
+        alert = view(row)
+        await self.notify(conn, [(alert, "resolved")], now)
+        return alert
+
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
         """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.
 
