@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
 from monitor.alerts.budget import URGENT_SEVERITIES, BudgetPolicy, ExplainBudget, is_urgent
+from monitor.alerts.store import AlertStore
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventExplanationRow
 from monitor.errors import StoreUnavailable
@@ -327,12 +328,7 @@ class AlertExplainer:
                     ],
                 )
             if explained:
-                alert = (await conn.execute(q.ALERT_DETAILS, {"id": item.alert_id})).first()
-                if alert is not None:
-                    details = rs.merge_reasons(
-                        _json(alert.evidence_details) or [], alert.evidence, explained, self.policy.mask_kinds
-                    )
-                    await conn.execute(q.SET_ALERT_DETAILS, {"id": item.alert_id, "details": details})
+                await AlertStore.merge_reasons(conn, item.alert_id, explained, self.policy.mask_kinds)
             payload = rs.with_reasons(item.payload, explained, self.policy.mask_kinds)
             await conn.execute(q.READY, {"id": item.id, "payload": payload})
         log.info(

@@ -1,5 +1,6 @@
 """The alert explainer's statements (`monitor.alerts.explainer`): the release past the bound, the
-claims by priority, the reads of evidence, and the write that makes a notification ready."""
+claims by priority, the reads of evidence, and the write that makes a notification ready (the
+alert's own details are merged by `AlertStore.merge_reasons`)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,6 @@ CACHED = text("""
 SELECT event_id, sentiment, intent FROM event_explanations
 WHERE event_id = ANY(:ids) AND model_version = :model_version
 """)
-
-ALERT_DETAILS = text("SELECT evidence, evidence_details FROM alerts WHERE id = :id FOR UPDATE")
-
-SET_ALERT_DETAILS = text("UPDATE alerts SET evidence_details = :details WHERE id = :id").bindparams(
-    bindparam("details", type_=JSONB)
-)
 
 READY = text("""
 UPDATE alert_notifications SET payload = :payload, explained_at = now(), explaining_until = NULL

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts import rules as r
 from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
 from monitor.alerts.payload import AlertView, notification_body, raised_alert
-from monitor.alerts.reasons import needs_explanation
+from monitor.alerts.reasons import merge_reasons, needs_explanation
 from monitor.batch import AlertEffects
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
@@ -392,6 +392,25 @@ class AlertStore:
         alert = view(row)
         await self.notify(conn, [(alert, "resolved")], now)
         return alert
+
+    @staticmethod
+    async def merge_reasons(
+        conn: AsyncConnection,
+        alert_id: uuid.UUID,
+        explained: Mapping[int, Mapping[str, Any]],
+        mask_kinds: frozenset[Kind] = ALL_KINDS,
+    ) -> None:
+        """The explainer's reasons merged into the alert's evidence details, under the row's lock
+        (a batch adding evidence meanwhile waits, and its details are kept)."""
+        alert = (
+            await conn.execute(
+                select(AlertRow.evidence, AlertRow.evidence_details).where(AlertRow.id == alert_id).with_for_update()
+            )
+        ).first()
+        if alert is None:
+            return
+        details = merge_reasons(alert.evidence_details or [], alert.evidence, explained, mask_kinds)
+        await conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(evidence_details=details))
 
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
         """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.
