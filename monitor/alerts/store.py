@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, bindparam, literal, select, text, tuple_, update
+from sqlalchemy import Row, bindparam, delete, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -32,7 +32,7 @@ from monitor.alerts.payload import AlertView, notification_body, raised_alert
 from monitor.alerts.reasons import merge_reasons, needs_explanation
 from monitor.batch import AlertEffects
 from monitor.db.connection import connect, transaction
-from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
+from monitor.db.schema import AlertDeliveryRow, AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.logwatch import LogChange
 from monitor.masking import ALL_KINDS, Kind
 from monitor.records import ScoredEvent
@@ -411,6 +411,17 @@ class AlertStore:
             return
         details = merge_reasons(alert.evidence_details or [], alert.evidence, explained, mask_kinds)
         await conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(evidence_details=details))
+
+    @staticmethod
+    async def expire(conn: AsyncConnection, cutoff: datetime) -> int:
+        """Retention: alerts resolved before `cutoff` go, with their notifications and outbox rows
+        (ON DELETE CASCADE), and so do delivery attempts made before it; firing alerts stay
+        whatever their age. Returns how many rows went."""
+        alerts = await conn.execute(
+            delete(AlertRow).where(AlertRow.status == "resolved", AlertRow.resolved_at < cutoff)
+        )
+        attempts = await conn.execute(delete(AlertDeliveryRow).where(AlertDeliveryRow.attempted_at < cutoff))
+        return int(alerts.rowcount) + int(attempts.rowcount)
 
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
         """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.

@@ -19,7 +19,9 @@ from sqlalchemy import Date, DateTime, cast, column, delete, func, select, table
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts.store import AlertStore
 from monitor.db.connection import connect, transaction
+from monitor.db.schema import EventExplanationRow
 from monitor.db.stories import MEMBERS_KEPT_DAYS
 
 log = structlog.get_logger(__name__)
@@ -210,18 +212,12 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
 
 
 async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
-    """Alerts resolved before the cutoff go, with their notifications (ON DELETE CASCADE), and so
-    do delivery attempts made and event explanations computed before it; firing alerts stay
-    whatever their age."""
-    alerts = await conn.execute(
-        sql("DELETE FROM alerts WHERE status = 'resolved' AND resolved_at < :cutoff"), {"cutoff": cutoff}
-    )
-    attempts = await conn.execute(
-        sql("DELETE FROM alert_deliveries WHERE attempted_at < :cutoff"), {"cutoff": cutoff}
-    )
+    """Alerts resolved and delivery attempts made before the cutoff (`AlertStore.expire`), and
+    event explanations computed before it; firing alerts stay whatever their age."""
+    expired = await AlertStore.expire(conn, cutoff)
     # Explanations of evidence events (migration 0009) go with the days their events were explained.
-    await conn.execute(sql("DELETE FROM event_explanations WHERE created_at < :cutoff"), {"cutoff": cutoff})
-    return int(alerts.rowcount) + int(attempts.rowcount)
+    await conn.execute(delete(EventExplanationRow).where(EventExplanationRow.created_at < cutoff))
+    return expired
 
 
 async def list_partitions(engine: AsyncEngine) -> list[tuple[str, str, int]]:
