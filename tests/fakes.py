@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from monitor.alerts.outbox import Claimed
+from monitor.alerts.retry import DeliveryStatus
 from monitor.batch import AlertEffects, RaisedAlert, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import (
@@ -33,6 +35,7 @@ from monitor.language import by_script
 from monitor.logwatch import LogChange, Position
 from monitor.pipeline import Pipeline
 from monitor.records import DeadLetter, Partition, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.webhooks import Attempt
 
 TOPIC = "news"
 P0, P1 = Partition(TOPIC, 0), Partition(TOPIC, 1)
@@ -391,3 +394,86 @@ class FakeExplainer:
             intent = explanation("compromised_card", *words).top(top_k) if stream == "customer" else None
             out.append(Reasons(sentiment, intent))
         return out
+
+
+class FakeOutbox:
+    """The dispatcher's outbox in memory, with its own clock (`now`, seconds): the give-up rule of
+    `monitor.alerts.outbox` (an attempt whose next try would come past the give-up age gives up)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.rows: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+        self.disabled: dict[str, str] = {}
+        self.recorded: list[dict[str, Any]] = []
+
+    def add(self, endpoint: str, payload: dict[str, Any] | None = None) -> uuid.UUID:
+        """A ready notification for `endpoint`, created now."""
+        notification_id = uuid.uuid4()
+        self.rows[(notification_id, endpoint)] = {
+            "status": DeliveryStatus.PENDING, "attempts": 0, "created": self.now, "due": self.now,
+            "payload": payload or {"type": "alert.firing"},
+        }
+        return notification_id
+
+    def status(self, notification_id: uuid.UUID, endpoint: str) -> DeliveryStatus:
+        return DeliveryStatus(self.rows[(notification_id, endpoint)]["status"])
+
+    async def register(self, urls: Sequence[str]) -> None:
+        return None
+
+    async def disabled_reason(self, url: str) -> str | None:
+        return self.disabled.get(url)
+
+    async def drop_pending(self, url: str) -> int:
+        dropped = [r for (_, e), r in self.rows.items() if e == url and r["status"] == DeliveryStatus.PENDING]
+        for row in dropped:
+            row["status"] = DeliveryStatus.DISABLED
+        return len(dropped)
+
+    async def give_up_expired(self, url: str, give_up_s: float) -> list[uuid.UUID]:
+        expired = [
+            n for (n, e), r in self.rows.items()
+            if e == url and r["status"] == DeliveryStatus.PENDING and r["created"] + give_up_s < self.now
+        ]
+        for n in expired:
+            self.rows[(n, url)]["status"] = DeliveryStatus.GAVE_UP
+        return expired
+
+    async def claim(self, url: str, limit: int, lease_s: float) -> list[Claimed]:
+        due = [
+            (n, r) for (n, e), r in self.rows.items()
+            if e == url and r["status"] == DeliveryStatus.PENDING and r["due"] <= self.now
+        ][:limit]
+        for _, row in due:
+            row["attempts"] += 1
+            row["due"] = self.now + lease_s
+        return [Claimed(n, url, r["attempts"], r["payload"], datetime.now(UTC)) for n, r in due]
+
+    async def record(
+        self, claimed: Claimed, *, outcome: str, delay_s: float, give_up_s: float, **attempt: Any
+    ) -> DeliveryStatus:
+        row = self.rows[(claimed.notification_id, claimed.endpoint)]
+        self.recorded.append({"outcome": outcome, "delay_s": delay_s, **attempt})
+        if outcome == "delivered":
+            row["status"] = DeliveryStatus.DELIVERED
+        elif outcome == "disable":
+            row["status"] = DeliveryStatus.DISABLED
+            self.disabled.setdefault(claimed.endpoint, f"HTTP {attempt['status_code']} Gone")
+        elif row["created"] + give_up_s < self.now + delay_s:
+            row["status"] = DeliveryStatus.GAVE_UP
+        row["due"] = self.now + delay_s
+        return DeliveryStatus(row["status"])
+
+
+class FakeReceiver:
+    """The `WebhookClient`: answers each POST with the next of `answers` (status code, Retry-After)
+    and then with the last one again; `None` for no answer at all."""
+
+    def __init__(self, *answers: tuple[int | None, str | None]) -> None:
+        self.answers = list(answers) or [(200, None)]
+        self.posts: list[tuple[str, str, str]] = []
+
+    async def post(self, url: str, msg_id: str, body: str) -> Attempt:
+        self.posts.append((url, msg_id, body))
+        code, retry_after = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return Attempt(code, retry_after, None if code else "ConnectError", 1.0)
