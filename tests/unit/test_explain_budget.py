@@ -7,18 +7,8 @@ import threading
 from monitor.alerts.budget import URGENT_WAIT_SHARE, BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
 from monitor.load import IDLE_AFTER_S, Load, load_of
 from monitor.pipeline import Pipeline
-from tests.unit.test_pipeline_loop import (
-    DETECTOR,
-    P0,
-    FakeConsumer,
-    FakeScorer,
-    FakeStore,
-    Log,
-    records,
-    running,
-    settings,
-    until,
-)
+from tests.fakes import DETECTOR, P0, FakeConsumer, FakeScorer, FakeStore, Log, records, running, settings
+from tests.waiting import until
 
 
 class Clock:
