@@ -10,13 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from uuid import UUID
 
-from monitor.alerts.payload import AlertChanges
-from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+from monitor.records import DeadLetter, Partition, ScoredEvent, SourceRecord
 
 if TYPE_CHECKING:
     from monitor.logwatch import LogChange
-    from monitor.ports import Partition
 
 
 @dataclass
@@ -40,6 +39,34 @@ class WriteBatch:
         return len(self.events) + len(self.dead_letters)
 
 
+@dataclass(frozen=True, slots=True)
+class RaisedAlert:
+    """An alert a write opened, as far as the core needs it: to count and log it."""
+
+    id: UUID
+    """The alert's `alerts.id`."""
+    rule: str
+    """The rule that raised it (a label of `monitor_alerts_raised_total`)."""
+    severity: str
+    """Its severity (the other label)."""
+    entity: str
+    """What it is about: a company, a customer, an intent, a topic."""
+    event_count: int
+    """How many events it counted when it opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEffects:
+    """What a write's insert hook (the alert rules) did in the write's transaction."""
+
+    raised: tuple[RaisedAlert, ...] = ()
+    """Alerts opened by the write: each counted once in `monitor_alerts_raised_total`."""
+
+    def merged(self, other: AlertEffects) -> AlertEffects:
+        """Both writes' effects together."""
+        return AlertEffects((*self.raised, *other.raised))
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What a write actually inserted; replays of already-written records insert nothing."""
@@ -47,7 +74,7 @@ class WriteResult:
     inserted_event_ids: dict[tuple[str, str], int]
     """(stream, message_id) -> scored_events.id, for rows new in this write."""
     dead_letters_inserted: int
-    alerts: AlertChanges = field(default_factory=AlertChanges)
+    alerts: AlertEffects = AlertEffects()
     """What the alert rules did with the new events in the same transaction."""
 
     def merged(self, other: WriteResult) -> WriteResult:

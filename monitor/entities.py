@@ -17,14 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
 
 import ahocorasick
 
-from monitor.records import Message
-
-How = Literal["field", "cashtag", "alias", "name"]
-Relevance = Literal["subject", "mentioned"]
+from monitor.records import EntityLink, How, Message
 
 _CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z.]{0,9})\b")
 _WORD = re.compile(r"[a-z0-9&'\u2019.-]+")
@@ -44,25 +40,6 @@ CUES = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 """Business words: an ambiguous name links only with one of these in the text."""
-
-
-@dataclass(frozen=True, slots=True)
-class EntityLink:
-    """One company a message is about, and how that was found."""
-
-    entity: str
-    """The ticker (CSI symbols as `SH600519`)."""
-    how: How
-    relevance: Relevance
-    """`subject`: named first (or given in `tickers`); `mentioned`: one of several named."""
-    form: str | None = None
-    """The name or alias as matched in the text; None for `tickers` and cashtags."""
-
-    def as_json(self) -> dict[str, str]:
-        out = {"entity": self.entity, "how": self.how, "relevance": self.relevance}
-        if self.form is not None:
-            out["form"] = self.form
-        return out
 
 
 @dataclass(frozen=True, slots=True)

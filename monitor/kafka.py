@@ -26,8 +26,7 @@ from monitor.config import Settings
 from monitor.errors import CommitFailed, DeadLetterTopicUnavailable, RepliesTopicUnavailable
 from monitor.headers import dead_letter_headers
 from monitor.logwatch import LogState, fingerprint
-from monitor.ports import Partition
-from monitor.records import DeadLetter, ScoredEvent, SourceRecord
+from monitor.records import DeadLetter, Partition, ScoredEvent, SourceRecord
 from monitor.replies import reply_record
 
 log = structlog.get_logger(__name__)

@@ -22,8 +22,8 @@ import structlog
 
 from monitor.logwatch import LogChange, Position, ReplacedLogPolicy, fingerprint, judge
 from monitor.metrics import Metrics
-from monitor.ports import LogInspector, Partition, Store
-from monitor.records import SourceRecord
+from monitor.ports import LogInspector, Store
+from monitor.records import Partition, SourceRecord
 
 log = structlog.get_logger(__name__)
 

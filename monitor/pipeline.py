@@ -51,8 +51,9 @@ from monitor.logwatch import LogChange
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.periodic import pause
-from monitor.ports import Consumer, DeadLetterSink, LogInspector, Partition, ReplySink, SchemaDecoder, Scorer, Store
+from monitor.ports import Consumer, DeadLetterSink, LogInspector, ReplySink, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
+from monitor.records import Partition
 from monitor.resync import Resync
 from monitor.row_by_row import write_row_by_row
 from monitor.validation import Limits

@@ -8,20 +8,14 @@ live at the edges (`monitor.kafka.ConsumerAdapter`, `monitor.db.store.Store`,
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence, Set
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from monitor.batch import WriteBatch, WriteResult
+from monitor.batch import AlertEffects, WriteBatch, WriteResult
 from monitor.logwatch import LogChange, LogState, Position
-from monitor.records import DeadLetter, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.records import DeadLetter, Partition, ScoredEvent, Scores, SourceRecord, Stream
 
-
-class Partition(NamedTuple):
-    """One partition of one topic: the core's name for what aiokafka calls a TopicPartition."""
-
-    topic: str
-    """The Kafka topic."""
-    partition: int
-    """The partition number within the topic."""
+Connection_contra = TypeVar("Connection_contra", contravariant=True)
+"""The store's open transaction, whatever its library (SQLAlchemy's `AsyncConnection` at the edge)."""
 
 
 class Consumer(Protocol):
@@ -185,4 +179,22 @@ class ReplySink(Protocol):
 
     async def send(self, events: Sequence[ScoredEvent]) -> None:
         """Produce each event's reply (`monitor.replies.reply_record`), keyed by customer; await the acks."""
+        ...
+
+
+class InsertHook(Protocol[Connection_contra]):
+    """Work that must commit or roll back with a batch's rows: the alert rules over its new events."""
+
+    async def on_inserted(
+        self, conn: Connection_contra, events: Sequence[tuple[int, ScoredEvent]]
+    ) -> AlertEffects:
+        """Called inside the batch's transaction with (scored_events.id, event) of new rows only."""
+        ...
+
+
+class LogChangeHook(Protocol[Connection_contra]):
+    """Work that must commit with a log change's record: its alert."""
+
+    async def on_log_change(self, conn: Connection_contra, change: LogChange) -> None:
+        """Called inside the transaction that records `change`."""
         ...

@@ -4,16 +4,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from monitor.entities import EntityLink
+from typing import Any, Literal, NamedTuple
 
 Stream = Literal["news", "customer"]
 Sentiment = Literal["negative", "neutral", "positive"]
 Headers = tuple[tuple[str, bytes | None], ...]
 """Kafka record headers in their order: (key, value) pairs; a key may repeat, a value may be null."""
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+How = Literal["field", "cashtag", "alias", "name"]
+"""How an entity was found in a message (`monitor.entities`)."""
+Relevance = Literal["subject", "mentioned"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityLink:
+    """One company a message is about, and how that was found."""
+
+    entity: str
+    """The ticker (CSI symbols as `SH600519`)."""
+    how: How
+    relevance: Relevance
+    """`subject`: named first (or given in `tickers`); `mentioned`: one of several named."""
+    form: str | None = None
+    """The name or alias as matched in the text; None for `tickers` and cashtags."""
+
+    def as_json(self) -> dict[str, str]:
+        out = {"entity": self.entity, "how": self.how, "relevance": self.relevance}
+        if self.form is not None:
+            out["form"] = self.form
+        return out
+
+
+class Partition(NamedTuple):
+    """One partition of one topic: the core's name for what aiokafka calls a TopicPartition."""
+
+    topic: str
+    """The Kafka topic."""
+    partition: int
+    """The partition number within the topic."""
 
 
 def canonical_intent(label: str) -> str:

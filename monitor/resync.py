@@ -31,7 +31,8 @@ from monitor.errors import MonitorError, StoreUnavailable
 from monitor.logwatch import Position
 from monitor.metrics import Metrics
 from monitor.periodic import pause
-from monitor.ports import Consumer, Partition, Store
+from monitor.ports import Consumer, Store
+from monitor.records import Partition
 
 log = structlog.get_logger(__name__)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from aiokafka.errors import KafkaConnectionError
@@ -64,104 +65,117 @@ async def run_service(
     `on_committed` is the public hook of `Pipeline`: a `CommittedBatch` after each batch commits.
     """
     stop = stop or asyncio.Event()
+    async with contextlib.AsyncExitStack() as resources:
+        # Each resource is released by the stack as soon as it exists: a failure at start (bad
+        # rules, no model, a broker name that does not resolve) leaks nothing built before it.
+        _handle_signals(resources, stop)
+        # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
+        rules = load_rules(settings.rules_file)
+        signer = Signer(webhook_secrets(settings))
+        decoder = make_decoder(settings)  # a registry URL without the `registry` extra stops us here
+        layout = scoring_layout(settings)
+        apply_layout(layout)
+        scorer, detector = await _readers(settings, scorer)
+        engine = make_engine(settings.database_url)
+        # Without an explainer every notification is written ready to send.
+        alerts = AlertStore(
+            rules,
+            settings.webhook_url,
+            explain=settings.alert_explanations and isinstance(scorer, Explainer),
+            mask_kinds=settings.mask_kinds,
+        )
+        store = Store(engine, on_inserted=alerts, group_id=settings.group_id, on_log_change=alerts)
+        resources.push_async_callback(store.close)
+        metrics = metrics or Metrics()
+
+        async def ready() -> bool:
+            healthy = (
+                pipeline.consuming
+                and pipeline.store_healthy
+                and pipeline.registry_healthy
+                and pipeline.dead_letter_topic_healthy
+                and pipeline.replies_topic_healthy
+                and pipeline.hears_from_broker()
+            )
+            return healthy and await store.ping()
+
+        http = HttpServer(metrics, ready, settings.http_port)
+        resources.push_async_callback(http.stop)
+        consumer = ConsumerAdapter(make_consumer(settings))
+        inspector = LogInspector(make_log_inspector(settings))
+        dead_letters = (
+            None
+            if settings.dead_letter_topic is None
+            else DeadLetterProducer(make_dead_letter_producer(settings), settings.dead_letter_topic, settings.group_id)
+        )
+        replies = (
+            None
+            if settings.replies_topic is None
+            else ReplyProducer(make_dead_letter_producer(settings), settings.replies_topic)
+        )
+        clients: list[ConsumerAdapter | LogInspector | TopicProducer] = [
+            c for c in (consumer, inspector, dead_letters, replies) if c is not None
+        ]
+        # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
+        # rebalance at once instead of waiting out the session timeout.
+        resources.push_async_callback(_stop_each, clients)
+        pipeline = Pipeline(
+            settings,
+            consumer,
+            scorer,
+            store,
+            detector=detector,
+            workers=layout.workers,
+            linker=EntityLinker.build(rules.aliases, companies_file=settings.companies_file),
+            metrics=metrics,
+            on_committed=on_committed,
+            decoder=decoder,
+            dead_letter_sink=dead_letters,
+            reply_sink=replies,
+            log_inspector=inspector,
+        )
+        explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
+        webhooks = WebhookClient(signer, settings.webhook_timeout_s)
+        resources.push_async_callback(webhooks.aclose)
+        dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
+        drift = _drift_watch(settings, rules, alerts, scorer.model_version, metrics)
+        background = [
+            asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
+            *([asyncio.create_task(explainer.run(stop), name="alert-explainer")] if explainer is not None else []),
+            *_chores(settings, rules, alerts, store.engine, drift, stop=stop),
+        ]
+        try:
+            await http.start()
+            for client in clients:
+                await _start_client(client, stop)
+            if stop.is_set():
+                return
+            consumer.subscribe(settings.topics, before_revoke=pipeline.drain, on_assigned=pipeline.joined)
+            log.info("consuming", topics=list(settings.topics), group_id=settings.group_id)
+            await pipeline.run(stop)
+        finally:
+            stop.set()
+            # An attempt cut short is sent again once its lease runs out (same webhook-id).
+            _, pending = await asyncio.wait(background, timeout=settings.webhook_timeout_s + 1)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await resources.aclose()  # the webhook client, the Kafka clients, HTTP, Postgres, the signals
+            log.info("stopped")
+
+
+def _handle_signals(resources: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` until the stack closes."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+        resources.callback(loop.remove_signal_handler, sig)
 
-    # Bad rules or a placeholder secret stop the service before it loads a model or consumes.
-    rules = load_rules(settings.rules_file)
-    signer = Signer(webhook_secrets(settings))
-    decoder = make_decoder(settings)  # a registry URL without the `registry` extra stops us here
-    layout = scoring_layout(settings)
-    apply_layout(layout)
-    scorer, detector = await _readers(settings, scorer)
-    engine = make_engine(settings.database_url)
-    # Without an explainer every notification is written ready to send.
-    alerts = AlertStore(
-        rules,
-        settings.webhook_url,
-        explain=settings.alert_explanations and isinstance(scorer, Explainer),
-        mask_kinds=settings.mask_kinds,
-    )
-    store = Store(engine, on_inserted=alerts, group_id=settings.group_id, on_log_change=alerts)
-    consumer = ConsumerAdapter(make_consumer(settings))
-    inspector = LogInspector(make_log_inspector(settings))
-    dead_letters = (
-        None
-        if settings.dead_letter_topic is None
-        else DeadLetterProducer(make_dead_letter_producer(settings), settings.dead_letter_topic, settings.group_id)
-    )
-    replies = (
-        None
-        if settings.replies_topic is None
-        else ReplyProducer(make_dead_letter_producer(settings), settings.replies_topic)
-    )
-    metrics = metrics or Metrics()
-    pipeline = Pipeline(
-        settings,
-        consumer,
-        scorer,
-        store,
-        detector=detector,
-        workers=layout.workers,
-        linker=EntityLinker.build(rules.aliases, companies_file=settings.companies_file),
-        metrics=metrics,
-        on_committed=on_committed,
-        decoder=decoder,
-        dead_letter_sink=dead_letters,
-        reply_sink=replies,
-        log_inspector=inspector,
-    )
-    explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
 
-    async def ready() -> bool:
-        healthy = (
-            pipeline.consuming
-            and pipeline.store_healthy
-            and pipeline.registry_healthy
-            and pipeline.dead_letter_topic_healthy
-            and pipeline.replies_topic_healthy
-            and pipeline.hears_from_broker()
-        )
-        return healthy and await store.ping()
-
-    http = HttpServer(metrics, ready, settings.http_port)
-    webhooks = WebhookClient(signer, settings.webhook_timeout_s)
-    dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
-    drift = _drift_watch(settings, rules, alerts, scorer.model_version, metrics)
-    background = [
-        asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
-        *([asyncio.create_task(explainer.run(stop), name="alert-explainer")] if explainer is not None else []),
-        *_chores(settings, rules, alerts, store.engine, drift, stop=stop),
-    ]
-    try:
-        await http.start()
-        clients: list[ConsumerAdapter | LogInspector | TopicProducer] = [consumer, inspector]
-        for client in clients + [p for p in (dead_letters, replies) if p is not None]:
-            await _start_client(client, stop)
-        if stop.is_set():
-            return
-        consumer.subscribe(settings.topics, before_revoke=pipeline.drain, on_assigned=pipeline.joined)
-        log.info("consuming", topics=list(settings.topics), group_id=settings.group_id)
-        await pipeline.run(stop)
-    finally:
-        stop.set()
-        # An attempt cut short is sent again once its lease runs out (same webhook-id).
-        _, pending = await asyncio.wait(background, timeout=settings.webhook_timeout_s + 1)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        await webhooks.aclose()
-        # stop() commits nothing (auto-commit is off) and sends LeaveGroup, so the other replicas
-        # rebalance at once instead of waiting out the session timeout.
-        for stopping in (consumer, inspector, dead_letters, replies):
-            if stopping is not None:
-                await stopping.stop()
-        await http.stop()
-        await store.close()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        log.info("stopped")
+async def _stop_each(clients: Sequence[ConsumerAdapter | LogInspector | TopicProducer]) -> None:
+    """Stop the Kafka clients in order (started or not)."""
+    for client in clients:
+        await client.stop()
 
 
 def _explainer(

@@ -4,9 +4,11 @@ Explaining an event costs tens of encoder passes (a pass per word), and on a CPU
 the cores that score the stream: every alert of a storm explained in full cost the drain of a
 backlog 30-40% of its rate (issue 29). So explaining is ranked below scoring:
 
-* an **urgent** alert (severity critical or high: fraud reports, news bursts) is explained at once,
-  whatever the load, within its bound (`MONITOR_ALERT_EXPLAIN_TIMEOUT_S`), as before: it pages a
-  person, who needs the words now;
+* an **urgent** alert (severity critical or high: fraud reports, news bursts) is explained at once
+  while the stream is live or idle: it pages a person, who needs the words now. In a backlog it
+  waits up to `URGENT_WAIT_SHARE` of its bound (`MONITOR_ALERT_EXPLAIN_TIMEOUT_S`) for scoring to
+  catch up, then is explained whatever the load, so it still goes out with its words in time. A
+  storm's backlog drains first (seconds, most often), and its alerts are explained right after;
 * a **routine** one (medium, low: intent spikes, drift) waits while the pipeline has a backlog;
   while the stream is live it is explained only within a budget, a share of the model's time over
   a sliding window (`MONITOR_ALERT_EXPLAIN_BUDGET`, default 0.1: at most 6 s of each minute); when
@@ -29,9 +31,19 @@ from monitor.load import Load
 URGENT_SEVERITIES = frozenset({"critical", "high"})
 """Severities explained whatever the load (the rules file sets each rule's severity)."""
 
+URGENT_WAIT_SHARE = 0.5
+"""Share of its bound an urgent alert waits in a backlog before it is explained all the same: the
+other half is time to explain it (seconds, for one call of a few events) with room to spare."""
+
 
 def is_urgent(severity: str | None) -> bool:
     return severity in URGENT_SEVERITIES
+
+
+def urgent_wait_s(load: Load, bound_s: float) -> float:
+    """How old an urgent notification must be before it is explained under `load`: at once unless
+    scoring has a backlog, then after `URGENT_WAIT_SHARE` of its bound."""
+    return URGENT_WAIT_SHARE * bound_s if load is Load.BACKLOG else 0.0
 
 
 @dataclass(frozen=True, slots=True)

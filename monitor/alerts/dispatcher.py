@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.alerts.outbox import Claimed, Outbox
-from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
+from monitor.alerts.retry import DeliveryStatus, Outcome, classify, next_delay_s, parse_retry_after
 from monitor.backoff import jittered_backoff_s
 from monitor.errors import StoreUnavailable
 from monitor.metrics import Metrics
@@ -43,7 +43,9 @@ class DispatchPolicy:
         return self.timeout_s * 4 + 30.0
 
 
-_METRIC_OUTCOME = {"delivered": "delivered", "disabled": "disabled", "gave_up": "failed"}
+_METRIC_OUTCOME = {
+    DeliveryStatus.DELIVERED: "delivered", DeliveryStatus.DISABLED: "disabled", DeliveryStatus.GAVE_UP: "failed"
+}
 """Outbox status after an attempt -> `monitor_webhook_deliveries_total{outcome}`; else `retried`."""
 
 
@@ -147,11 +149,11 @@ class Dispatcher:
             "duration_ms": round(attempt.duration_ms, 1),
         }
         self.metrics.webhook_deliveries.labels(_METRIC_OUTCOME.get(status, "retried")).inc()
-        if status == "delivered":
+        if status is DeliveryStatus.DELIVERED:
             log.info("webhook delivered", **fields)
-        elif status == "disabled":
+        elif status is DeliveryStatus.DISABLED:
             log.error("endpoint answered 410 Gone; disabled", **fields)
-        elif status == "gave_up":
+        elif status is DeliveryStatus.GAVE_UP:
             log.error("delivery given up", error=attempt.error, **fields)
         else:
             log.warning(

@@ -3,54 +3,59 @@
 Shared state lives in Postgres: the window is read from `event_scores` (every replica's live
 scores by the model version this replica runs, never `monitor rescore`'s), so any replica judges
 the same window, and one at a time (a transaction-scoped advisory lock per (rule, entity), the one
-`AlertStore` takes too). The alert goes through the outbox like every alert. The statistics are
-`monitor.drift`'s; this module only reads rows and writes the outcome.
+`AlertStore` takes for every rule). The alert is raised, refreshed and resolved by the `AlertStore`,
+the one writer of the alerts tables, and goes through the outbox like every alert. The statistics
+are `monitor.drift`'s; this module only reads scores and decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor import drift
 from monitor.alerts import rules as r
 from monitor.alerts.config import ModelDrift, RulesConfig
-from monitor.alerts.payload import AlertChanges
-from monitor.alerts.store import AlertStore, lock_key, view
+from monitor.alerts.store import AlertStore
 from monitor.db.connection import transaction
-from monitor.db.schema import AlertRow
+from monitor.db.schema import EventScoreRow
 from monitor.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
-WINDOW_SQL = """
-SELECT event_id, event_time, {label} AS label, {confidence} AS confidence
-FROM event_scores
-WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
-  AND scored_at > now() - CAST(:window AS interval)
-ORDER BY scored_at DESC
-LIMIT :limit
-"""
-
-BASELINE_SQL = """
-SELECT {label} AS label, {confidence} AS confidence
-FROM event_scores
-WHERE stream = :stream AND model_version = :version AND origin = 'live' AND {label} IS NOT NULL
-  AND scored_at > now() - CAST(:window AS interval) - CAST(:baseline AS interval)
-  AND scored_at <= now() - CAST(:window AS interval)
-ORDER BY scored_at DESC
-LIMIT :limit
-"""
 BASELINE_LIMIT = 20_000
 """Most trailing scores one baseline reads (the latest): bounded memory on a busy stream."""
 
-COLUMNS = {"sentiment": ("sentiment", "sentiment_confidence"), "intent": ("intent", "intent_confidence")}
+COLUMNS = {
+    "sentiment": (EventScoreRow.sentiment, EventScoreRow.sentiment_confidence),
+    "intent": (EventScoreRow.intent, EventScoreRow.intent_confidence),
+}
+"""Each task's label and confidence columns in `event_scores`."""
+
+
+def live_scores(
+    stream: str, task: str, version: str, newer_than: timedelta, older_than: timedelta | None = None
+) -> Select[int, datetime, str | None, float | None]:
+    """The live scores of `version` on `stream` (event, time, label, confidence), newest first,
+    scored within `newer_than` of the database clock (and, given `older_than`, not within it)."""
+    label, confidence = COLUMNS[task]
+    e = EventScoreRow
+    query = select(e.event_id, e.event_time, label.label("label"), confidence.label("confidence")).where(
+        e.stream == stream,
+        e.model_version == version,
+        e.origin == "live",
+        label.is_not(None),
+        e.scored_at > func.now() - newer_than,
+    )
+    if older_than is not None:
+        query = query.where(e.scored_at <= func.now() - older_than)
+    return query.order_by(e.scored_at.desc())
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +113,7 @@ class DriftWatch:
 
     async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:
         entity = drift.entity_of(stream, task)
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(r.MODEL_DRIFT, entity)})
+        await self.alerts.lock(conn, r.MODEL_DRIFT, entity)
         window = await self._window(conn, stream, task)
         reference, kind = await self._reference(conn, stream, task)
         if reference is None:
@@ -123,14 +128,8 @@ class DriftWatch:
         return result
 
     async def _window(self, conn: AsyncConnection, stream: str, task: str) -> Window:
-        label, confidence = COLUMNS[task]
-        newest_first = (
-            await conn.execute(
-                text(WINDOW_SQL.format(label=label, confidence=confidence)),
-                {"stream": stream, "version": self.model_version, "window": self.rule.window,
-                 "limit": self.rule.window_events},
-            )
-        ).all()
+        window = live_scores(stream, task, self.model_version, self.rule.window)
+        newest_first = (await conn.execute(window.limit(self.rule.window_events))).all()
         rows = list(reversed(newest_first))  # oldest first
         return Window(
             tuple(row.event_id for row in rows),
@@ -147,30 +146,16 @@ class DriftWatch:
             shipped = self.reference.for_(self.model_version, stream, task)
             if shipped is not None:
                 return shipped, "shipped"
-        label, confidence = COLUMNS[task]
-        rows = (
-            await conn.execute(
-                text(BASELINE_SQL.format(label=label, confidence=confidence)),
-                {"stream": stream, "version": self.model_version, "window": self.rule.window,
-                 "baseline": self.rule.baseline, "limit": BASELINE_LIMIT},
-            )
-        ).all()
+        rule = self.rule
+        baseline = live_scores(stream, task, self.model_version, rule.window + rule.baseline, older_than=rule.window)
+        rows = (await conn.execute(baseline.limit(BASELINE_LIMIT))).all()
         if len(rows) < self.rule.min_baseline_events:
             return None, "baseline"
         return drift.summarise([row.label for row in rows], [float(row.confidence) for row in rows]), "baseline"
 
-    async def _open(self, conn: AsyncConnection, entity: str) -> Row[Any] | None:
-        return (
-            await conn.execute(
-                select(AlertRow)
-                .where(AlertRow.rule == r.MODEL_DRIFT, AlertRow.entity == entity, AlertRow.status == "firing")
-                .with_for_update()
-            )
-        ).first()
-
     async def _apply(self, conn: AsyncConnection, result: drift.DriftCheck, window: Window) -> None:
         now = datetime.now(UTC)
-        open_row = await self._open(conn, result.entity)
+        open_row = await self.alerts.open_alert(conn, r.MODEL_DRIFT, result.entity)
         evidence = window.ids[-r.EVIDENCE_LIMIT :]
         details: tuple[dict[str, object], ...] = (
             {"statistics": result.as_json(), "thresholds": _thresholds_json(self.thresholds(result.task))},
@@ -181,29 +166,21 @@ class DriftWatch:
                 first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
                 extra_details=details,
             )
-            for alert in await self.alerts.raise_alerts(conn, [trigger], now, AlertChanges()):
+            for alert in await self.alerts.raise_alerts(conn, [trigger], now):
                 log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                             severity=alert.severity, **result.as_json())
                 if self.metrics is not None:
                     self.metrics.alerts_raised.labels(rule=alert.rule, severity=alert.severity).inc()
         elif result.drifted and open_row is not None:
             # Still drifted: fresh evidence keeps the resolve_after backstop away; no new page.
-            await conn.execute(
-                update(AlertRow).where(AlertRow.id == open_row.id).values(
-                    evidence=list(evidence), last_seen=max(open_row.last_seen, *window.times),
-                    event_count=result.n, evidence_details=list(details), updated_at=now,
-                )
+            await self.alerts.replace_evidence(
+                conn, open_row.id, evidence=evidence, last_seen=max(open_row.last_seen, *window.times),
+                event_count=result.n, details=details, now=now,
             )
         elif open_row is not None:
-            row = (
-                await conn.execute(
-                    update(AlertRow).where(AlertRow.id == open_row.id)
-                    .values(status="resolved", resolved_at=now, evidence_details=list(details))
-                    .returning(AlertRow)
-                )
-            ).one()
-            await self.alerts.notify(conn, [(view(row), "resolved")], now)
-            log.info("alert resolved", alert_id=str(row.id), rule=row.rule, entity=row.entity, **result.as_json())
+            alert = await self.alerts.resolve(conn, open_row.id, details, now)
+            log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
+                     **result.as_json())
 
 
 def _thresholds_json(t: drift.Thresholds) -> dict[str, float | int]:

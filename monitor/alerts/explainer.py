@@ -12,9 +12,10 @@ stores each event's explanation once (`event_explanations`), merges the stronges
 alert's and notification's evidence details, and marks the notifications ready so the dispatcher
 sends them.
 
-Scoring comes first (`monitor.alerts.budget`): urgent alerts (critical, high) are claimed first
-and explained whatever the load; routine ones only while the pipeline has no backlog and, while
-the stream is live, within a share of the model's time. Each call's model seconds are charged to
+Scoring comes first (`monitor.alerts.budget`): urgent alerts (critical, high) are claimed first,
+at once unless the pipeline has a backlog (then once half their bound has passed); routine ones
+only while the pipeline has no backlog and, while the stream is live, within a share of the
+model's time. Each call's model seconds are charged to
 that budget and counted (`monitor_explain_model_seconds_total`).
 
 Reasons never cost an alert: one that cannot be explained (an error, the model too slow) is sent
@@ -41,7 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
-from monitor.alerts.budget import URGENT_SEVERITIES, BudgetPolicy, ExplainBudget, is_urgent
+from monitor.alerts.budget import BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
+from monitor.alerts.store import AlertStore
 from monitor.db.connection import connect, transaction
 from monitor.db.schema import EventExplanationRow
 from monitor.errors import StoreUnavailable
@@ -158,11 +160,12 @@ class AlertExplainer:
         """One round: release what waited too long, claim what the load allows (urgent first),
         explain it; returns how many notifications it finished."""
         async with transaction(self.engine) as conn:
-            released = (await conn.execute(q.RELEASE_EXPIRED, {"timeout_s": self.policy.timeout_s})).all()
+            released = (await conn.execute(q.release_expired(self.policy.timeout_s))).all()
         self._released([row.id for row in released])
-        claimed = await self.claim(urgent=True)
+        load = self.load()
+        claimed = await self.claim(urgent=True, min_age_s=urgent_wait_s(load, self.policy.timeout_s))
         if not claimed:
-            if self.budget.routine_allowed(self.load()):
+            if self.budget.routine_allowed(load):
                 claimed = await self.claim(urgent=False)
             else:
                 await self._hold_back()
@@ -170,21 +173,16 @@ class AlertExplainer:
             await self.explain(claimed)
         return len(claimed) + len(released)
 
-    async def claim(self, *, urgent: bool = True) -> list[Pending]:
-        """Lease the oldest few urgent (else routine) notifications still waiting for reasons and
-        still within the bound."""
+    async def claim(self, *, urgent: bool = True, min_age_s: float = 0.0) -> list[Pending]:
+        """Lease the oldest few urgent (else routine) notifications still waiting for reasons, at
+        least `min_age_s` old and still within the bound."""
         policy = self.policy
         limit = policy.claim_limit if urgent else policy.routine_claim_limit
         async with transaction(self.engine) as conn:
             rows = await conn.execute(
-                q.CLAIM,
-                {
-                    "limit": limit,
-                    "lease_s": policy.lease_s,
-                    "timeout_s": policy.timeout_s,
-                    "urgent_severities": sorted(URGENT_SEVERITIES),
-                    "urgent": urgent,
-                },
+                q.claim(
+                    urgent=urgent, limit=limit, lease_s=policy.lease_s, timeout_s=policy.timeout_s, min_age_s=min_age_s
+                )
             )
             now = asyncio.get_running_loop().time()
             claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
@@ -195,10 +193,7 @@ class AlertExplainer:
     async def _hold_back(self) -> None:
         """Note the routine notifications that wait because of the load or the budget."""
         async with connect(self.engine) as conn:
-            rows = await conn.execute(
-                q.ROUTINE_WAITING,
-                {"timeout_s": self.policy.timeout_s, "urgent_severities": sorted(URGENT_SEVERITIES)},
-            )
+            rows = await conn.execute(q.routine_waiting(self.policy.timeout_s))
         now = self.budget.clock()
         horizon = now - self.policy.lease_s - self.policy.timeout_s  # another replica finished them
         self._held = {i: t for i, t in self._held.items() if t > horizon}
@@ -327,14 +322,9 @@ class AlertExplainer:
                     ],
                 )
             if explained:
-                alert = (await conn.execute(q.ALERT_DETAILS, {"id": item.alert_id})).first()
-                if alert is not None:
-                    details = rs.merge_reasons(
-                        _json(alert.evidence_details) or [], alert.evidence, explained, self.policy.mask_kinds
-                    )
-                    await conn.execute(q.SET_ALERT_DETAILS, {"id": item.alert_id, "details": details})
+                await AlertStore.merge_reasons(conn, item.alert_id, explained, self.policy.mask_kinds)
             payload = rs.with_reasons(item.payload, explained, self.policy.mask_kinds)
-            await conn.execute(q.READY, {"id": item.id, "payload": payload})
+            await conn.execute(q.ready(item.id, payload))
         log.info(
             "alert reasons added",
             notification_id=str(item.id),

@@ -1,39 +1,74 @@
 """The alert explainer's statements (`monitor.alerts.explainer`): the release past the bound, the
-claims by priority, the reads of evidence, and the write that makes a notification ready."""
+claims by priority, the reads of evidence, and the write that makes a notification ready (the
+alert's own details are merged by `AlertStore.merge_reasons`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
 
-RELEASE_EXPIRED = text("""
-UPDATE alert_notifications SET explained_at = now(), explaining_until = NULL
-WHERE explained_at IS NULL AND created_at < now() - make_interval(secs => :timeout_s)
-  AND (explaining_until IS NULL OR explaining_until < now())
-RETURNING id
-""")
+from sqlalchemy import ColumnElement, Double, Select, Update, cast, extract, func, not_, or_, select, text, update
+from sqlalchemy.sql.dml import ReturningUpdate
 
-CLAIM = text("""
-WITH due AS (
-    SELECT id FROM alert_notifications
-    WHERE explained_at IS NULL AND (explaining_until IS NULL OR explaining_until < now())
-      AND created_at >= now() - make_interval(secs => :timeout_s)
-      AND (coalesce(payload->>'severity', '') = ANY(:urgent_severities)) = :urgent
-    ORDER BY created_at
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE alert_notifications n SET explaining_until = now() + make_interval(secs => :lease_s)
-FROM due WHERE n.id = due.id
-RETURNING n.id, n.alert_id, n.payload, extract(epoch FROM now() - n.created_at)::float8 AS age_s
-""")
+from monitor.alerts.budget import URGENT_SEVERITIES
+from monitor.db.schema import AlertNotificationRow
 
-ROUTINE_WAITING = text("""
-SELECT id FROM alert_notifications
-WHERE explained_at IS NULL AND created_at >= now() - make_interval(secs => :timeout_s)
-  AND NOT coalesce(payload->>'severity', '') = ANY(:urgent_severities)
-LIMIT 1000
-""")
+N = AlertNotificationRow
+
+
+def _waiting() -> ColumnElement[bool]:
+    return N.explained_at.is_(None)
+
+
+def _urgent() -> ColumnElement[bool]:
+    return func.coalesce(N.payload["severity"].astext, "").in_(sorted(URGENT_SEVERITIES))
+
+
+def release_expired(timeout_s: float) -> ReturningUpdate[UUID]:
+    """Notifications that waited past the bound (and are not being explained now) go without reasons."""
+    return (
+        update(N)
+        .where(_waiting(), N.created_at < func.now() - timedelta(seconds=timeout_s))
+        .where(or_(N.explaining_until.is_(None), N.explaining_until < func.now()))
+        .values(explained_at=func.now(), explaining_until=None)
+        .returning(N.id)
+    )
+
+
+def claim(
+    *, urgent: bool, limit: int, lease_s: float, timeout_s: float, min_age_s: float = 0.0
+) -> ReturningUpdate[Any]:
+    """Lease the oldest `limit` urgent (else routine) notifications at least `min_age_s` old and
+    waiting within the bound; replicas skip each other's (`SKIP LOCKED`)."""
+    due = (
+        select(N.id)
+        .where(_waiting(), or_(N.explaining_until.is_(None), N.explaining_until < func.now()))
+        .where(N.created_at >= func.now() - timedelta(seconds=timeout_s))
+        .where(N.created_at <= func.now() - timedelta(seconds=min_age_s))
+        .where(_urgent() if urgent else not_(_urgent()))
+        .order_by(N.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    age_s = cast(extract("epoch", func.now() - N.created_at), Double).label("age_s")
+    return (
+        update(N)
+        .where(N.id == due.c.id)
+        .values(explaining_until=func.now() + timedelta(seconds=lease_s))
+        .returning(N.id, N.alert_id, N.payload, age_s)
+    )
+
+
+def routine_waiting(timeout_s: float) -> Select[UUID]:
+    """Routine notifications still waiting for reasons within the bound (some)."""
+    return (
+        select(N.id)
+        .where(_waiting(), N.created_at >= func.now() - timedelta(seconds=timeout_s), not_(_urgent()))
+        .limit(1000)
+    )
+
 
 CONFIDENCES = text("SELECT id, sentiment_confidence, intent_confidence FROM scored_events WHERE id = ANY(:ids)")
 
@@ -48,13 +83,10 @@ SELECT event_id, sentiment, intent FROM event_explanations
 WHERE event_id = ANY(:ids) AND model_version = :model_version
 """)
 
-ALERT_DETAILS = text("SELECT evidence, evidence_details FROM alerts WHERE id = :id FOR UPDATE")
-
-SET_ALERT_DETAILS = text("UPDATE alerts SET evidence_details = :details WHERE id = :id").bindparams(
-    bindparam("details", type_=JSONB)
-)
-
-READY = text("""
-UPDATE alert_notifications SET payload = :payload, explained_at = now(), explaining_until = NULL
-WHERE id = :id AND explained_at IS NULL
-""").bindparams(bindparam("payload", type_=JSONB))
+def ready(notification_id: UUID, payload: dict[str, Any]) -> Update:
+    """The notification with its reasons, ready to send (unless the release sent it meanwhile)."""
+    return (
+        update(N)
+        .where(N.id == notification_id, _waiting())
+        .values(payload=payload, explained_at=func.now(), explaining_until=None)
+    )

@@ -1,4 +1,5 @@
-"""The dispatcher's SQL: claim due deliveries, record every attempt, disable and give up.
+"""The dispatcher's statements (SQLAlchemy Core): claim due deliveries, record every attempt,
+disable and give up.
 
 A claim does not hold a transaction open across the HTTP request: it takes due rows with
 `FOR UPDATE SKIP LOCKED` (replicas never claim the same row) and leases them by moving
@@ -12,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts.retry import DeliveryStatus
 from monitor.db.connection import transaction
-from monitor.db.schema import WebhookEndpointRow
+from monitor.db.schema import AlertDeliveryRow, AlertNotificationRow, AlertOutboxRow, WebhookEndpointRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,66 +48,24 @@ class EndpointState:
     """Notifications not sent because the endpoint was disabled (`enable --resend` queues them)."""
 
 
-_ENDPOINTS = text("""
-SELECT e.url, e.disabled_at, e.disabled_reason,
-       count(*) FILTER (WHERE o.status = 'pending') AS pending,
-       count(*) FILTER (WHERE o.status = 'disabled') AS dropped
-FROM webhook_endpoints e LEFT JOIN alert_outbox o ON o.endpoint = e.url
-GROUP BY e.url ORDER BY e.url
-""")
-
-_CLAIM = text("""
-WITH due AS (
-    SELECT o.notification_id, o.endpoint
-    FROM alert_outbox o JOIN alert_notifications n ON n.id = o.notification_id
-    WHERE o.endpoint = :endpoint AND o.status = 'pending' AND o.next_attempt_at <= now()
-      AND n.explained_at IS NOT NULL
-    ORDER BY o.next_attempt_at
-    LIMIT :limit
-    FOR UPDATE OF o SKIP LOCKED
+Out, N, E = AlertOutboxRow, AlertNotificationRow, WebhookEndpointRow
+PENDING, DELIVERED, GAVE_UP, DISABLED = (
+    DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.GAVE_UP, DeliveryStatus.DISABLED
 )
-UPDATE alert_outbox o
-SET attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease_s)
-FROM due, alert_notifications n
-WHERE o.notification_id = due.notification_id AND o.endpoint = due.endpoint
-  AND n.id = o.notification_id
-RETURNING o.notification_id, o.endpoint, o.attempts, n.payload, n.created_at
-""")
 
-_GIVE_UP_EXPIRED = text("""
-UPDATE alert_outbox
-SET status = 'gave_up', finished_at = now(),
-    last_error = coalesce(last_error, 'no attempt') || ' (gave up)'
-WHERE endpoint = :endpoint AND status = 'pending'
-  AND created_at < now() - make_interval(secs => :give_up_s)
-RETURNING notification_id
-""")
 
-_RECORD = text("""
-UPDATE alert_outbox
-SET status = CASE
-        WHEN :outcome = 'delivered' THEN 'delivered'
-        WHEN :outcome = 'disable' THEN 'disabled'
-        WHEN now() + make_interval(secs => :delay_s)
-             > created_at + make_interval(secs => :give_up_s) THEN 'gave_up'
-        ELSE 'pending' END,
-    next_attempt_at = now() + make_interval(secs => :delay_s),
-    last_status_code = :status_code,
-    last_error = :error
-WHERE notification_id = :notification_id AND endpoint = :endpoint
-RETURNING status
-""")
+def _seconds(s: float) -> timedelta:
+    return timedelta(seconds=s)
 
-_FINISH = text("""
-UPDATE alert_outbox SET finished_at = now()
-WHERE notification_id = :notification_id AND endpoint = :endpoint AND status <> 'pending'
-""")
 
-_DELIVERY = text("""
-INSERT INTO alert_deliveries
-    (notification_id, endpoint, attempt, status_code, error, duration_ms, attempted_at)
-VALUES (:notification_id, :endpoint, :attempt, :status_code, :error, :duration_ms, :attempted_at)
-""")
+def _too_old(after: timedelta, give_up_s: float) -> ColumnElement[bool]:
+    """The give-up rule, once: a delivery whose next attempt would come `give_up_s` past its
+    creation is given up (`after`: how far from now that next attempt is)."""
+    return Out.created_at + _seconds(give_up_s) < func.now() + after
+
+
+def _of(claimed: Claimed) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return Out.notification_id == claimed.notification_id, Out.endpoint == claimed.endpoint
 
 
 class Outbox:
@@ -131,7 +91,20 @@ class Outbox:
     async def endpoints(self) -> list[EndpointState]:
         """Every endpoint ever configured, with its state and its deliveries still to make."""
         async with self._txn() as conn:
-            rows = await conn.execute(_ENDPOINTS)
+            counted = (
+                select(
+                    E.url,
+                    E.disabled_at,
+                    E.disabled_reason,
+                    func.count().filter(Out.status == PENDING).label("pending"),
+                    func.count().filter(Out.status == DISABLED).label("dropped"),
+                )
+                .select_from(E)
+                .outerjoin(Out, Out.endpoint == E.url)
+                .group_by(E.url)
+                .order_by(E.url)
+            )
+            rows = await conn.execute(counted)
             return [EndpointState(r.url, r.disabled_at, r.disabled_reason, r.pending, r.dropped) for r in rows]
 
     async def enable(self, url: str, *, resend: bool = False) -> int | None:
@@ -141,35 +114,25 @@ class Outbox:
         (attempts and give-up clock reset); returns how many.
         """
         async with self._txn() as conn:
-            found = await conn.execute(
-                text("UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL WHERE url = :u"),
-                {"u": url},
-            )
+            found = await conn.execute(update(E).where(E.url == url).values(disabled_at=None, disabled_reason=None))
             if not found.rowcount:
                 return None
             if not resend:
                 return 0
             requeued = await conn.execute(
-                text(
-                    "UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(),"
-                    " created_at = now(), finished_at = NULL, last_error = NULL, last_status_code = NULL"
-                    " WHERE endpoint = :u AND status = 'disabled'"
-                ),
-                {"u": url},
+                update(Out)
+                .where(Out.endpoint == url, Out.status == DISABLED)
+                .values(
+                    status=PENDING, attempts=0, next_attempt_at=func.now(), created_at=func.now(),
+                    finished_at=None, last_error=None, last_status_code=None,
+                )
             )
             return int(requeued.rowcount)
 
     async def disabled_reason(self, url: str) -> str | None:
         """Why the endpoint is disabled, or None while it is enabled."""
         async with self._txn() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "SELECT disabled_at, disabled_reason FROM webhook_endpoints WHERE url = :u"
-                    ),
-                    {"u": url},
-                )
-            ).first()
+            row = (await conn.execute(select(E.disabled_at, E.disabled_reason).where(E.url == url))).first()
         if row is None or row.disabled_at is None:
             return None
         return str(row.disabled_reason or "disabled")
@@ -178,22 +141,46 @@ class Outbox:
         """Pending deliveries to a disabled endpoint become `disabled` (visible, not sent)."""
         async with self._txn() as conn:
             rows = await conn.execute(
-                text(
-                    "UPDATE alert_outbox SET status = 'disabled', finished_at = now() "
-                    "WHERE endpoint = :u AND status = 'pending' RETURNING notification_id"
-                ),
-                {"u": url},
+                update(Out)
+                .where(Out.endpoint == url, Out.status == PENDING)
+                .values(status=DISABLED, finished_at=func.now())
+                .returning(Out.notification_id)
             )
             return len(rows.all())
 
     async def give_up_expired(self, url: str, give_up_s: float) -> list[UUID]:
         async with self._txn() as conn:
-            rows = await conn.execute(_GIVE_UP_EXPIRED, {"endpoint": url, "give_up_s": give_up_s})
+            rows = await conn.execute(
+                update(Out)
+                .where(Out.endpoint == url, Out.status == PENDING, _too_old(timedelta(0), give_up_s))
+                .values(
+                    status=GAVE_UP, finished_at=func.now(),
+                    last_error=func.coalesce(Out.last_error, "no attempt").concat(" (gave up)"),
+                )
+                .returning(Out.notification_id)
+            )
             return [r.notification_id for r in rows]
 
     async def claim(self, url: str, limit: int, lease_s: float) -> list[Claimed]:
         async with self._txn() as conn:
-            rows = await conn.execute(_CLAIM, {"endpoint": url, "limit": limit, "lease_s": lease_s})
+            due = (
+                select(Out.notification_id, Out.endpoint)
+                .join(N, N.id == Out.notification_id)
+                .where(Out.endpoint == url, Out.status == PENDING, Out.next_attempt_at <= func.now())
+                .where(N.explained_at.is_not(None))
+                .order_by(Out.next_attempt_at)
+                .limit(limit)
+                .with_for_update(of=Out, skip_locked=True)
+                .cte("due")
+            )
+            lease = (
+                update(Out)
+                .where(Out.notification_id == due.c.notification_id, Out.endpoint == due.c.endpoint)
+                .where(N.id == Out.notification_id)
+                .values(attempts=Out.attempts + 1, next_attempt_at=func.now() + _seconds(lease_s))
+                .returning(Out.notification_id, Out.endpoint, Out.attempts, N.payload, N.created_at)
+            )
+            rows = await conn.execute(lease)
             return [
                 Claimed(r.notification_id, r.endpoint, r.attempts, r.payload, r.created_at)
                 for r in rows
@@ -210,41 +197,44 @@ class Outbox:
         attempted_at: datetime,
         delay_s: float,
         give_up_s: float,
-    ) -> str:
+    ) -> DeliveryStatus:
         """Record one attempt and its consequence in one transaction; returns the new status."""
-        keys = {"notification_id": claimed.notification_id, "endpoint": claimed.endpoint}
+        if outcome == "delivered":
+            status: DeliveryStatus | ColumnElement[str] = DELIVERED
+        elif outcome == "disable":
+            status = DISABLED
+        else:
+            status = case((_too_old(_seconds(delay_s), give_up_s), GAVE_UP), else_=PENDING)
         async with self._txn() as conn:
             await conn.execute(
-                _DELIVERY,
-                {
-                    **keys,
-                    "attempt": claimed.attempt,
-                    "status_code": status_code,
-                    "error": error,
-                    "duration_ms": duration_ms,
-                    "attempted_at": attempted_at,
-                },
+                insert(AlertDeliveryRow).values(
+                    notification_id=claimed.notification_id,
+                    endpoint=claimed.endpoint,
+                    attempt=claimed.attempt,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                    attempted_at=attempted_at,
+                )
             )
-            status = (
+            now = (
                 await conn.execute(
-                    _RECORD,
-                    {
-                        **keys,
-                        "outcome": outcome,
-                        "delay_s": delay_s,
-                        "give_up_s": give_up_s,
-                        "status_code": status_code,
-                        "error": error,
-                    },
+                    update(Out)
+                    .where(*_of(claimed))
+                    .values(
+                        status=status,
+                        next_attempt_at=func.now() + _seconds(delay_s),
+                        last_status_code=status_code,
+                        last_error=error,
+                    )
+                    .returning(Out.status)
                 )
             ).scalar_one()
-            await conn.execute(_FINISH, keys)
+            await conn.execute(update(Out).where(*_of(claimed), Out.status != PENDING).values(finished_at=func.now()))
             if outcome == "disable":
                 await conn.execute(
-                    text(
-                        "UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = :r "
-                        "WHERE url = :u AND disabled_at IS NULL"
-                    ),
-                    {"u": claimed.endpoint, "r": f"HTTP {status_code} Gone"},
+                    update(E)
+                    .where(E.url == claimed.endpoint, E.disabled_at.is_(None))
+                    .values(disabled_at=func.now(), disabled_reason=f"HTTP {status_code} Gone")
                 )
-            return str(status)
+            return DeliveryStatus(now)

@@ -6,11 +6,12 @@ same content under the same webhook-id, and what a receiver got can be read back
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from monitor.batch import RaisedAlert
 from monitor.masking import ALL_KINDS, Kind, mask_json
 
 
@@ -35,22 +36,9 @@ class AlertView:
     probability)."""
 
 
-@dataclass
-class AlertChanges:
-    """What one batch's write did to alerts (filled in inside its transaction)."""
-
-    raised: list[AlertView] = field(default_factory=list)
-    """Alerts opened by this write (each counted once in `monitor_alerts_raised_total`)."""
-    updated: int = 0
-    """Open alerts that took new evidence."""
-    notifications: int = 0
-    """Notifications written to the outbox."""
-
-    def merged(self, other: AlertChanges) -> AlertChanges:
-        """Both writes' changes together."""
-        return AlertChanges(
-            [*self.raised, *other.raised], self.updated + other.updated, self.notifications + other.notifications
-        )
+def raised_alert(alert: AlertView) -> RaisedAlert:
+    """What the core is told of an alert a write opened."""
+    return RaisedAlert(alert.id, alert.rule, alert.severity, alert.entity, alert.event_count)
 
 
 def sql_hint(alert: AlertView) -> str:

@@ -9,6 +9,18 @@ from email.utils import parsedate_to_datetime
 from monitor.backoff import backoff_s
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where one notification stands for one endpoint (`alert_outbox.status`, its CHECK constraint)."""
+
+    PENDING = "pending"
+    """Not delivered yet; retried at `next_attempt_at`."""
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+    """Retried past the give-up age without a 2xx."""
+    DISABLED = "disabled"
+    """The endpoint answered 410 Gone, or was disabled while this waited: not sent."""
+
+
 class Outcome(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"

@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, bindparam, literal, select, text, tuple_, update
+from sqlalchemy import Row, bindparam, delete, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.alerts import rules as r
 from monitor.alerts.config import FraudIntent, IntentSpike, NegativeNewsBurst, RulesConfig
-from monitor.alerts.payload import AlertChanges, AlertView, notification_body
-from monitor.alerts.reasons import needs_explanation
+from monitor.alerts.payload import AlertView, notification_body, raised_alert
+from monitor.alerts.reasons import merge_reasons, needs_explanation
+from monitor.batch import AlertEffects
 from monitor.db.connection import connect, transaction
-from monitor.db.schema import AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
+from monitor.db.schema import AlertDeliveryRow, AlertNotificationRow, AlertOutboxRow, AlertRow, ScoredEventRow
 from monitor.logwatch import LogChange
 from monitor.masking import ALL_KINDS, Kind
 from monitor.records import ScoredEvent
@@ -108,13 +109,12 @@ class AlertStore:
 
     async def on_inserted(
         self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
-    ) -> AlertChanges:
+    ) -> AlertEffects:
         """Apply the rules to a batch's newly inserted events, in the batch's own transaction."""
         now = datetime.now(UTC)
-        changes = AlertChanges()
         found = r.candidates(self.config, (facts(i, e) for i, e in events), now)
         if not found:
-            return changes
+            return AlertEffects()
         keys = sorted({lock_key(c.rule, c.entity) for c in found})
         await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
         open_rows = await self._open_rows(conn, found)
@@ -125,11 +125,11 @@ class AlertStore:
             if open_row is None:
                 if (trigger := await self._evaluate(conn, candidate)) is not None:
                     triggers.append(trigger)
-            elif (alert := await self._update(conn, open_row, candidate, now, changes)) is not None:
+            elif (alert := await self._update(conn, open_row, candidate, now)) is not None:
                 again.append((alert, "repeat"))
-        await self.raise_alerts(conn, triggers, now, changes)
-        changes.notifications += await self.notify(conn, again, now)
-        for alert in changes.raised:
+        raised = await self.raise_alerts(conn, triggers, now)
+        await self.notify(conn, again, now)
+        for alert in raised:
             log.warning(
                 "alert raised",
                 alert_id=str(alert.id),
@@ -138,7 +138,7 @@ class AlertStore:
                 severity=alert.severity,
                 event_count=alert.event_count,
             )
-        return changes
+        return AlertEffects(tuple(raised_alert(a) for a in raised))
 
     @staticmethod
     async def _open_rows(conn: AsyncConnection, found: Sequence[r.Candidate]) -> dict[tuple[str, str], Row[Any]]:
@@ -156,7 +156,6 @@ class AlertStore:
         conn: AsyncConnection,
         triggers: Sequence[r.Trigger],
         now: datetime,
-        changes: AlertChanges,
     ) -> list[AlertView]:
         """Open an alert for each trigger and write their firing notifications, a statement each;
         a trigger whose (rule, entity) has one open already raises none (the caller holds its
@@ -187,8 +186,7 @@ class AlertStore:
             for t in triggers
         ]
         raised = [view(row) for row in await conn.execute(stmt, rows)]
-        changes.raised += raised
-        changes.notifications += await self.notify(conn, [(alert, "firing") for alert in raised], now)
+        await self.notify(conn, [(alert, "firing") for alert in raised], now)
         return raised
 
     async def _update(
@@ -197,7 +195,6 @@ class AlertStore:
         row: Row[Any],
         candidate: r.Candidate,
         now: datetime,
-        changes: AlertChanges,
     ) -> AlertView | None:
         """Add the candidate's events to an open alert; returns it when it is to be paged again."""
         current = r.OpenAlert(
@@ -242,7 +239,6 @@ class AlertStore:
                 update(AlertRow).where(AlertRow.id == row.id).values(**values).returning(AlertRow)
             )
         ).one()
-        changes.updated += 1
         log.info(
             "alert updated",
             alert_id=str(row.id),
@@ -302,7 +298,7 @@ class AlertStore:
             rule=r.KAFKA_LOG_CHANGED, entity=change.topic, severity=rule.severity, evidence=(),
             first_seen=now, last_seen=now, event_count=1, extra_details=(change.as_json(),),
         )
-        if raised := await self.raise_alerts(conn, [trigger], now, AlertChanges()):
+        if raised := await self.raise_alerts(conn, [trigger], now):
             log.warning("alert raised", alert_id=str(raised[0].id), rule=r.KAFKA_LOG_CHANGED, entity=change.topic,
                         severity=rule.severity)
             return
@@ -350,6 +346,82 @@ class AlertStore:
                 [{"notification_id": n["id"], "endpoint": url} for n in notifications for url in self.endpoints],
             )
         return len(notifications)
+
+    @staticmethod
+    async def lock(conn: AsyncConnection, rule: str, entity: str) -> None:
+        """Take (rule, entity)'s advisory lock for the transaction: one judge at a time, every replica."""
+        await conn.execute(_LOCK_IN_ORDER, {"keys": [lock_key(rule, entity)]})
+
+    @staticmethod
+    async def open_alert(conn: AsyncConnection, rule: str, entity: str) -> Row[Any] | None:
+        """(rule, entity)'s firing alert, locked for the transaction; None when none is open."""
+        open_ = select(AlertRow).where(AlertRow.rule == rule, AlertRow.entity == entity, AlertRow.status == "firing")
+        return (await conn.execute(open_.with_for_update())).first()
+
+    @staticmethod
+    async def replace_evidence(
+        conn: AsyncConnection,
+        alert_id: uuid.UUID,
+        *,
+        evidence: Sequence[int],
+        last_seen: datetime,
+        event_count: int,
+        details: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """An open alert's evidence replaced by the latest (a judged window, not an accumulation);
+        no page: `updated_at` moves, which keeps `resolve_after` away."""
+        await conn.execute(
+            update(AlertRow).where(AlertRow.id == alert_id).values(
+                evidence=list(evidence), last_seen=last_seen, event_count=event_count,
+                evidence_details=list(details), updated_at=now,
+            )
+        )
+
+    async def resolve(
+        self, conn: AsyncConnection, alert_id: uuid.UUID, details: Sequence[dict[str, Any]], now: datetime
+    ) -> AlertView:
+        """Resolve one open alert with its final details, and write its resolved notification."""
+        row = (
+            await conn.execute(
+                update(AlertRow).where(AlertRow.id == alert_id)
+                .values(status="resolved", resolved_at=now, evidence_details=list(details))
+                .returning(AlertRow)
+            )
+        ).one()
+        alert = view(row)
+        await self.notify(conn, [(alert, "resolved")], now)
+        return alert
+
+    @staticmethod
+    async def merge_reasons(
+        conn: AsyncConnection,
+        alert_id: uuid.UUID,
+        explained: Mapping[int, Mapping[str, Any]],
+        mask_kinds: frozenset[Kind] = ALL_KINDS,
+    ) -> None:
+        """The explainer's reasons merged into the alert's evidence details, under the row's lock
+        (a batch adding evidence meanwhile waits, and its details are kept)."""
+        alert = (
+            await conn.execute(
+                select(AlertRow.evidence, AlertRow.evidence_details).where(AlertRow.id == alert_id).with_for_update()
+            )
+        ).first()
+        if alert is None:
+            return
+        details = merge_reasons(alert.evidence_details or [], alert.evidence, explained, mask_kinds)
+        await conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(evidence_details=details))
+
+    @staticmethod
+    async def expire(conn: AsyncConnection, cutoff: datetime) -> int:
+        """Retention: alerts resolved before `cutoff` go, with their notifications and outbox rows
+        (ON DELETE CASCADE), and so do delivery attempts made before it; firing alerts stay
+        whatever their age. Returns how many rows went."""
+        alerts = await conn.execute(
+            delete(AlertRow).where(AlertRow.status == "resolved", AlertRow.resolved_at < cutoff)
+        )
+        attempts = await conn.execute(delete(AlertDeliveryRow).where(AlertDeliveryRow.attempted_at < cutoff))
+        return int(alerts.rowcount) + int(attempts.rowcount)
 
     async def resolve_stale(self, engine: AsyncEngine) -> list[AlertView]:
         """Resolve firing alerts without new evidence for their rule's `resolve_after`; notify.

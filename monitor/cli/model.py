@@ -1,4 +1,4 @@
-"""The model's commands: `monitor score`, and `monitor model train|eval|reference`."""
+"""The model's commands: `monitor score`, and `monitor model train|train-oos|train-intent|eval|reference`."""
 
 from __future__ import annotations
 
@@ -129,6 +129,30 @@ def model_train_oos(
     scope.save(out_dir or WEIGHTS_DIR)
     for report in reports:
         typer.echo(json.dumps({"split": "dev", "version": scope.version, **report.__dict__}))
+
+
+@model_app.command("train-intent")
+def model_train_intent(
+    data_dir: Annotated[Path | None, typer.Option(help="folder with banking77/")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write heads.safetensors/json (default: into the package)")
+    ] = None,
+) -> None:
+    """Refit the intent head alone on the served encoder's embeddings, from the shipped one; save the
+    heads with a new version; print Banking77 dev and the watch-list counts. Run `monitor model
+    reference` after it: the drift reference names the model version."""
+    from monitor.model.heads import WEIGHTS_DIR
+    from monitor.model.scorer import TransformerScorer, load_scorer
+    from monitor.model.training.intent_head import train_intent
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scorer = load_scorer(settings)
+    if not isinstance(scorer, TransformerScorer) or scorer.encoder is None or scorer.intent_model is not None:
+        raise typer.BadParameter("the intent head needs the embedded encoder (unset the checkpoint overrides)")
+    version, reports = train_intent(scorer.encoder, scorer.heads, data_dir or settings.data_dir, out_dir or WEIGHTS_DIR)
+    for report in reports:
+        typer.echo(json.dumps({"split": "dev", "version": version, **report.__dict__}))
 
 
 @model_app.command("eval")

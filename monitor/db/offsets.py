@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.db.schema import ConsumerOffsetRow, KafkaLogEventRow
 from monitor.errors import StoreDiverged
 from monitor.logwatch import LogChange, Position
-from monitor.ports import Partition
+from monitor.records import Partition
 
 
 async def read_offsets(

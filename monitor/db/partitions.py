@@ -15,16 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
+from sqlalchemy import Date, DateTime, cast, column, delete, func, select, table
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alerts.store import AlertStore
 from monitor.db.connection import connect, transaction
+from monitor.db.schema import EventExplanationRow
 from monitor.db.stories import MEMBERS_KEPT_DAYS
 
 log = structlog.get_logger(__name__)
 
 PARENT = "scored_events"
 DEFAULT_PARTITION = "scored_events_default"
+_DEFAULT = table(DEFAULT_PARTITION, column("event_time", DateTime(timezone=True)))
+"""The default partition, as far as maintenance reads it."""
 DAYS_AHEAD = 7
 """Partitions exist this many days past today, so a clock running a little fast still has one."""
 BACKFILL_DAYS = 31
@@ -162,15 +167,10 @@ async def _existing_days(conn: AsyncConnection) -> set[date]:
 
 
 async def _days_in_default(conn: AsyncConnection, now: datetime) -> set[date]:
+    event_time = _DEFAULT.c.event_time
+    lo, hi = now - timedelta(days=BACKFILL_DAYS + 1), now + timedelta(days=DAYS_AHEAD + 1)
     rows = await conn.execute(
-        sql(
-            f"SELECT DISTINCT CAST(event_time AT TIME ZONE 'UTC' AS date) FROM {DEFAULT_PARTITION} "  # noqa: S608
-            "WHERE event_time >= :lo AND event_time < :hi"
-        ),
-        {
-            "lo": now - timedelta(days=BACKFILL_DAYS + 1),
-            "hi": now + timedelta(days=DAYS_AHEAD + 1),
-        },
+        select(cast(func.timezone("UTC", event_time), Date)).distinct().where(event_time >= lo, event_time < hi)
     )
     return {day for (day,) in rows}
 
@@ -201,10 +201,7 @@ async def _create_partition(conn: AsyncConnection, day: date) -> None:
 async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
     """Delete what the dropped partitions did not hold: old rows in the default partition, old keys,
     and the scores of every expired event (event_scores is not partitioned)."""
-    rows = await conn.execute(
-        sql(f"DELETE FROM {DEFAULT_PARTITION} WHERE event_time < :cutoff"),  # noqa: S608
-        {"cutoff": cutoff},
-    )
+    rows = await conn.execute(delete(_DEFAULT).where(_DEFAULT.c.event_time < cutoff))
     keys = await conn.execute(
         sql("DELETE FROM scored_event_keys WHERE event_time < :cutoff"), {"cutoff": cutoff}
     )
@@ -215,18 +212,12 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
 
 
 async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
-    """Alerts resolved before the cutoff go, with their notifications (ON DELETE CASCADE), and so
-    do delivery attempts made and event explanations computed before it; firing alerts stay
-    whatever their age."""
-    alerts = await conn.execute(
-        sql("DELETE FROM alerts WHERE status = 'resolved' AND resolved_at < :cutoff"), {"cutoff": cutoff}
-    )
-    attempts = await conn.execute(
-        sql("DELETE FROM alert_deliveries WHERE attempted_at < :cutoff"), {"cutoff": cutoff}
-    )
+    """Alerts resolved and delivery attempts made before the cutoff (`AlertStore.expire`), and
+    event explanations computed before it; firing alerts stay whatever their age."""
+    expired = await AlertStore.expire(conn, cutoff)
     # Explanations of evidence events (migration 0009) go with the days their events were explained.
-    await conn.execute(sql("DELETE FROM event_explanations WHERE created_at < :cutoff"), {"cutoff": cutoff})
-    return int(alerts.rowcount) + int(attempts.rowcount)
+    await conn.execute(delete(EventExplanationRow).where(EventExplanationRow.created_at < cutoff))
+    return expired
 
 
 async def list_partitions(engine: AsyncEngine) -> list[tuple[str, str, int]]:

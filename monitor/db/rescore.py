@@ -9,7 +9,9 @@ between chunks:
 3. one short transaction: insert their `event_scores` rows (`ON CONFLICT DO NOTHING` on
    `(event_id, model_version)`), then point those events' `scored_events` columns at the new
    scores, with `lock_timeout` set so a row some other writer holds is retried later rather than
-   waited on. Live batches only insert new rows, so they never touch the rows updated here.
+   waited on. Live batches only insert new rows, so they never touch the rows updated here. What
+   follows from the intent is recomputed with it: a customer message's suggested reply, its
+   urgency and its queue (`REPLY_COLUMNS`), so no row suggests a reply for an intent it no longer has.
 
 Resumable by construction: killed at any point (SIGKILL included), a chunk either committed both
 its scores and its updates or neither, and a restart skips every event that already has the
@@ -109,13 +111,15 @@ NEXT_CHUNK = (
 """Keyset pagination on (event_time, id): each chunk starts where the last one ended, reading
 only the days from there on (the range on event_time prunes partitions)."""
 
+REPLY_COLUMNS = ("reply_id", "reply_text", "reply_score", "urgency", "queue")
+"""`scored_events` columns that follow from the scores (the reply book and triage): set with them."""
 SCORE_COLUMNS = (*SCORE_FIELDS, "model_version")
 _events = ScoredEventRow.__table__
 assert isinstance(_events, Table)
 _SET_SCORES = (
     update(_events)
     .where(_events.c.id == bindparam("b_id"), _events.c.event_time == bindparam("b_event_time"))
-    .values({name: bindparam(f"v_{name}") for name in SCORE_COLUMNS})
+    .values({name: bindparam(f"v_{name}") for name in (*SCORE_COLUMNS, *REPLY_COLUMNS)})
 )
 
 
@@ -204,6 +208,9 @@ async def _land(engine: AsyncEngine, chunk: Sequence[Pending], scored: Sequence[
     writer (partition upkeep moving a day) holds it, and this chore is the one that gives way.
     """
     rows = [_scores(e, s, version) for e, s in zip(chunk, scored, strict=True)]
+    replies = {
+        e.id: {f"v_{name}": getattr(s, name) for name in REPLY_COLUMNS} for e, s in zip(chunk, scored, strict=True)
+    }
     attempt = 0
     while True:
         try:
@@ -218,7 +225,7 @@ async def _land(engine: AsyncEngine, chunk: Sequence[Pending], scored: Sequence[
                 new = {r.event_id for r in inserted}
                 updates = [
                     {"b_id": row["event_id"], "b_event_time": row["event_time"],
-                     **{f"v_{name}": row[name] for name in SCORE_COLUMNS}}
+                     **{f"v_{name}": row[name] for name in SCORE_COLUMNS}, **replies[row["event_id"]]}
                     for row in rows
                     if row["event_id"] in new
                 ]

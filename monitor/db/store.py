@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.alerts.payload import AlertChanges
-from monitor.batch import WriteBatch, WriteResult
+from monitor.batch import AlertEffects, WriteBatch, WriteResult
 from monitor.db.connection import connect, transaction
 from monitor.db.offsets import advance_offsets, read_offsets, read_positions, record_log_change
 from monitor.db.schema import DeadLetterRow, EventScoreRow, ScoredEventKeyRow, ScoredEventRow
@@ -21,27 +20,9 @@ from monitor.db.stories import assign_stories
 from monitor.errors import RowsRejected
 from monitor.headers import headers_json
 from monitor.logwatch import LogChange, Position
-from monitor.ports import Partition
-from monitor.records import DeadLetter, ScoredEvent, Scores
+from monitor.ports import InsertHook, LogChangeHook
+from monitor.records import DeadLetter, Partition, ScoredEvent, Scores
 from monitor.stories import Assignment
-
-
-class InsertHook(Protocol):
-    """Work that must commit or roll back with the batch: alert rules over its new events."""
-
-    async def on_inserted(
-        self, conn: AsyncConnection, events: Sequence[tuple[int, ScoredEvent]]
-    ) -> AlertChanges:
-        """Called inside the batch's transaction with (scored_events.id, event) of new rows only."""
-        ...
-
-
-class LogChangeHook(Protocol):
-    """Work that must commit with a log change's record: its alert."""
-
-    async def on_log_change(self, conn: AsyncConnection, change: LogChange) -> None:
-        """Called inside the transaction that records `change`."""
-        ...
 
 
 def _key(event: ScoredEvent) -> tuple[str, str]:
@@ -151,10 +132,10 @@ class Store:
     def __init__(
         self,
         engine: AsyncEngine,
-        on_inserted: InsertHook | None = None,
+        on_inserted: InsertHook[AsyncConnection] | None = None,
         *,
         group_id: str = "monitor",
-        on_log_change: LogChangeHook | None = None,
+        on_log_change: LogChangeHook[AsyncConnection] | None = None,
     ) -> None:
         self.engine = engine
         self.on_inserted = on_inserted
@@ -227,7 +208,7 @@ class Store:
             dead_count = len(
                 (await conn.execute(dstmt, [dead_letter_row(d, now) for d in batch.dead_letters])).all()
             )
-        alerts = AlertChanges()
+        alerts = AlertEffects()
         if self.on_inserted is not None and inserted:
             # Only rows new in this transaction: a replayed batch inserts none, so changes nothing.
             # Unscored rows (a language no model here reads) say nothing the rules could use.

@@ -10,10 +10,9 @@ import asyncpg
 import pytest
 
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
-from monitor.explanation import Reasons
 from monitor.load import Load
-from monitor.records import Scores, Stream
 from tests.alert_helpers import alert_store, batch, customer_event, rules
+from tests.fakes import FakeExplainer
 
 pytestmark = pytest.mark.integration
 
@@ -25,24 +24,6 @@ REPORTS = [
     "a direct debit came out of my account that I never set up",
     "I think my card details were stolen online",
 ]
-
-
-class CountingExplainer:
-    """The real model's explanations, with each call's texts recorded."""
-
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-        self.inner = inner
-        self.calls: list[list[str]] = []
-
-    def explain(
-        self,
-        texts: Sequence[str],
-        streams: Sequence[Stream],
-        top_k: int | None = None,
-        scores: Sequence[Scores] | None = None,
-    ) -> list[Reasons]:
-        self.calls.append(list(texts))
-        return self.inner.explain(texts, streams, top_k, scores)  # type: ignore[no-any-return]
 
 
 async def raise_fraud_alerts(database_url: str, texts: Sequence[str]) -> None:
@@ -62,7 +43,7 @@ async def test_a_storms_reports_are_explained_in_one_call(
     database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
     await raise_fraud_alerts(database_url, REPORTS)
-    model = CountingExplainer(scorer)
+    model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
     explainer = AlertExplainer(store.engine, model, scorer.model_version, ExplainPolicy(timeout_s=120.0))
     try:
@@ -70,7 +51,7 @@ async def test_a_storms_reports_are_explained_in_one_call(
     finally:
         await store.close()
 
-    assert [sorted(call) for call in model.calls] == [sorted(REPORTS)]
+    assert [sorted(call) for call in model.texts] == [sorted(REPORTS)]
     rows = await db.fetch(
         "SELECT n.payload, e.text FROM alert_notifications n"
         " JOIN scored_events e ON e.id = (n.payload->'evidence'->>0)::bigint"
@@ -96,7 +77,7 @@ async def test_a_notification_past_its_bound_is_released_never_claimed_again(
         " WHERE id = (SELECT id FROM alert_notifications ORDER BY id LIMIT 1) RETURNING id"
     )
     store = alert_store(database_url, rules())
-    explainer = AlertExplainer(store.engine, CountingExplainer(scorer), scorer.model_version, ExplainPolicy(30.0))
+    explainer = AlertExplainer(store.engine, FakeExplainer(scorer), scorer.model_version, ExplainPolicy(30.0))
     try:
         claimed = await explainer.claim()
         assert len(claimed) == 1 and claimed[0].id != old
@@ -143,21 +124,26 @@ async def explained(db: asyncpg.Connection, rule: str) -> dict | None:  # type: 
     return json.loads(row["payload"]) if row["explained_at"] is not None else None
 
 
-async def test_routine_alerts_wait_out_a_backlog_urgent_ones_do_not(
+async def test_routine_alerts_wait_out_a_backlog_urgent_ones_half_their_bound(
     database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
     spike_ids, report = await raise_spike_and_fraud(database_url, db)
     load = [Load.BACKLOG]
-    model = CountingExplainer(scorer)
+    model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
     explainer = AlertExplainer(
         store.engine, model, scorer.model_version, ExplainPolicy(timeout_s=120.0), load=lambda: load[0]
     )
     try:
-        assert await explainer.cycle() == 1  # the fraud report, backlog or not
-        assert model.calls == [[report]]
+        assert await explainer.cycle() == 0, "a young fraud alert waits while the backlog drains"
+        await db.execute(
+            "UPDATE alert_notifications SET created_at = now() - interval '61 seconds' WHERE payload->>'rule' = $1",
+            "fraud_intent",
+        )
+        assert await explainer.cycle() == 1  # past half its bound: explained, backlog or not
+        assert model.texts == [[report]]
         assert await explained(db, "intent_spike") is None
-        assert await explainer.cycle() == 0  # held back while the backlog lasts
+        assert await explainer.cycle() == 0  # the spike is held back while the backlog lasts
         load[0] = Load.IDLE
         assert await explainer.cycle() == 1
     finally:
@@ -171,7 +157,7 @@ async def test_routine_alerts_wait_out_a_backlog_urgent_ones_do_not(
     representatives = [spike_ids[i] for i in (*CONFIDENT, len(SPIKE_TEXTS) - 1)]
     assert [d["event_id"] for d in spike["evidence_details"]] == representatives
     assert all(d["intent_explanation"] and d["explanation"] for d in spike["evidence_details"])
-    assert sorted(model.calls[1]) == sorted(SPIKE_TEXTS[i] for i in (*CONFIDENT, len(SPIKE_TEXTS) - 1))
+    assert sorted(model.texts[1]) == sorted(SPIKE_TEXTS[i] for i in (*CONFIDENT, len(SPIKE_TEXTS) - 1))
     seconds = {
         p: explainer.metrics.registry.get_sample_value("monitor_explain_model_seconds_total", {"priority": p})
         for p in ("urgent", "routine")
@@ -183,7 +169,7 @@ async def test_a_routine_alert_held_back_past_its_bound_goes_out_without_words(
     database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
     await raise_spike_and_fraud(database_url, db)
-    model = CountingExplainer(scorer)
+    model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
     policy = ExplainPolicy(timeout_s=30.0)
     explainer = AlertExplainer(store.engine, model, scorer.model_version, policy, load=lambda: Load.LIVE)
@@ -201,7 +187,7 @@ async def test_a_routine_alert_held_back_past_its_bound_goes_out_without_words(
 
     spike = await explained(db, "intent_spike")
     assert spike is not None and spike["evidence_details"] == []
-    assert len(model.calls) == 1
+    assert len(model.texts) == 1
     skipped = explainer.metrics.registry.get_sample_value
     assert skipped("monitor_alert_explanations_skipped_total", {"reason": "budget"}) == 1
     assert skipped("monitor_alert_explanations_skipped_total", {"reason": "timeout"}) == 0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +12,11 @@ import asyncpg
 import pytest
 
 from monitor.alerts.cli import show_open_alerts
-from monitor.explanation import Reasons
-from monitor.records import Scores, Stream
 from monitor.tools.receiver import WebhookReceiver
-from tests.integration.test_pipeline import service_running, settings_for
+from tests.fakes import FakeExplainer
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +43,6 @@ def documented_query(heading: str) -> str:
         elif body:
             break
     return "\n".join(body).rstrip(";")
-
-
-async def until(check, wait_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(wait_s):
-        while not check():  # noqa: ASYNC110 - polls another thread
-            await asyncio.sleep(0.1)
 
 
 async def produce_burst_and_fraud(bootstrap: str, news: str, customer: str) -> None:
@@ -90,7 +81,7 @@ async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
     )
     try:
         async with service_running(settings, scorer):
-            await until(lambda: len(receiver.delivered) >= 2)
+            await until(lambda: len(receiver.delivered) >= 2, 120.0, 0.1)
     finally:
         receiver.stop()
 
@@ -148,30 +139,6 @@ async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
     assert all(w["explain_s"] < 30 for w in waits)
 
 
-class FailingExplainer:
-    """Scores with the real model; explaining fails (or, with `delay_s`, hangs) every time."""
-
-    def __init__(self, inner, delay_s: float = 0.0) -> None:  # type: ignore[no-untyped-def]
-        self.inner = inner
-        self.model_version = inner.model_version
-        self.languages = inner.languages
-        self.delay_s = delay_s
-
-    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
-        return self.inner.score(texts, streams)  # type: ignore[no-any-return]
-
-    def explain(
-        self,
-        texts: Sequence[str],
-        streams: Sequence[Stream],
-        top_k: int | None = None,
-        scores: Sequence[Scores] | None = None,
-    ) -> list[Reasons]:
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        raise RuntimeError("explaining is broken")
-
-
 @pytest.mark.parametrize("delay_s", [0.0, 8.0], ids=["fails", "too-slow"])
 async def test_an_alert_that_cannot_be_explained_is_still_sent(
     broker, database_url: str, db: asyncpg.Connection, scorer, delay_s: float
@@ -186,8 +153,8 @@ async def test_an_alert_that_cannot_be_explained_is_still_sent(
         alert_explain_timeout_s=3.0,
     )
     try:
-        async with service_running(settings, FailingExplainer(scorer, delay_s)):
-            await until(lambda: len(receiver.delivered) >= 2, 60)
+        async with service_running(settings, FakeExplainer(scorer, failing=True, delay_s=delay_s)):
+            await until(lambda: len(receiver.delivered) >= 2, 60, 0.1)
     finally:
         receiver.stop()
     bodies = {d.payload["rule"]: d.payload for d in receiver.delivered}

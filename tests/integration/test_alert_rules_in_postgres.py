@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from monitor.alerts.payload import AlertChanges
 from monitor.alerts.store import AlertStore
+from monitor.batch import AlertEffects
 from tests.alert_helpers import alert_store, batch, customer_event, news_event, rules
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ async def test_replaying_a_batch_changes_no_alert(
         assert len(first.alerts.raised) == 2
         before = await db.fetch("SELECT * FROM alerts ORDER BY rule")
         again = await store.write(burst)
-        assert again.alerts == AlertChanges()  # nothing inserted, nothing evaluated
+        assert again.alerts == AlertEffects()  # nothing inserted, nothing evaluated
         assert await db.fetch("SELECT * FROM alerts ORDER BY rule") == before
         assert await db.fetchval("SELECT count(*) FROM alert_notifications") == 2
         # one outbox row per notification per endpoint, each delivered independently

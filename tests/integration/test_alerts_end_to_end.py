@@ -26,8 +26,9 @@ from monitor.records import Scores, Stream
 from monitor.tools.produce import Message
 from monitor.tools.produce import produce as produce_messages
 from monitor.tools.receiver import WebhookReceiver
-from tests.integration.test_pipeline import service_running, settings_for
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +44,6 @@ ZTX_HEADLINES = [
     "$ZTX profit falls sharply on weak demand",
     "$ZTX posts bigger quarterly loss and warns on outlook",
 ]
-
-
-async def wait_until(check, wait_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(wait_s):
-        while not await check():  # noqa: ASYNC110 - polls the database and another thread
-            await asyncio.sleep(0.2)
 
 
 async def test_done_when_scenario(
@@ -115,7 +110,7 @@ async def test_done_when_scenario(
             async def three_delivered() -> bool:
                 return len(receiver.delivered) >= 3
 
-            await wait_until(three_delivered)
+            await until(three_delivered, 120.0, 0.2)
             await asyncio.sleep(1.5)  # anything delivered twice would show up now
     finally:
         receiver.stop()
@@ -200,7 +195,7 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         async def all_scored() -> bool:
             return await db.fetchval("SELECT count(*) FROM scored_events") >= 6
 
-        await wait_until(all_scored, 60)
+        await until(all_scored, 60, 0.2)
         partitions = await db.fetch("SELECT DISTINCT source_partition FROM scored_events")
         assert sorted(r["source_partition"] for r in partitions) == [0, 1]
     finally:

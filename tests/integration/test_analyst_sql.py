@@ -15,8 +15,9 @@ from monitor.db.connection import make_engine
 from monitor.db.migrate import downgrade, upgrade
 from monitor.db.partitions import maintain_partitions
 from tests.conftest import ADMIN_URL
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

@@ -6,19 +6,21 @@ cache): Chinese lines go to e5 and its heads, English lines still to the English
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from monitor.cli import app
 from monitor.config import Settings
 from monitor.language_detection import shared_detector
 from monitor.model.scorer import TransformerScorer
 from monitor.model.training.evaluate import fraud_decisions
 from monitor.processing import process_records
 from monitor.validation import Limits
-from tests.integration.test_model import eval_json
-from tests.unit.test_pipeline_loop import records
+from tests.fakes import records
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +73,11 @@ def test_the_pipeline_scores_chinese_with_e5_and_english_with_the_english_model(
 
 
 def test_model_eval_reads_the_chinese_dev_headlines_with_e5(monkeypatch: pytest.MonkeyPatch) -> None:
-    report = eval_json("sentiment", "news", ZH / "news_dev.csv", monkeypatch)
+    monkeypatch.setenv("MONITOR_DEVICE", "cpu")
+    args = ["model", "eval", "--task", "sentiment", "--data", str(ZH / "news_dev.csv"), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
     # Served (packed, bf16) it reads 0.922 / 0.922; a lost head, label swap or English routing fails here.
     assert report["n"] == 90
     assert float(str(report["accuracy"])) >= 0.85 and float(str(report["macro_f1"])) >= 0.85

@@ -9,7 +9,7 @@ import pytest
 from monitor.db.connection import make_engine
 from monitor.db.store import Store
 from monitor.errors import StoreDiverged
-from monitor.ports import Partition
+from monitor.records import Partition
 from tests.alert_helpers import batch, news_event
 
 pytestmark = pytest.mark.integration

@@ -7,24 +7,12 @@ import uuid
 
 import pytest
 
+from tests.integration.running import HEADLINES, service_env
 from tests.integration.service_process import ServiceProcess
-from tests.integration.test_pipeline import HEADLINES, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
-
-
-def service_env(broker: str, database_url: str, news: str, customer: str, group: str) -> dict[str, str]:
-    return {
-        "MONITOR_KAFKA_BOOTSTRAP_SERVERS": broker,
-        "MONITOR_DATABASE_URL": database_url,
-        "MONITOR_NEWS_TOPICS": news,
-        "MONITOR_CUSTOMER_TOPICS": customer,
-        "MONITOR_GROUP_ID": group,
-        "MONITOR_DEVICE": "cpu",
-        "MONITOR_MAX_POLL_RECORDS": "200",
-        "MONITOR_SESSION_TIMEOUT_MS": "6000",
-    }
 
 
 async def test_sigkill_halfway_then_restart_gives_every_message_exactly_once(broker, database_url, db) -> None:

@@ -10,9 +10,8 @@ import asyncpg
 import pytest
 
 from monitor.alerts.config import load_rules
-from tests.integration.test_pipeline import service_running, settings_for
-from tests.integration.test_schema_registry import read_topic
-from tests.kafka_helpers import create_topics, produce
+from tests.integration.running import service_running, settings_for
+from tests.kafka_helpers import create_topics, produce, read_topic
 
 pytestmark = pytest.mark.integration
 WATCH_LIST = set(load_rules().rules.fraud_intent.intents)

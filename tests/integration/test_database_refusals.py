@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -18,9 +17,9 @@ import httpx
 import pytest
 import structlog
 
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import service_running, settings_for, wait_for_rows
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import until, wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +32,6 @@ $$;
 CREATE TRIGGER disk_full BEFORE INSERT ON scored_event_keys
     FOR EACH STATEMENT EXECUTE FUNCTION pretend_the_disk_is_full();
 """
-
-
-async def until(condition: Callable[[], bool], within_s: float) -> None:
-    async with asyncio.timeout(within_s):
-        while not condition():  # noqa: ASYNC110 - polls what the service logs
-            await asyncio.sleep(0.1)
 
 
 def refused_with(logs: list[dict[str, Any]], sqlstate: str) -> int:
@@ -76,7 +69,7 @@ async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
             service_running(settings, scorer) as service,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{_free_http_port}") as client,
         ):
-            await until(lambda: refused_with(logs, "53100") >= 2, within_s=60)
+            await until(lambda: refused_with(logs, "53100") >= 2, within_s=60, every_s=0.1)
             await asyncio.sleep(3)
             assert (await client.get("/readyz")).status_code == 503
             assert await counts(db) == (0, 0, 0), "a row went in, or a dead letter, while the disk was full"
@@ -114,7 +107,7 @@ async def test_a_read_only_primary_delays_rows_loses_none_and_dead_letters_nothi
             await db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
             await terminate_sessions(db)
             await produce(broker.bootstrap, news, [{"id": f"b{i}", "headline": f"Later ({i})"} for i in range(during)])
-            await until(lambda: refused_with(logs, "25006") >= 2, within_s=60)
+            await until(lambda: refused_with(logs, "25006") >= 2, within_s=60, every_s=0.1)
             assert await wait_for_status(client, "/readyz", 503, within_s=10) == 503
             assert await counts(db) == (before, before, 0)
             assert not service.done()

@@ -18,11 +18,10 @@ import pytest
 
 from tests.conftest import ADMIN_URL, free_port
 from tests.integration.poison import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, NEWS_POISON, Poison, tables_holding
+from tests.integration.running import HEADLINES, service_env
 from tests.integration.service_process import ServiceProcess
-from tests.integration.test_crash_recovery import service_env
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, wait_for_rows
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 

@@ -137,7 +137,7 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
     from monitor.model.reference import load_reference, save_reference
     from monitor.model.training.reference import compute_reference
     from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
-    from tests.integration.test_pipeline import service_running, settings_for
+    from tests.integration.running import service_running, settings_for
     from tests.kafka_helpers import create_topics, produce
 
     # The reference as it ships with the model: this model's dev-set predictions.

@@ -23,9 +23,9 @@ import pytest
 from monitor.db.migrate import upgrade
 from monitor.tools.receiver import WebhookReceiver
 from tests.integration.pg_cluster import Cluster, Relay, cluster, server_bin
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import service_running, settings_for
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.integration
 

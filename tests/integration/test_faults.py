@@ -20,9 +20,9 @@ from monitor.pipeline import Pipeline
 from monitor.ports import Scorer
 from monitor.records import Scores, Stream
 from monitor.service import run_service
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, service_running, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 

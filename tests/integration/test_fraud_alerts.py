@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from monitor.alerts.config import load_rules
-from tests.integration.test_pipeline import service_running, settings_for
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
 
 pytestmark = pytest.mark.integration

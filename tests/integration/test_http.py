@@ -10,27 +10,11 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_URL
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
-
-
-async def wait_for_status(
-    client: httpx.AsyncClient, path: str, status: int, within_s: float
-) -> int:
-    """Poll `path` until it answers `status`; return the last status seen."""
-    seen = -1
-    deadline = asyncio.get_running_loop().time() + within_s
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            seen = (await client.get(path)).status_code
-        except httpx.TransportError:
-            seen = -1
-        if seen == status:
-            return seen
-        await asyncio.sleep(0.2)
-    return seen
 
 
 def sample(text: str, labels: str, body: str) -> float:

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from tests.integration.test_pipeline import service_running, settings_for, wait_for_rows
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.metrics import Metrics
 from monitor.service import run_service
-from tests.integration.test_pipeline import settings_for, wait_for_rows
+from tests.integration.running import settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

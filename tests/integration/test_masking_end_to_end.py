@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from monitor.masking import KINDS
-from tests.integration.test_pipeline import service_running, settings_for, wait_for_rows
-from tests.integration.test_schema_registry import produce_raw, read_topic
-from tests.kafka_helpers import create_topics
+from tests.integration.running import service_running, settings_for
+from tests.kafka_helpers import create_topics, produce_raw, read_topic
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

@@ -2,75 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
-from monitor.config import Settings
-from monitor.ports import Scorer
-from monitor.service import run_service
+from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
-
-HEADLINES = [
-    "ZTX shares plunge after profit warning and guidance cut",
-    "Quarterly revenue rose 12% to a record, beating expectations",
-    "The company will publish its annual report on March 3",
-    "Operating loss widened as demand collapsed in Europe",
-    "Board approves higher dividend after strong year",
-]
-QUESTIONS = [
-    "My card was stolen this morning, please block it",
-    "How long does a transfer to another country take?",
-    "There is a payment on my statement I do not recognise",
-    "What is the exchange rate for dollars today?",
-]
-
-
-@contextlib.asynccontextmanager
-async def service_running(
-    settings: Settings, scorer: Scorer, stop_within_s: float = 30.0
-) -> AsyncIterator[asyncio.Task[None]]:
-    """`monitor run` in this process for the block; then stopped (as by SIGTERM) and awaited, so
-    an exception it raised fails the test."""
-    stop = asyncio.Event()
-    service = asyncio.create_task(run_service(settings, stop=stop, scorer=scorer))
-    try:
-        yield service
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, stop_within_s)
-
-
-def settings_for(broker: str, database_url: str, news: str, customer: str, **extra: object) -> Settings:
-    extra.setdefault("http_port", 0)  # several in-process replicas must not fight over one port
-    return Settings(
-        kafka_bootstrap_servers=(broker,),
-        news_topics=(news,),
-        customer_topics=(customer,),
-        group_id=f"g-{uuid.uuid4().hex[:8]}",
-        database_url=database_url,
-        device="cpu",
-        **extra,
-    )
-
-
-async def wait_for_rows(db: asyncpg.Connection, table: str, expected: int, within_s: float = 120.0) -> int:
-    deadline = asyncio.get_running_loop().time() + within_s
-    count = 0
-    while asyncio.get_running_loop().time() < deadline:
-        count = await db.fetchval(f"SELECT count(*) FROM {table}")
-        if count >= expected:
-            return int(count)
-        await asyncio.sleep(0.25)
-    return int(count)
-
 
 async def test_consumes_scores_and_stores_both_streams_once(broker, database_url, db, scorer) -> None:
     news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"

@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from tests.integration.poison import CUSTOMER_POISON, MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, NEWS_POISON, Poison
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

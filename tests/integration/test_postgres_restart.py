@@ -16,9 +16,9 @@ import pytest
 import structlog
 
 from monitor.db.migrate import upgrade
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, service_running, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,9 @@ from structlog.testing import capture_logs
 
 from monitor.batch import CommittedBatch
 from monitor.service import run_service
-from tests.integration.test_pipeline import HEADLINES, settings_for, wait_for_rows
+from tests.integration.running import HEADLINES, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 

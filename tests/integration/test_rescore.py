@@ -43,7 +43,9 @@ class FakeScorer:
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         self.calls += 1
         return [
-            Scores("positive", 0.9, 0.95, *(("card_arrival", 0.8) if s == "customer" else (None, None)))
+            Scores("positive", 0.9, 0.95, "card_arrival", 0.8, reply_id="card_arrival", reply_text="It is on its way.",
+                   reply_score=0.7, urgency="normal", queue="cards")
+            if s == "customer" else Scores("positive", 0.9, 0.95)
             for s in streams
         ]
 
@@ -59,7 +61,11 @@ def stored_events(n: int) -> list[ScoredEvent]:
             text=f"stored text number {i}", event_time=now - timedelta(minutes=7 * i),
             customer_id=None if stream == "news" else f"c{i % 17}",
         )
-        scores = Scores("neutral", 0.0, 0.6, *(("balance", 0.5) if stream == "customer" else (None, None)))
+        scores = (
+            Scores("neutral", 0.0, 0.6, "balance", 0.5, reply_id="balance", reply_text="Your balance is in the app.",
+                   reply_score=0.8, urgency="normal", queue="accounts")
+            if stream == "customer" else Scores("neutral", 0.0, 0.6)
+        )
         out.append(ScoredEvent(message, scores, (), FIRST_VERSION, now))
     return out
 
@@ -108,6 +114,11 @@ async def test_rescore_in_chunks_keeps_both_versions_and_runs_again_as_a_no_op(
     ]
     cards = "SELECT count(*) FROM scored_events WHERE stream = 'customer' AND intent = 'card_arrival'"
     assert await db.fetchval(cards) == N_EVENTS // 2
+    replies = await db.fetch("SELECT DISTINCT stream, reply_id, reply_text, queue FROM scored_events ORDER BY 1")
+    assert [tuple(r) for r in replies] == [
+        ("customer", "card_arrival", "It is on its way.", "cards"),  # the reply follows the new intent
+        ("news", None, None, None),
+    ]
     origins = await db.fetch("SELECT origin, count(*) AS n FROM event_scores GROUP BY 1 ORDER BY 1")
     assert [(r["origin"], r["n"]) for r in origins] == [("live", N_EVENTS), ("rescore", N_EVENTS)]
     # It raises no alerts from history, and the scores join back to their events on both halves of the key.

@@ -11,23 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from monitor.records import Scores, Stream
-from monitor.tools.produce import kafka_producer
 from tests.integration.poison import tables_holding
-from tests.integration.test_http import wait_for_status
-from tests.integration.test_pipeline import HEADLINES, QUESTIONS, service_running, settings_for, wait_for_rows
-from tests.kafka_helpers import create_topics
+from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
+from tests.kafka_helpers import Record, create_topics, produce_raw, read_topic
 from tests.registry_server import RegistryServer
+from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +56,6 @@ CUSTOMER = {
 }
 N_NEWS, N_CUSTOMER, DURING_OUTAGE = 400, 400, 50
 CARD, MASKED = "4111 1111 1111 1111", "4111 11** **** 1111"
-Record = tuple[bytes, list[tuple[str, bytes]]]
 
 
 class NeutralScorer:
@@ -78,26 +75,6 @@ def frame(schema_id: int, payload: bytes) -> bytes:
 
 def trace(kind: str, i: int) -> list[tuple[str, bytes]]:
     return [("trace-id", f"{kind}-{i:04d}".encode()), ("source", b"wire")]
-
-
-async def produce_raw(bootstrap: str, topic: str, records: Iterable[Record]) -> None:
-    async with kafka_producer(bootstrap, linger_ms=5) as producer:
-        pending = [await producer.send(topic, value, headers=headers) for value, headers in records]
-        await asyncio.gather(*pending)
-
-
-async def read_topic(bootstrap: str, topic: str, expected: int, within_s: float = 30.0) -> list[object]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    out: list[object] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + within_s
-        while len(out) < expected and asyncio.get_running_loop().time() < deadline:
-            for rs in (await consumer.getmany(timeout_ms=500)).values():
-                out.extend(rs)
-    finally:
-        await consumer.stop()
-    return out
 
 
 async def test_done_when_avro_and_json_schema_through_a_registry_dead_letter_topic_and_an_outage(

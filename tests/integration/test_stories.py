@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from tests.integration.test_alerts_end_to_end import wait_until
-from tests.integration.test_pipeline import service_running, settings_for
+from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -70,8 +70,8 @@ async def test_reprints_are_one_story_and_bursts_count_stories(
         async def intel_alert() -> bool:
             return await db.fetchval("SELECT count(*) FROM alerts WHERE entity = 'INTC'") >= 1
 
-        await wait_until(all_stored)
-        await wait_until(intel_alert, 30.0)
+        await until(all_stored, 120.0, 0.2)
+        await until(intel_alert, 30.0, 0.2)
         await asyncio.sleep(1.0)  # a second alert, or a Boeing one, would show by now
 
     rows = await db.fetch(

@@ -25,18 +25,14 @@ from monitor.tools.receiver import WebhookReceiver
 from monitor.webhooks import Signer, WebhookClient
 from tests.alert_helpers import alert_store, batch, customer_event, rules
 from tests.conftest import free_port
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_" + base64.b64encode(b"integration-test-secret-0001").decode()
 NEXT = "whsec_" + base64.b64encode(b"integration-test-secret-0002").decode()
+WAIT_S = 20.0
 FAST = DispatchPolicy(backoff_initial_s=0.2, backoff_max_s=1.0, poll_interval_s=0.1, timeout_s=2.0)
-
-
-async def until(check: Callable[[], bool], wait_s: float = 20.0) -> None:
-    async with asyncio.timeout(wait_s):
-        while not check():  # noqa: ASYNC110 - polls another thread; no event to await
-            await asyncio.sleep(0.1)
 
 
 async def until_sql(
@@ -44,11 +40,14 @@ async def until_sql(
     query: str,
     ok: Callable[[Any], bool],
     *args: object,
-    wait_s: float = 20.0,
+    wait_s: float = WAIT_S,
 ) -> None:
-    async with asyncio.timeout(wait_s):
-        while not ok(await db.fetchval(query, *args)):  # noqa: ASYNC110 - polls the database
-            await asyncio.sleep(0.1)
+    """Until `ok` holds of the query's value."""
+
+    async def holds() -> bool:
+        return ok(await db.fetchval(query, *args))
+
+    await until(holds, wait_s, 0.1)
 
 
 class Running:
@@ -98,7 +97,7 @@ async def test_receiver_down_then_up_gets_each_alert_once_verified(
             assert all(r["status_code"] is None and "ConnectError" in r["error"] for r in down)
             receiver = WebhookReceiver([SECRET], port=port).start()
             receivers.append(receiver)
-            await until(lambda: len(receiver.delivered) == 2)
+            await until(lambda: len(receiver.delivered) == 2, WAIT_S, 0.1)
             delivered = "SELECT count(*) FROM alert_outbox WHERE status = 'delivered'"
             await until_sql(db, delivered, lambda n: n == 2)
         assert all(d.verified_with == [0] for d in receiver.requests)
@@ -119,7 +118,7 @@ async def test_500s_are_retried_with_the_same_webhook_id_until_2xx(
     try:
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         async with Running(store, (receiver.url,), [SECRET], FAST):
-            await until(lambda: len(receiver.delivered) == 1)
+            await until(lambda: len(receiver.delivered) == 1, WAIT_S, 0.1)
         ids = {d.headers["webhook-id"] for d in receiver.requests}
         stamps = [d.headers["webhook-timestamp"] for d in receiver.requests]
         assert len(ids) == 1  # stable across retries
@@ -149,7 +148,7 @@ async def test_retry_after_is_honoured(
     try:
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         async with Running(store, (receiver.url,), [SECRET], policy):
-            await until(lambda: len(receiver.delivered) == 1)
+            await until(lambda: len(receiver.delivered) == 1, WAIT_S, 0.1)
         times = await db.fetch("SELECT attempted_at FROM alert_deliveries ORDER BY attempt")
         assert len(times) == 2
         assert (times[1]["attempted_at"] - times[0]["attempted_at"]).total_seconds() >= 1.9
@@ -169,11 +168,11 @@ async def test_410_disables_one_endpoint_and_the_other_still_gets_everything(
         await store.write(batch(customer_event("c1", "cust-1", "compromised_card")))
         with capture_logs() as logs:
             async with Running(store, urls, [SECRET], FAST):
-                await until(lambda: len(fine.delivered) == 1)
+                await until(lambda: len(fine.delivered) == 1, WAIT_S, 0.1)
                 disabled = "SELECT disabled_at IS NOT NULL FROM webhook_endpoints WHERE url = $1"
                 await until_sql(db, disabled, bool, gone.url)
                 await store.write(batch(customer_event("c2", "cust-2", "compromised_card")))
-                await until(lambda: len(fine.delivered) == 2)
+                await until(lambda: len(fine.delivered) == 2, WAIT_S, 0.1)
                 dropped = (
                     "SELECT count(*) FROM alert_outbox WHERE endpoint = $1 AND status = 'disabled'"
                 )
@@ -221,7 +220,7 @@ async def test_a_disabled_endpoint_re_enabled_by_the_cli_gets_what_it_missed_onc
         assert enabled.returncode == 0, enabled.stderr
         assert "1 dropped notifications queued again" in enabled.stdout
         async with Running(store, urls, [SECRET], FAST):
-            await until(lambda: len(receiver.delivered) == 2)
+            await until(lambda: len(receiver.delivered) == 2, WAIT_S, 0.1)
             await asyncio.sleep(0.5)  # nothing more arrives
         assert sorted(d.payload["entity"] for d in receiver.delivered) == ["cust-1", "cust-2"]
         unknown = await asyncio.to_thread(cli, "enable", "http://nowhere/hook")
@@ -242,7 +241,7 @@ async def test_rotation_sends_both_signatures_and_either_secret_verifies(
     try:
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         async with Running(store, urls, [SECRET, NEXT], FAST):
-            await until(lambda: len(old_only.delivered) == 1 and len(new_only.delivered) == 1)
+            await until(lambda: len(old_only.delivered) == 1 and len(new_only.delivered) == 1, WAIT_S, 0.1)
         for receiver in (old_only, new_only):
             [delivery] = receiver.requests
             assert delivery.verified_with == [0]
@@ -293,7 +292,7 @@ async def test_resolution_is_delivered_too(
             resolver = asyncio.create_task(
                 run_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop, what="resolving alerts")
             )
-            await until(lambda: len(receiver.delivered) == 2)
+            await until(lambda: len(receiver.delivered) == 2, WAIT_S, 0.1)
         await resolver
         first, second = (d.payload for d in receiver.delivered)
         assert (first["type"], first["status"]) == ("alert.firing", "firing")
@@ -321,7 +320,7 @@ async def test_a_slow_receiver_times_out_and_does_not_slow_writes(
         await store.write(batch(customer_event("c0", "cust-0", "compromised_card")))
         async with Running(store, (receiver.url,), [SECRET], policy):
             await until(
-                lambda: len(receiver.requests) == 0 and receiver.first_request_at is not None
+                lambda: len(receiver.requests) == 0 and receiver.first_request_at is not None, WAIT_S, 0.1
             )
             slowest = 0.0
             for i in range(1, 11):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -12,37 +11,10 @@ from monitor.alerts import reasons as rs
 from monitor.alerts.cli import format_table
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy, scores_of
 from monitor.alerts.payload import AlertView, notification_body
-from monitor.explanation import Explainer, Explanation, Reasons, WordWeight
-from monitor.records import Scores, Stream
+from monitor.explanation import Explainer, Reasons
+from tests.fakes import FakeExplainer, explanation
 
 CARD = "4111 1111 1111 1111"
-
-
-def explanation(label: str, *words: tuple[str, int, float]) -> Explanation:
-    return Explanation(label, tuple(WordWeight(w, s, s + len(w), x) for w, s, x in words), "test")
-
-
-class FakeExplainer:
-    """Explains each text by its words' lengths (longest strongest); records what it was asked."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[str], list[Stream], list[Scores] | None]] = []
-
-    def explain(
-        self,
-        texts: Sequence[str],
-        streams: Sequence[Stream],
-        top_k: int | None = None,
-        scores: Sequence[Scores] | None = None,
-    ) -> list[Reasons]:
-        self.calls.append((list(texts), list(streams), None if scores is None else list(scores)))
-        out = []
-        for text, stream in zip(texts, streams, strict=True):
-            words = tuple((w, text.index(w), float(len(w))) for w in text.split())
-            sentiment = explanation("negative", *words).top(top_k)
-            intent = explanation("compromised_card", *words).top(top_k) if stream == "customer" else None
-            out.append(Reasons(sentiment, intent))
-        return out
 
 
 def test_only_firing_and_repeat_notifications_with_evidence_wait_for_reasons() -> None:

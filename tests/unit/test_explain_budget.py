@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from monitor.alerts.budget import BudgetPolicy, ExplainBudget, is_urgent
+from monitor.alerts.budget import URGENT_WAIT_SHARE, BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
 from monitor.load import IDLE_AFTER_S, Load, load_of
 from monitor.pipeline import Pipeline
-from tests.unit.test_pipeline_loop import (
-    DETECTOR,
-    P0,
-    FakeConsumer,
-    FakeScorer,
-    FakeStore,
-    Log,
-    records,
-    running,
-    settings,
-    until,
-)
+from tests.fakes import DETECTOR, P0, FakeConsumer, FakeScorer, FakeStore, Log, records, running, settings
+from tests.waiting import until
 
 
 class Clock:
@@ -37,6 +27,12 @@ def budget(share: float = 0.1, window_s: float = 60.0) -> tuple[ExplainBudget, C
 def test_urgent_means_critical_or_high() -> None:
     assert is_urgent("critical") and is_urgent("high")
     assert not is_urgent("medium") and not is_urgent("low") and not is_urgent(None)
+
+
+def test_urgent_alerts_are_explained_at_once_unless_a_backlog_drains_then_within_their_bound() -> None:
+    assert urgent_wait_s(Load.LIVE, 30.0) == urgent_wait_s(Load.IDLE, 30.0) == 0.0
+    assert urgent_wait_s(Load.BACKLOG, 30.0) == URGENT_WAIT_SHARE * 30.0
+    assert 0 < URGENT_WAIT_SHARE < 1, "time left to explain before the bound"
 
 
 def test_routine_explaining_never_competes_with_a_backlog() -> None:

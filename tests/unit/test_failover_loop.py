@@ -15,8 +15,8 @@ from monitor.batch import WriteBatch, WriteResult
 from monitor.errors import StoreUnavailable
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.ports import Partition
-from tests.unit.test_pipeline_loop import (
+from monitor.records import Partition
+from tests.fakes import (
     DETECTOR,
     P0,
     P1,
@@ -28,8 +28,8 @@ from tests.unit.test_pipeline_loop import (
     records,
     running,
     settings,
-    until,
 )
+from tests.waiting import until
 
 FAST = (0.001, 0.004)
 

@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from monitor.errors import CommitFailed
 from monitor.kafka import ConsumerAdapter
-from monitor.ports import Partition
+from monitor.records import Partition
 
 
 class RecordingConsumer:

@@ -18,19 +18,8 @@ from monitor.pipeline import Pipeline
 from monitor.processing import process_records
 from monitor.records import Scores, SourceRecord, Stream
 from monitor.validation import Limits
-from tests.unit.test_pipeline_loop import (
-    DETECTOR,
-    P0,
-    TOPIC,
-    FakeConsumer,
-    FakeStore,
-    Log,
-    committed_through,
-    records,
-    running,
-    settings,
-    until,
-)
+from tests.fakes import DETECTOR, P0, TOPIC, FakeConsumer, FakeStore, Log, committed_through, records, running, settings
+from tests.waiting import until
 
 
 class RecordingScorer:

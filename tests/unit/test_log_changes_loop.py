@@ -16,9 +16,9 @@ from monitor.config import Settings
 from monitor.logwatch import Kind, LogState, fingerprint
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.ports import Partition
-from monitor.records import SourceRecord
-from tests.unit.test_pipeline_loop import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running, until
+from monitor.records import Partition, SourceRecord
+from tests.fakes import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running
+from tests.waiting import until
 
 P0 = Partition(TOPIC, 0)
 FAST = (0.001, 0.004)

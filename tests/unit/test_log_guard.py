@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from monitor.log_guard import LogGuard
 from monitor.logwatch import LogState, Position
 from monitor.metrics import Metrics
-from monitor.ports import Partition
-from tests.unit.test_pipeline_loop import FakeStore
+from monitor.records import Partition
+from tests.fakes import FakeStore
 
 P0 = Partition("news", 0)
 

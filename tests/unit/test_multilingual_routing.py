@@ -27,8 +27,7 @@ from monitor.processing import process_records
 from monitor.records import SENTIMENTS, Scores, Stream
 from monitor.triage import Triage
 from monitor.validation import Limits
-from tests.unit.test_language_routing import PrefixDetector
-from tests.unit.test_pipeline_loop import records
+from tests.fakes import DETECTOR, records
 
 INTENTS = ("compromised_card", "exchange_rate", "lost_or_stolen_card")
 WATCH_LIST = frozenset({"compromised_card", "lost_or_stolen_card"})
@@ -57,6 +56,14 @@ def heads(version: str, axis: int, sentiment: str, intent: str) -> Heads:
         return Head(labels, weight, torch.zeros(len(labels)))
 
     return Heads(version, head(SENTIMENTS, sentiment), head(SENTIMENTS, sentiment), head(INTENTS, intent))
+
+
+class PrefixDetector:
+    """`es: ...` is Spanish (languages the script alone cannot tell); else the script decides."""
+
+    def detect(self, text: str) -> str:
+        code, sep, _ = text.partition(": ")
+        return code if sep and len(code) == 2 else DETECTOR.detect(text)
 
 
 TRIAGE = Triage(WATCH_LIST, 0.5, frozenset(), {}, "general")

@@ -1,290 +1,35 @@
-"""The consume -> score -> write -> commit loop against in-memory fakes of its three ports.
+"""The consume -> score -> write -> commit loop against in-memory fakes of its ports (`tests.fakes`).
 
-The fakes keep one shared log of what happened in what order ("write", "commit", ...), so each
-test states an ordering or a count the loop must keep. Waits are bounded waits on conditions.
+Each test states an ordering or a count the loop must keep, read from the fakes' shared log.
+Waits are bounded waits on conditions (`tests.waiting.until`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-import uuid
-from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence, Set
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
 
 from structlog.testing import capture_logs
 
-from monitor.alerts.payload import AlertChanges, AlertView
-from monitor.batch import CommittedBatch, WriteBatch, WriteResult
-from monitor.config import Settings
-from monitor.errors import RowsRejected, StoreDiverged, StoreUnavailable
-from monitor.language import by_script
-from monitor.logwatch import LogChange, Position
+from monitor.batch import CommittedBatch
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.ports import Partition
-from monitor.records import Scores, SourceRecord, Stream
-
-TOPIC = "news"
-P0, P1 = Partition(TOPIC, 0), Partition(TOPIC, 1)
-Log = list[tuple[Any, ...]]
-
-
-def records(partition: int, texts: Sequence[str], first_offset: int = 0) -> list[SourceRecord]:
-    return [
-        SourceRecord(
-            TOPIC,
-            partition,
-            first_offset + i,
-            json.dumps({"id": f"n{partition}-{first_offset + i}", "headline": text}).encode(),
-            datetime.now(UTC),
-        )
-        for i, text in enumerate(texts)
-    ]
-
-
-class FakeConsumer:
-    """A broker in memory: per-partition logs and positions, pause/resume/seek honoured, commits logged."""
-
-    def __init__(self, log: Log, partitions: Sequence[Partition] = (P0,)) -> None:
-        self.log = log
-        self.assigned = set(partitions)
-        self.logs: dict[Partition, list[SourceRecord]] = defaultdict(list)
-        self.position: dict[Partition, int] = defaultdict(int)
-        """Index into `logs` (records here have offsets 0, 1, 2... so it is also the offset)."""
-        self.paused: set[Partition] = set()
-        self.commits: list[dict[Partition, int]] = []
-        self.kafka_committed: dict[Partition, int] = {}
-        self.polls = 0
-        self.polls_while_paused = 0
-
-    @property
-    def pending(self) -> dict[Partition, deque[SourceRecord]]:
-        """What the next fetches return, per partition."""
-        out: dict[Partition, deque[SourceRecord]] = defaultdict(deque)
-        for p, rs in self.logs.items():
-            out[p].extend(rs[self.position[p] :])
-        return out
-
-    def add(self, *new: SourceRecord) -> None:
-        for r in new:
-            self.logs[Partition(r.topic, r.partition)].append(r)
-
-    def assignment(self) -> Set[Partition]:
-        return frozenset(self.assigned)
-
-    def pause(self, *partitions: Partition) -> None:
-        self.paused |= set(partitions)
-
-    def resume(self, *partitions: Partition) -> None:
-        self.paused -= set(partitions)
-
-    async def getmany(self, *, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[SourceRecord]]:
-        self.polls += 1
-        if self.paused:
-            self.polls_while_paused += 1
-        out: dict[Partition, list[SourceRecord]] = {}
-        for p in sorted(self.assigned - self.paused):
-            while self.position[p] < len(self.logs[p]) and sum(map(len, out.values())) < max_records:
-                out.setdefault(p, []).append(self.logs[p][self.position[p]])
-                self.position[p] += 1
-        # A real poll waits up to timeout_ms for records; one that returns some yields at least.
-        await asyncio.sleep(0 if out else timeout_ms / 1000)
-        return out
-
-    async def commit(self, offsets: Mapping[Partition, int]) -> None:
-        await asyncio.sleep(0)  # a round trip to the coordinator
-        self.log.append(("commit", dict(offsets)))
-        self.commits.append(dict(offsets))
-        self.kafka_committed.update(offsets)
-
-    async def committed(self, partition: Partition) -> int | None:
-        await asyncio.sleep(0)
-        return self.kafka_committed.get(partition)
-
-    def seek(self, partition: Partition, offset: int) -> None:
-        self.log.append(("seek", partition, offset))
-        self.position[partition] = offset
-
-    def last_poll_timestamp(self, partition: Partition) -> int | None:
-        return None
-
-    def highwater(self, partition: Partition) -> int | None:
-        return None
-
-
-class FakeScorer:
-    """Neutral for everything; `gate` (when given) holds every call until it is set."""
-
-    model_version = "fake-1"
-    languages = frozenset({"en"})
-
-    def __init__(self, gate: threading.Event | None = None) -> None:
-        self.gate = gate
-        self.calls = 0
-        self._lock = threading.Lock()
-        self.hook: Callable[[int], None] | None = None
-        """Called with the call's number (1 for the first) before it scores (in the worker thread)."""
-
-    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
-        with self._lock:
-            self.calls += 1
-            call = self.calls
-        if self.hook is not None:
-            self.hook(call)
-        if self.gate is not None:
-            assert self.gate.wait(10), "the test never opened the gate"
-        return [Scores("neutral", 0.0, 0.9) for _ in texts]
-
-
-class ScriptDetector:
-    """English unless the script says otherwise (Han is Chinese): the language detector's fake."""
-
-    def detect(self, text: str) -> str:
-        return by_script(text) or "en"
-
-
-DETECTOR = ScriptDetector()
-
-
-class FakeStore:
-    """Rows in dicts keyed like Postgres's natural keys; outages, refusals and failovers on demand."""
-
-    def __init__(self, log: Log) -> None:
-        self.log = log
-        self.events: dict[tuple[str, str], tuple[int, int]] = {}
-        self.dead: dict[tuple[str, int, int, int], str] = {}
-        self.offsets: dict[Partition, int] = {}
-        self.fingerprints: dict[Partition, str] = {}
-        self.incarnations: dict[Partition, int] = {}
-        self.log_changes: list[LogChange] = []
-        self.offset_reads = 0
-        self.down = False
-        self.latency_s = 0.005
-        self.attempts = 0
-        self.reject_text: str | None = None
-        """A write holding an event with this in its text is refused as a whole (RowsRejected)."""
-        self.alert_text: str | None = None
-        """A new event with this in its text raises an alert in its write."""
-
-    async def write(self, batch: WriteBatch) -> WriteResult:
-        self.attempts += 1
-        await asyncio.sleep(self.latency_s)  # a round trip: the fetch loop runs meanwhile
-        if self.down:
-            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
-        if self.reject_text and any(self.reject_text in e.message.text for e in batch.events):
-            raise RowsRejected("Postgres refused a value: out of range")
-        behind = [p for p, want in batch.expected_offsets.items() if self.offsets.get(p, -1) < want]
-        if behind:
-            raise StoreDiverged(f"the database holds older offsets than were written to it ({behind})")
-        for p, offset in batch.offsets.items():
-            if offset >= self.offsets.get(p, 0) and p in batch.fingerprints:
-                self.fingerprints[p] = batch.fingerprints[p]
-            self.offsets[p] = max(offset, self.offsets.get(p, 0))
-        inserted: dict[tuple[str, str], int] = {}
-        changes = AlertChanges()
-        for e in batch.events:
-            key = (e.message.stream, e.message.message_id)
-            if key not in self.events:
-                self.events[key] = (e.message.partition, e.message.offset)
-                inserted[key] = len(self.events)
-                if self.alert_text and self.alert_text in e.message.text:
-                    changes.raised.append(_alert(e.message.message_id))
-        fresh = 0
-        for d in batch.dead_letters:
-            if (d.topic, d.partition, d.offset, d.incarnation) not in self.dead:
-                self.dead[(d.topic, d.partition, d.offset, d.incarnation)] = d.reason
-                fresh += 1
-        written = [(e.message.partition, e.message.offset) for e in batch.events]
-        self.log.append(("write", written + [(d.partition, d.offset) for d in batch.dead_letters]))
-        return WriteResult(inserted, fresh, changes)
-
-    async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
-        return {p: position.next_offset for p, position in (await self.stored_positions(partitions)).items()}
-
-    async def stored_positions(self, partitions: Collection[Partition]) -> dict[Partition, Position]:
-        self.offset_reads += 1
-        await asyncio.sleep(self.latency_s)
-        if self.down:
-            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
-        return {
-            p: Position(o, self.fingerprints.get(p), self.incarnations.get(p, 0))
-            for p, o in self.offsets.items()
-            if p in partitions
-        }
-
-    async def record_log_change(self, change: LogChange) -> None:
-        await asyncio.sleep(self.latency_s)
-        if self.down:
-            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
-        partition = Partition(change.topic, change.partition)
-        self.log_changes.append(change)
-        self.offsets[partition] = change.resume_at
-        self.fingerprints.pop(partition, None)
-        self.incarnations[partition] = change.incarnation
-
-    async def ping(self) -> bool:
-        return not self.down
-
-    def snapshot(self) -> tuple[dict[Any, Any], ...]:
-        """The database as a standby would have it now."""
-        return dict(self.events), dict(self.dead), dict(self.offsets)
-
-    def fail_over_to(self, standby: tuple[dict[Any, Any], ...]) -> None:
-        """The primary is gone: from now on the database is `standby`, which lost what came after it."""
-        events, dead, offsets = standby
-        self.events, self.dead, self.offsets = dict(events), dict(dead), dict(offsets)
-
-
-def _alert(entity: str) -> AlertView:
-    now = datetime.now(UTC)
-    return AlertView(uuid.uuid4(), "fake_rule", "high", entity, "firing", now, now, 1, ())
-
-
-def settings(max_poll_records: int) -> Settings:
-    return Settings(
-        news_topics=(TOPIC,), customer_topics=("cust",), poll_timeout_ms=2, max_poll_records=max_poll_records
-    )
-
-
-async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
-    """Wait (bounded) until `condition` holds."""
-    async with asyncio.timeout(within_s):
-        while not condition():  # noqa: ASYNC110 - polls state that threads and tasks change
-            await asyncio.sleep(0.001)
-
-
-@asynccontextmanager
-async def running(pipeline: Pipeline, gate: threading.Event | None = None) -> AsyncIterator[asyncio.Event]:
-    """The pipeline runs for the block; then stop, and its `run` must return."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(pipeline.run(stop))
-    try:
-        yield stop
-    finally:
-        stop.set()
-        if gate is not None:
-            gate.set()  # never leave a worker thread blocked behind a failed assertion
-        await asyncio.wait_for(task, 10)
-
-
-def committed_through(consumer: FakeConsumer, partition: Partition) -> int:
-    return max((c[partition] for c in consumer.commits if partition in c), default=0)
-
-
-def assert_each_commit_follows_its_writes(log: Log) -> None:
-    written: set[tuple[int, int]] = set()
-    for entry in log:
-        if entry[0] == "write":
-            written |= set(entry[1])
-        elif entry[0] == "commit":
-            for p, next_offset in entry[1].items():
-                missing = {(p.partition, o) for o in range(next_offset)} - written
-                assert not missing, f"committed {p} up to {next_offset} before writing {sorted(missing)}"
+from tests.fakes import (
+    DETECTOR,
+    P0,
+    P1,
+    TOPIC,
+    FakeConsumer,
+    FakeScorer,
+    FakeStore,
+    Log,
+    assert_each_commit_follows_its_writes,
+    committed_through,
+    records,
+    running,
+    settings,
+)
+from tests.waiting import until
 
 
 async def test_offsets_commit_after_their_rows_are_written_and_in_fetch_order() -> None:

@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from monitor.errors import DeadLetterTopicUnavailable, RegistryUnavailable
+from monitor.errors import RegistryUnavailable
 from monitor.pipeline import Pipeline
-from monitor.records import DeadLetter, SourceRecord
-from tests.unit.test_pipeline_loop import (
+from monitor.records import SourceRecord
+from tests.fakes import (
     DETECTOR,
     P0,
     TOPIC,
     FakeConsumer,
+    FakeDecoder,
     FakeScorer,
     FakeStore,
     Log,
     assert_each_commit_follows_its_writes,
     committed_through,
+    dead_letter_topic,
+    framed,
     records,
     running,
     settings,
-    until,
 )
-from tests.unit.test_schema_input import FakeDecoder, framed
+from tests.waiting import until
 
 FAST = (0.001, 0.01)
-
-
-class FakeDeadLetterTopic:
-    """Acknowledges sends (logged) unless `down`."""
-
-    def __init__(self, log: Log) -> None:
-        self.log = log
-        self.down = False
-        self.attempts = 0
-        self.sent: list[DeadLetter] = []
-
-    async def send(self, letters: Sequence[DeadLetter]) -> None:
-        self.attempts += 1
-        await asyncio.sleep(0)
-        if self.down:
-            raise DeadLetterTopicUnavailable("dead-letter topic did not acknowledge")
-        self.sent.extend(letters)
-        self.log.append(("dead-letter topic", [(d.partition, d.offset) for d in letters]))
 
 
 def framed_records(first_offset: int, schema_id: int, n: int) -> list[SourceRecord]:
@@ -71,7 +54,7 @@ async def test_records_wait_while_the_registry_is_away_and_none_is_dead_lettered
 
 async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit() -> None:
     log: Log = []
-    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeDeadLetterTopic(log)
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), dead_letter_topic(log)
     decoder = FakeDecoder({})  # every schema id unknown
     consumer.add(*records(0, ["good"]), *framed_records(1, 99, 2))
     topic.down = True
@@ -92,7 +75,7 @@ async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit(
 
 async def test_a_batch_without_dead_letters_sends_nothing_to_the_topic() -> None:
     log: Log = []
-    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeDeadLetterTopic(log)
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), dead_letter_topic(log)
     consumer.add(*records(0, ["one", "two"]))
     pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, dead_letter_sink=topic)
     async with running(pipeline):

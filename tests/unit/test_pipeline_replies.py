@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
 
-from monitor.errors import RepliesTopicUnavailable
 from monitor.pipeline import Pipeline
-from monitor.records import ScoredEvent, Scores, Stream
-from tests.unit.test_pipeline_loop import (
+from monitor.records import Scores, Stream
+from tests.fakes import (
     DETECTOR,
     P0,
     FakeConsumer,
@@ -18,10 +16,11 @@ from tests.unit.test_pipeline_loop import (
     Log,
     committed_through,
     records,
+    replies_topic,
     running,
     settings,
-    until,
 )
+from tests.waiting import until
 
 FAST = (0.001, 0.01)
 
@@ -33,27 +32,9 @@ class ReplyingScorer(FakeScorer):
         return [dataclasses.replace(s, reply_id="r1", reply_text="hello") for s in super().score(texts, streams)]
 
 
-class FakeRepliesTopic:
-    """Acknowledges sends (logged) unless `down`."""
-
-    def __init__(self, log: Log) -> None:
-        self.log = log
-        self.down = False
-        self.attempts = 0
-        self.sent: list[ScoredEvent] = []
-
-    async def send(self, events: Sequence[ScoredEvent]) -> None:
-        self.attempts += 1
-        await asyncio.sleep(0)
-        if self.down:
-            raise RepliesTopicUnavailable("replies topic did not acknowledge")
-        self.sent.extend(events)
-        self.log.append(("replies topic", [e.message.offset for e in events]))
-
-
 async def test_replies_are_acknowledged_by_the_topic_before_offsets_commit() -> None:
     log: Log = []
-    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeRepliesTopic(log)
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), replies_topic(log)
     consumer.add(*records(0, ["one", "two"]))
     topic.down = True
     pipeline = Pipeline(
@@ -72,7 +53,7 @@ async def test_replies_are_acknowledged_by_the_topic_before_offsets_commit() -> 
 
 async def test_events_without_a_reply_send_nothing() -> None:
     log: Log = []
-    consumer, store, topic = FakeConsumer(log), FakeStore(log), FakeRepliesTopic(log)
+    consumer, store, topic = FakeConsumer(log), FakeStore(log), replies_topic(log)
     consumer.add(*records(0, ["one", "two"]))
     pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, reply_sink=topic)
     async with running(pipeline):

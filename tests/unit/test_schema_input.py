@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import decimal
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -16,31 +15,10 @@ from monitor.framing import Frame, is_framed, read_frame
 from monitor.headers import dead_letter_headers, headers_json, mask_headers
 from monitor.records import DeadLetter, Headers, Message, SourceRecord
 from monitor.validation import Limits, validate
+from tests.fakes import FakeDecoder, framed
 
 CARD = "4111 1111 1111 1111"
 MASKED = "4111 11** **** 1111"
-
-
-def framed(schema_id: int, payload: bytes = b"payload") -> bytes:
-    return b"\x00" + schema_id.to_bytes(4, "big") + payload
-
-
-class FakeDecoder:
-    """Schema ids -> what decoding gives (a dict) or raises; calls counted."""
-
-    def __init__(self, answers: dict[int, Any]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, int]] = []
-        self._lock = threading.Lock()
-
-    def decode(self, topic: str, schema_id: int, value: bytes) -> dict[str, Any]:
-        with self._lock:
-            self.calls.append((topic, schema_id))
-        answer = self.answers.get(schema_id, BadRecord("unknown to the schema registry (Schema not found)"))
-        if isinstance(answer, Exception):
-            raise answer
-        assert isinstance(answer, dict)
-        return answer
 
 
 def record(value: bytes | None, headers: Headers = (), topic: str = "news") -> SourceRecord:

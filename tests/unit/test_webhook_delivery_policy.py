@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,9 +13,10 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from monitor.alerts.payload import AlertView, notification_body
-from monitor.alerts.retry import Outcome, classify, next_delay_s, parse_retry_after
+from monitor.alerts.retry import DeliveryStatus, Outcome, classify, next_delay_s, parse_retry_after
 from monitor.backoff import backoff_s
 from monitor.config import Settings
+from monitor.db.schema import AlertOutboxRow
 from monitor.errors import ConfigError
 from monitor.webhooks import DEVELOPMENT_SECRET, Signer, webhook_secrets
 
@@ -121,3 +123,10 @@ def test_retry_after_is_honoured_on_429_and_5xx_only() -> None:
     assert next_delay_s(1, 429, 7.0, **kw) == 7.0
     assert next_delay_s(1, 400, 7.0, **kw) == 0.5
     assert next_delay_s(1, 503, 3600.0, **kw) == 60.0  # capped
+
+
+def test_the_delivery_statuses_are_the_ones_the_outbox_table_allows() -> None:
+    [check] = [c for c in AlertOutboxRow.__table__.constraints if c.name == "ck_alert_outbox_status"]  # type: ignore[attr-defined]
+    allowed = set(re.findall(r"'(\w+)'", str(check.sqltext)))
+    assert {s.value for s in DeliveryStatus} == allowed
+    assert AlertOutboxRow.__table__.c.status.server_default.arg == DeliveryStatus.PENDING  # type: ignore[attr-defined]

@@ -184,6 +184,16 @@ def train(
     return reports
 
 
+def heads_version(deltas_dir: Path, heads: Mapping[Task, Head]) -> str:
+    """`model_version` of the deltas in `deltas_dir` with these heads: a hash of the deltas, every
+    head's weights and its temperature, so a head retrained alone is a new version too."""
+    digest = hashlib.sha256((deltas_dir / DELTAS_FILE).read_bytes())
+    for task in TASKS:
+        digest.update(heads[task].weight.numpy().tobytes())
+        digest.update(str(heads[task].temperature).encode())
+    return f"{VERSION_PREFIX}{digest.hexdigest()[:10]}"
+
+
 def calibrate(
     heads: Mapping[Task, Head], data_dir: Path, out_dir: Path = WEIGHTS_DIR, device: str = "cpu"
 ) -> tuple[str, list[DevReport]]:
@@ -193,12 +203,9 @@ def calibrate(
     served = Encoder(device=device)
     apply_deltas(served.model, out_dir)
     dev = {name: (served.embed(x), y) for name, (x, y) in dev_sets(data_dir).items()}
-    digest = hashlib.sha256((out_dir / DELTAS_FILE).read_bytes())
     for task in TASKS:
         head = heads[task]
         head.temperature = fit_temperature(head, [dev[name] for name, t in DEV_SETS.items() if t == task])
-        digest.update(head.weight.numpy().tobytes())
-        digest.update(str(head.temperature).encode())
-    version = f"{VERSION_PREFIX}{digest.hexdigest()[:10]}"
+    version = heads_version(out_dir, heads)
     Heads(version, heads["news_sentiment"], heads["customer_sentiment"], heads["intent"]).save(out_dir)
     return version, [dev_report(name, DEV_SETS[name], heads[DEV_SETS[name]], x, y) for name, (x, y) in dev.items()]

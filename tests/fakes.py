@@ -1,0 +1,479 @@
+"""The fakes behind each port of `monitor.ports` (and the alert path's), one each, and the few
+helpers that drive the pipeline with them.
+
+The fakes keep one shared log of what happened in what order ("write", "commit", ...), so a test
+can state an ordering or a count the loop must keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence, Set
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from monitor.alerts.outbox import Claimed
+from monitor.alerts.retry import DeliveryStatus
+from monitor.batch import AlertEffects, RaisedAlert, WriteBatch, WriteResult
+from monitor.config import Settings
+from monitor.errors import (
+    BadRecord,
+    DeadLetterTopicUnavailable,
+    RepliesTopicUnavailable,
+    RowsRejected,
+    StoreDiverged,
+    StoreUnavailable,
+)
+from monitor.explanation import Explanation, Reasons, WordWeight
+from monitor.language import by_script
+from monitor.logwatch import LogChange, Position
+from monitor.pipeline import Pipeline
+from monitor.records import DeadLetter, Partition, ScoredEvent, Scores, SourceRecord, Stream
+from monitor.webhooks import Attempt
+
+TOPIC = "news"
+P0, P1 = Partition(TOPIC, 0), Partition(TOPIC, 1)
+Log = list[tuple[Any, ...]]
+
+
+def records(partition: int, texts: Sequence[str], first_offset: int = 0) -> list[SourceRecord]:
+    return [
+        SourceRecord(
+            TOPIC,
+            partition,
+            first_offset + i,
+            json.dumps({"id": f"n{partition}-{first_offset + i}", "headline": text}).encode(),
+            datetime.now(UTC),
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+class FakeConsumer:
+    """A broker in memory: per-partition logs and positions, pause/resume/seek honoured, commits logged."""
+
+    def __init__(self, log: Log, partitions: Sequence[Partition] = (P0,)) -> None:
+        self.log = log
+        self.assigned = set(partitions)
+        self.logs: dict[Partition, list[SourceRecord]] = defaultdict(list)
+        self.position: dict[Partition, int] = defaultdict(int)
+        """Index into `logs` (records here have offsets 0, 1, 2... so it is also the offset)."""
+        self.paused: set[Partition] = set()
+        self.commits: list[dict[Partition, int]] = []
+        self.kafka_committed: dict[Partition, int] = {}
+        self.polls = 0
+        self.polls_while_paused = 0
+
+    @property
+    def pending(self) -> dict[Partition, deque[SourceRecord]]:
+        """What the next fetches return, per partition."""
+        out: dict[Partition, deque[SourceRecord]] = defaultdict(deque)
+        for p, rs in self.logs.items():
+            out[p].extend(rs[self.position[p] :])
+        return out
+
+    def add(self, *new: SourceRecord) -> None:
+        for r in new:
+            self.logs[Partition(r.topic, r.partition)].append(r)
+
+    def assignment(self) -> Set[Partition]:
+        return frozenset(self.assigned)
+
+    def pause(self, *partitions: Partition) -> None:
+        self.paused |= set(partitions)
+
+    def resume(self, *partitions: Partition) -> None:
+        self.paused -= set(partitions)
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[SourceRecord]]:
+        self.polls += 1
+        if self.paused:
+            self.polls_while_paused += 1
+        out: dict[Partition, list[SourceRecord]] = {}
+        for p in sorted(self.assigned - self.paused):
+            while self.position[p] < len(self.logs[p]) and sum(map(len, out.values())) < max_records:
+                out.setdefault(p, []).append(self.logs[p][self.position[p]])
+                self.position[p] += 1
+        # A real poll waits up to timeout_ms for records; one that returns some yields at least.
+        await asyncio.sleep(0 if out else timeout_ms / 1000)
+        return out
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        await asyncio.sleep(0)  # a round trip to the coordinator
+        self.log.append(("commit", dict(offsets)))
+        self.commits.append(dict(offsets))
+        self.kafka_committed.update(offsets)
+
+    async def committed(self, partition: Partition) -> int | None:
+        await asyncio.sleep(0)
+        return self.kafka_committed.get(partition)
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self.log.append(("seek", partition, offset))
+        self.position[partition] = offset
+
+    def last_poll_timestamp(self, partition: Partition) -> int | None:
+        return None
+
+    def highwater(self, partition: Partition) -> int | None:
+        return None
+
+
+class FakeScorer:
+    """Neutral for everything; `gate` (when given) holds every call until it is set."""
+
+    model_version = "fake-1"
+    languages = frozenset({"en"})
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
+        self.calls = 0
+        self._lock = threading.Lock()
+        self.hook: Callable[[int], None] | None = None
+        """Called with the call's number (1 for the first) before it scores (in the worker thread)."""
+
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        if self.hook is not None:
+            self.hook(call)
+        if self.gate is not None:
+            assert self.gate.wait(10), "the test never opened the gate"
+        return [Scores("neutral", 0.0, 0.9) for _ in texts]
+
+
+class ScriptDetector:
+    """English unless the script says otherwise (Han is Chinese): the language detector's fake."""
+
+    def detect(self, text: str) -> str:
+        return by_script(text) or "en"
+
+
+DETECTOR = ScriptDetector()
+
+
+class FakeStore:
+    """Rows in dicts keyed like Postgres's natural keys; outages, refusals and failovers on demand."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.events: dict[tuple[str, str], tuple[int, int]] = {}
+        self.dead: dict[tuple[str, int, int, int], str] = {}
+        self.offsets: dict[Partition, int] = {}
+        self.fingerprints: dict[Partition, str] = {}
+        self.incarnations: dict[Partition, int] = {}
+        self.log_changes: list[LogChange] = []
+        self.offset_reads = 0
+        self.down = False
+        self.latency_s = 0.005
+        self.attempts = 0
+        self.reject_text: str | None = None
+        """A write holding an event with this in its text is refused as a whole (RowsRejected)."""
+        self.alert_text: str | None = None
+        """A new event with this in its text raises an alert in its write."""
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        self.attempts += 1
+        await asyncio.sleep(self.latency_s)  # a round trip: the fetch loop runs meanwhile
+        if self.down:
+            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
+        if self.reject_text and any(self.reject_text in e.message.text for e in batch.events):
+            raise RowsRejected("Postgres refused a value: out of range")
+        behind = [p for p, want in batch.expected_offsets.items() if self.offsets.get(p, -1) < want]
+        if behind:
+            raise StoreDiverged(f"the database holds older offsets than were written to it ({behind})")
+        for p, offset in batch.offsets.items():
+            if offset >= self.offsets.get(p, 0) and p in batch.fingerprints:
+                self.fingerprints[p] = batch.fingerprints[p]
+            self.offsets[p] = max(offset, self.offsets.get(p, 0))
+        inserted: dict[tuple[str, str], int] = {}
+        raised: list[RaisedAlert] = []
+        for e in batch.events:
+            key = (e.message.stream, e.message.message_id)
+            if key not in self.events:
+                self.events[key] = (e.message.partition, e.message.offset)
+                inserted[key] = len(self.events)
+                if self.alert_text and self.alert_text in e.message.text:
+                    raised.append(raised_alert(e.message.message_id))
+        fresh = 0
+        for d in batch.dead_letters:
+            if (d.topic, d.partition, d.offset, d.incarnation) not in self.dead:
+                self.dead[(d.topic, d.partition, d.offset, d.incarnation)] = d.reason
+                fresh += 1
+        written = [(e.message.partition, e.message.offset) for e in batch.events]
+        self.log.append(("write", written + [(d.partition, d.offset) for d in batch.dead_letters]))
+        return WriteResult(inserted, fresh, AlertEffects(tuple(raised)))
+
+    async def stored_offsets(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        return {p: position.next_offset for p, position in (await self.stored_positions(partitions)).items()}
+
+    async def stored_positions(self, partitions: Collection[Partition]) -> dict[Partition, Position]:
+        self.offset_reads += 1
+        await asyncio.sleep(self.latency_s)
+        if self.down:
+            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
+        return {
+            p: Position(o, self.fingerprints.get(p), self.incarnations.get(p, 0))
+            for p, o in self.offsets.items()
+            if p in partitions
+        }
+
+    async def record_log_change(self, change: LogChange) -> None:
+        await asyncio.sleep(self.latency_s)
+        if self.down:
+            raise StoreUnavailable("Postgres unavailable: ConnectionRefusedError")
+        partition = Partition(change.topic, change.partition)
+        self.log_changes.append(change)
+        self.offsets[partition] = change.resume_at
+        self.fingerprints.pop(partition, None)
+        self.incarnations[partition] = change.incarnation
+
+    async def ping(self) -> bool:
+        return not self.down
+
+    def snapshot(self) -> tuple[dict[Any, Any], ...]:
+        """The database as a standby would have it now."""
+        return dict(self.events), dict(self.dead), dict(self.offsets)
+
+    def fail_over_to(self, standby: tuple[dict[Any, Any], ...]) -> None:
+        """The primary is gone: from now on the database is `standby`, which lost what came after it."""
+        events, dead, offsets = standby
+        self.events, self.dead, self.offsets = dict(events), dict(dead), dict(offsets)
+
+
+def raised_alert(entity: str) -> RaisedAlert:
+    return RaisedAlert(uuid.uuid4(), "fake_rule", "high", entity, 1)
+
+
+def settings(max_poll_records: int) -> Settings:
+    return Settings(
+        news_topics=(TOPIC,), customer_topics=("cust",), poll_timeout_ms=2, max_poll_records=max_poll_records
+    )
+
+
+@asynccontextmanager
+async def running(pipeline: Pipeline, gate: threading.Event | None = None) -> AsyncIterator[asyncio.Event]:
+    """The pipeline runs for the block; then stop, and its `run` must return."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        if gate is not None:
+            gate.set()  # never leave a worker thread blocked behind a failed assertion
+        await asyncio.wait_for(task, 10)
+
+
+def committed_through(consumer: FakeConsumer, partition: Partition) -> int:
+    return max((c[partition] for c in consumer.commits if partition in c), default=0)
+
+
+def assert_each_commit_follows_its_writes(log: Log) -> None:
+    written: set[tuple[int, int]] = set()
+    for entry in log:
+        if entry[0] == "write":
+            written |= set(entry[1])
+        elif entry[0] == "commit":
+            for p, next_offset in entry[1].items():
+                missing = {(p.partition, o) for o in range(next_offset)} - written
+                assert not missing, f"committed {p} up to {next_offset} before writing {sorted(missing)}"
+
+
+T = TypeVar("T")
+
+
+class FakeTopic(Generic[T]):
+    """A topic the pipeline produces to (`DeadLetterSink`, `ReplySink`): acknowledges sends, each
+    logged as (name, how many), unless `down`."""
+
+    def __init__(self, log: Log, name: str, unavailable: Callable[[str], Exception]) -> None:
+        self.log = log
+        self.name = name
+        self.unavailable = unavailable
+        self.down = False
+        self.attempts = 0
+        self.sent: list[T] = []
+
+    async def send(self, items: Sequence[T]) -> None:
+        self.attempts += 1
+        await asyncio.sleep(0)
+        if self.down:
+            raise self.unavailable(f"{self.name} did not acknowledge")
+        self.sent.extend(items)
+        self.log.append((self.name, len(items)))
+
+
+def dead_letter_topic(log: Log) -> FakeTopic[DeadLetter]:
+    return FakeTopic(log, "dead-letter topic", DeadLetterTopicUnavailable)
+
+
+def replies_topic(log: Log) -> FakeTopic[ScoredEvent]:
+    return FakeTopic(log, "replies topic", RepliesTopicUnavailable)
+
+
+def framed(schema_id: int, payload: bytes = b"payload") -> bytes:
+    """A value in the Confluent wire format: magic byte zero, the schema id, the payload."""
+    return b"\x00" + schema_id.to_bytes(4, "big") + payload
+
+
+class FakeDecoder:
+    """The `SchemaDecoder`: schema ids -> what decoding gives (a dict) or raises; calls counted."""
+
+    def __init__(self, answers: dict[int, Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def decode(self, topic: str, schema_id: int, value: bytes) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append((topic, schema_id))
+        answer = self.answers.get(schema_id, BadRecord("unknown to the schema registry (Schema not found)"))
+        if isinstance(answer, Exception):
+            raise answer
+        assert isinstance(answer, dict)
+        return answer
+
+
+def explanation(label: str, *words: tuple[str, int, float]) -> Explanation:
+    """An explanation of `label` by (word, start, weight) triples."""
+    return Explanation(label, tuple(WordWeight(w, s, s + len(w), x) for w, s, x in words), "test")
+
+
+class FakeExplainer:
+    """The `Explainer` (and, through `inner`, the `Scorer`): every call recorded.
+
+    Alone it explains each text by its words' lengths (longest strongest); with `inner` (the real
+    model) it asks that; `failing` raises on every call, after `delay_s` (an explainer too slow).
+    """
+
+    def __init__(self, inner: Any = None, *, failing: bool = False, delay_s: float = 0.0) -> None:
+        self.inner = inner
+        self.failing = failing
+        self.delay_s = delay_s
+        self.model_version: str = inner.model_version if inner is not None else FakeScorer.model_version
+        self.languages: frozenset[str] = inner.languages if inner is not None else FakeScorer.languages
+        self.calls: list[tuple[list[str], list[Stream], list[Scores] | None]] = []
+        """(texts, streams, scores) of each call."""
+
+    @property
+    def texts(self) -> list[list[str]]:
+        """The texts of each call."""
+        return [texts for texts, _, _ in self.calls]
+
+    def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
+        if self.inner is None:
+            return FakeScorer().score(texts, streams)
+        return self.inner.score(texts, streams)  # type: ignore[no-any-return]
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        self.calls.append((list(texts), list(streams), None if scores is None else list(scores)))
+        if self.failing:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            raise RuntimeError("explaining is broken")
+        if self.inner is not None:
+            return self.inner.explain(texts, streams, top_k, scores)  # type: ignore[no-any-return]
+        out = []
+        for text, stream in zip(texts, streams, strict=True):
+            words = tuple((w, text.index(w), float(len(w))) for w in text.split())
+            sentiment = explanation("negative", *words).top(top_k)
+            intent = explanation("compromised_card", *words).top(top_k) if stream == "customer" else None
+            out.append(Reasons(sentiment, intent))
+        return out
+
+
+class FakeOutbox:
+    """The dispatcher's outbox in memory, with its own clock (`now`, seconds): the give-up rule of
+    `monitor.alerts.outbox` (an attempt whose next try would come past the give-up age gives up)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.rows: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+        self.disabled: dict[str, str] = {}
+        self.recorded: list[dict[str, Any]] = []
+
+    def add(self, endpoint: str, payload: dict[str, Any] | None = None) -> uuid.UUID:
+        """A ready notification for `endpoint`, created now."""
+        notification_id = uuid.uuid4()
+        self.rows[(notification_id, endpoint)] = {
+            "status": DeliveryStatus.PENDING, "attempts": 0, "created": self.now, "due": self.now,
+            "payload": payload or {"type": "alert.firing"},
+        }
+        return notification_id
+
+    def status(self, notification_id: uuid.UUID, endpoint: str) -> DeliveryStatus:
+        return DeliveryStatus(self.rows[(notification_id, endpoint)]["status"])
+
+    async def register(self, urls: Sequence[str]) -> None:
+        return None
+
+    async def disabled_reason(self, url: str) -> str | None:
+        return self.disabled.get(url)
+
+    async def drop_pending(self, url: str) -> int:
+        dropped = [r for (_, e), r in self.rows.items() if e == url and r["status"] == DeliveryStatus.PENDING]
+        for row in dropped:
+            row["status"] = DeliveryStatus.DISABLED
+        return len(dropped)
+
+    async def give_up_expired(self, url: str, give_up_s: float) -> list[uuid.UUID]:
+        expired = [
+            n for (n, e), r in self.rows.items()
+            if e == url and r["status"] == DeliveryStatus.PENDING and r["created"] + give_up_s < self.now
+        ]
+        for n in expired:
+            self.rows[(n, url)]["status"] = DeliveryStatus.GAVE_UP
+        return expired
+
+    async def claim(self, url: str, limit: int, lease_s: float) -> list[Claimed]:
+        due = [
+            (n, r) for (n, e), r in self.rows.items()
+            if e == url and r["status"] == DeliveryStatus.PENDING and r["due"] <= self.now
+        ][:limit]
+        for _, row in due:
+            row["attempts"] += 1
+            row["due"] = self.now + lease_s
+        return [Claimed(n, url, r["attempts"], r["payload"], datetime.now(UTC)) for n, r in due]
+
+    async def record(
+        self, claimed: Claimed, *, outcome: str, delay_s: float, give_up_s: float, **attempt: Any
+    ) -> DeliveryStatus:
+        row = self.rows[(claimed.notification_id, claimed.endpoint)]
+        self.recorded.append({"outcome": outcome, "delay_s": delay_s, **attempt})
+        if outcome == "delivered":
+            row["status"] = DeliveryStatus.DELIVERED
+        elif outcome == "disable":
+            row["status"] = DeliveryStatus.DISABLED
+            self.disabled.setdefault(claimed.endpoint, f"HTTP {attempt['status_code']} Gone")
+        elif row["created"] + give_up_s < self.now + delay_s:
+            row["status"] = DeliveryStatus.GAVE_UP
+        row["due"] = self.now + delay_s
+        return DeliveryStatus(row["status"])
+
+
+class FakeReceiver:
+    """The `WebhookClient`: answers each POST with the next of `answers` (status code, Retry-After)
+    and then with the last one again; `None` for no answer at all."""
+
+    def __init__(self, *answers: tuple[int | None, str | None]) -> None:
+        self.answers = list(answers) or [(200, None)]
+        self.posts: list[tuple[str, str, str]] = []
+
+    async def post(self, url: str, msg_id: str, body: str) -> Attempt:
+        self.posts.append((url, msg_id, body))
+        code, retry_after = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return Attempt(code, retry_after, None if code else "ConnectError", 1.0)

@@ -1,0 +1,45 @@
+"""The hand-written fraud reports and look-alike requests (`fraud_written.py`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from monitor.alerts.config import load_rules
+from monitor.model.training.fraud_written import FRAUD, ORDINARY, written_messages
+from monitor.model.training.intent_head import WATCH_LIST
+
+INTENTS = json.loads((Path(__file__).parents[2] / "monitor/model/weights/heads.json").read_text())["intent"]["labels"]
+
+
+def test_every_message_names_an_intent_the_head_knows() -> None:
+    known = {label.lower() for label in INTENTS}
+    assert set(FRAUD) | set(ORDINARY) <= known
+
+
+def test_fraud_reports_are_on_the_watch_list_and_ordinary_requests_are_not() -> None:
+    assert set(FRAUD) == WATCH_LIST
+    assert not set(ORDINARY) & WATCH_LIST
+
+
+def test_the_watch_list_is_the_shipped_rules() -> None:
+    rules = load_rules(Path(__file__).parents[2] / "monitor/rules/default.yaml")
+    assert set(rules.rules.fraud_intent.intents) == WATCH_LIST
+
+
+def test_dev_messages_are_never_trained_on() -> None:
+    train, _ = written_messages("train", with_typos=False)
+    dev, _ = written_messages("dev", with_typos=False)
+    everything, _ = written_messages("all", with_typos=False)
+    assert not set(train) & set(dev)
+    assert sorted(train + dev) == sorted(everything)
+    assert abs(len(dev) / len(everything) - 0.2) < 0.01  # a fifth, held out
+
+
+def test_typo_copies_come_beside_each_message_and_keep_its_intent() -> None:
+    plain, plain_intents = written_messages("train", with_typos=False)
+    texts, intents = written_messages("train")
+    assert set(plain) <= set(texts)
+    assert len(plain) < len(texts) <= 2 * len(plain)
+    by_text = dict(zip(texts, intents, strict=True))
+    assert all(by_text[t] == i for t, i in zip(plain, plain_intents, strict=True))
