@@ -15,7 +15,8 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, jitter: float) -> fl
     `jitter` in [0, 1) picks a point in the upper half of the step, so replicas retrying the same
     server spread out without any wait collapsing to zero.
     """
-    step: float = min(max_s, initial_s * 2.0 ** max(0, attempt - 1))
+    doublings = min(max(0, attempt - 1), 64)  # past 64 the cap holds anyway; 2.0 ** 1024 overflows
+    step: float = min(max_s, initial_s * 2.0**doublings)
     return step * (0.5 + jitter / 2)
 
 

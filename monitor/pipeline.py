@@ -44,6 +44,7 @@ from monitor.errors import (
     StoreDiverged,
     StoreUnavailable,
 )
+from monitor.health import Health
 from monitor.language import UNDETERMINED, LanguageDetector
 from monitor.load import Load, load_of
 from monitor.log_guard import LogGuard
@@ -168,25 +169,16 @@ class Pipeline:
         self._last_poll_full = False
         self._last_records_at = time.monotonic()
 
-    @property
-    def store_healthy(self) -> bool:
-        """False from a failed write or offsets read until the next succeeds: /readyz says not ready."""
-        return self.resync.store_healthy
-
-    @property
-    def registry_healthy(self) -> bool:
-        """False while the Schema Registry could not be asked: /readyz reports not ready."""
-        return self._registry.healthy
-
-    @property
-    def dead_letter_topic_healthy(self) -> bool:
-        """False while the dead-letter topic did not acknowledge: /readyz reports not ready."""
-        return self._dead_letter_topic.healthy
-
-    @property
-    def replies_topic_healthy(self) -> bool:
-        """False while the replies topic did not acknowledge: /readyz reports not ready."""
-        return self._replies_topic.healthy
+    def health(self) -> Health:
+        """Each part the replica's readiness depends on (the service adds Postgres answering now)."""
+        return Health(
+            consuming=self.consuming,
+            store=self.resync.store_healthy,
+            registry=self._registry.healthy,
+            dead_letter_topic=self._dead_letter_topic.healthy,
+            replies_topic=self._replies_topic.healthy,
+            broker=self.hears_from_broker(),
+        )
 
     def hears_from_broker(self) -> bool:
         """Whether a fetch was answered within a session timeout (or there is nothing to fetch).

@@ -88,18 +88,13 @@ async def run_service(
         resources.push_async_callback(store.close)
         metrics = metrics or Metrics()
 
-        async def ready() -> bool:
-            healthy = (
-                pipeline.consuming
-                and pipeline.store_healthy
-                and pipeline.registry_healthy
-                and pipeline.dead_letter_topic_healthy
-                and pipeline.replies_topic_healthy
-                and pipeline.hears_from_broker()
-            )
-            return healthy and await store.ping()
+        async def failing() -> tuple[str, ...]:
+            parts = pipeline.health().failing
+            if parts:
+                return parts
+            return () if await store.ping() else ("database",)
 
-        http = HttpServer(metrics, ready, settings.http_port)
+        http = HttpServer(metrics, failing, settings.http_port)
         resources.push_async_callback(http.stop)
         consumer = ConsumerAdapter(make_consumer(settings))
         inspector = LogInspector(make_log_inspector(settings))

@@ -18,13 +18,15 @@ from monitor.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
-ReadinessCheck = Callable[[], Awaitable[bool]]
+ReadinessCheck = Callable[[], Awaitable[tuple[str, ...]]]
+"""The names of the parts of the replica that fail now (`monitor.health.Health.failing`, and
+`database` when Postgres does not answer); empty when it is ready."""
 READY_CHECK_TIMEOUT_S = 2.0
 """A database that takes longer than this to answer `SELECT 1` counts as not answering."""
 
 
 def make_app(metrics: Metrics, ready: ReadinessCheck) -> web.Application:
-    """The routes; `ready` says whether this replica is consuming and Postgres answers."""
+    """The routes; `ready` names what keeps this replica from taking traffic (nothing: ready)."""
 
     async def healthz(_: web.Request) -> web.Response:
         # Alive means the event loop serves requests; dependencies are /readyz's business, so a
@@ -33,11 +35,12 @@ def make_app(metrics: Metrics, ready: ReadinessCheck) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         try:
-            ok = await asyncio.wait_for(ready(), timeout=READY_CHECK_TIMEOUT_S)
+            failing = await asyncio.wait_for(ready(), timeout=READY_CHECK_TIMEOUT_S)
         except TimeoutError:
-            ok = False
+            failing = ("database",)  # the check's one wait is Postgres answering `SELECT 1`
+        ok = not failing
         metrics.ready.set(1 if ok else 0)
-        return web.json_response({"ready": ok}, status=200 if ok else 503)
+        return web.json_response({"ready": ok, "failing": list(failing)}, status=200 if ok else 503)
 
     async def metrics_page(_: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())

@@ -160,10 +160,10 @@ async def test_a_database_that_answers_reads_but_refuses_writes_is_retried_with_
     with capture_logs() as logs:
         async with running(pipeline):
             await until(lambda: store.attempts >= 5)
-            assert not pipeline.store_healthy
+            assert not pipeline.health().store
             refusing = False
             await until(lambda: store.offsets.get(P0) == 2)
-            assert pipeline.store_healthy
+            assert pipeline.health().store
 
     waits = [e["retry_in_s"] for e in logs if e["event"] == "database unavailable; retrying"]
     assert len(waits) >= 4
@@ -199,7 +199,7 @@ async def test_an_assignment_while_the_database_is_away_seeks_once_it_answers() 
     consumer.add(*records(0, [f"headline {i}" for i in range(4)]))
     pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
     await pipeline.joined()  # returns: the listener never waits out an outage
-    assert pipeline.resync.pending and not pipeline.store_healthy
+    assert pipeline.resync.pending and not pipeline.health().store
     async with running(pipeline):
         await until(lambda: store.offset_reads >= 3)
         assert store.attempts == 0, "a batch was written before the seek"

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "monitor.entities", "monitor.masking", "monitor.stories", "monitor.language", "monitor.triage",
             "monitor.load", "monitor.drift", "monitor.batching", "monitor.backoff", "monitor.yaml_files",
             "monitor.config", "monitor.metrics", "monitor.logs", "monitor.periodic", "monitor.outages",
-            "monitor.replies",
+            "monitor.replies", "monitor.health",
         ),
     ),
     ("ports", ("monitor.ports",)),

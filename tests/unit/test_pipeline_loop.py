@@ -121,13 +121,13 @@ async def test_retries_while_the_store_is_unavailable_then_writes_once_and_commi
     )
     async with running(pipeline):
         await until(lambda: store.offset_reads >= 3)
-        assert not pipeline.store_healthy
+        assert not pipeline.health().store
         assert consumer.commits == []
         assert store.attempts == 1, "a batch from before the outage was written again"
         store.down = False
         await until(lambda: consumer.commits != [])
 
-    assert pipeline.store_healthy
+    assert pipeline.health().store
     assert consumer.commits == [{P0: 2}]
     assert len(store.events) == 2
     # Dropped, then sought back to where the database (which had nothing) says: Kafka's, else 0.

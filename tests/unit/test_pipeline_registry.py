@@ -42,12 +42,12 @@ async def test_records_wait_while_the_registry_is_away_and_none_is_dead_lettered
         settings(10), consumer, FakeScorer(), store, detector=DETECTOR, decoder=decoder, retry_backoff_s=FAST
     )
     async with running(pipeline):
-        await until(lambda: len(decoder.calls) >= 3 and not pipeline.registry_healthy)
+        await until(lambda: len(decoder.calls) >= 3 and not pipeline.health().registry)
         await asyncio.sleep(0.05)
         assert consumer.commits == [] and store.dead == {} and store.events == {}
         decoder.answers[7] = {"headline": "ZTX falls"}  # the registry is back
         await until(lambda: committed_through(consumer, P0) == 5)
-        assert pipeline.registry_healthy
+        assert pipeline.health().registry
     assert len(store.events) == 5 and store.dead == {}
     assert_each_commit_follows_its_writes(log)
 
@@ -64,10 +64,10 @@ async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit(
     )
     async with running(pipeline):
         await until(lambda: topic.attempts >= 3)
-        assert consumer.commits == [] and not pipeline.dead_letter_topic_healthy
+        assert consumer.commits == [] and not pipeline.health().dead_letter_topic
         topic.down = False
         await until(lambda: committed_through(consumer, P0) == 3)
-        assert pipeline.dead_letter_topic_healthy
+        assert pipeline.health().dead_letter_topic
     kinds = [entry[0] for entry in log]
     assert kinds.index("write") < kinds.index("dead-letter topic") < kinds.index("commit")
     assert [(d.offset, d.reason.split(":")[0]) for d in topic.sent] == [(1, "schema id 99"), (2, "schema id 99")]

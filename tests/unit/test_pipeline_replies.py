@@ -42,10 +42,10 @@ async def test_replies_are_acknowledged_by_the_topic_before_offsets_commit() -> 
     )
     async with running(pipeline):
         await until(lambda: topic.attempts >= 3)
-        assert consumer.commits == [] and not pipeline.replies_topic_healthy
+        assert consumer.commits == [] and "replies_topic" in pipeline.health().failing
         topic.down = False
         await until(lambda: committed_through(consumer, P0) == 2)
-        assert pipeline.replies_topic_healthy
+        assert pipeline.health().replies_topic
     kinds = [entry[0] for entry in log]
     assert kinds.index("write") < kinds.index("replies topic") < kinds.index("commit")
     assert [(e.message.offset, e.scores.reply_id) for e in topic.sent] == [(0, "r1"), (1, "r1")]

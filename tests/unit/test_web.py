@@ -11,10 +11,10 @@ from monitor.web import make_app
 
 
 async def _client(metrics: Metrics, ready: bool | None) -> TestClient:  # type: ignore[type-arg]
-    async def check() -> bool:
+    async def check() -> tuple[str, ...]:
         if ready is None:
             await asyncio.sleep(10)  # a database that never answers
-        return bool(ready)
+        return () if ready else ("store", "broker")
 
     client = TestClient(TestServer(make_app(metrics, check)))
     await client.start_server()
@@ -23,11 +23,13 @@ async def _client(metrics: Metrics, ready: bool | None) -> TestClient:  # type: 
 
 async def test_healthz_and_readyz_follow_the_readiness_check() -> None:
     metrics = Metrics()
-    for ready, status in ((True, 200), (False, 503)):
+    for ready, status, failing in ((True, 200, []), (False, 503, ["store", "broker"])):
         client = await _client(metrics, ready)
         try:
             assert (await client.get("/healthz")).status == 200
-            assert (await client.get("/readyz")).status == status
+            response = await client.get("/readyz")
+            assert response.status == status
+            assert await response.json() == {"ready": ready, "failing": failing}, "the operator reads what fails"
         finally:
             await client.close()
     assert b"monitor_ready 0.0" in metrics.render()  # the last check said not ready
@@ -37,7 +39,8 @@ async def test_readyz_is_503_when_the_check_hangs(monkeypatch) -> None:
     monkeypatch.setattr("monitor.web.READY_CHECK_TIMEOUT_S", 0.05)
     client = await _client(Metrics(), None)
     try:
-        assert (await client.get("/readyz")).status == 503
+        response = await client.get("/readyz")
+        assert response.status == 503 and (await response.json())["failing"] == ["database"]
     finally:
         await client.close()
 
