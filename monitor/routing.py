@@ -26,8 +26,3 @@ def score_texts(
 def version_for(scorer: Scorer, language: str) -> str:
     """The `model_version` of the model that scores texts in `language`."""
     return scorer.version_for(language) if isinstance(scorer, RoutingScorer) else scorer.model_version
-
-
-def languages_of_main_model(scorer: Scorer) -> frozenset[str]:
-    """The languages `scorer.model_version` itself scores (those its `score` reads right)."""
-    return frozenset(lang for lang in scorer.languages if version_for(scorer, lang) == scorer.model_version)

@@ -123,7 +123,7 @@ def rescore(
     configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     scorer = load_scorer(settings)
 
-    async def work(engine: AsyncEngine) -> tuple[int, int]:
+    async def work(engine: AsyncEngine) -> tuple[tuple[str, ...], int, int]:
         total = await count_pending(engine, scorer, scope, monitored=settings.languages)
         columns = (
             TextColumn("rescoring with {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
@@ -134,7 +134,10 @@ def rescore(
                 engine, scorer, scope, chunk_size=chunk_size, pause_s=pause, monitored=settings.languages,
                 on_chunk=lambda n: bar.advance(task, n),
             )
-        return report.rescored, report.already
+        return report.versions, report.rescored, report.already
 
-    rescored, already = database(with_engine(settings, work))
-    typer.echo(json.dumps({"model_version": scorer.model_version, "rescored": rescored, "already_scored": already}))
+    versions, rescored, already = database(with_engine(settings, work))
+    typer.echo(json.dumps({
+        "model_version": scorer.model_version, "model_versions": list(versions),
+        "rescored": rescored, "already_scored": already,
+    }))

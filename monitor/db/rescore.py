@@ -13,6 +13,10 @@ between chunks:
    follows from the intent is recomputed with it: a customer message's suggested reply, its
    urgency and its queue (`REPLY_COLUMNS`), so no row suggests a reply for an intent it no longer has.
 
+One pass per model the scorer holds (`model_passes`): English rows with the English model's
+version, Chinese rows with the multilingual model's, each row scored by the model that reads its
+language, exactly as the live path routes it.
+
 Resumable by construction: killed at any point (SIGKILL included), a chunk either committed both
 its scores and its updates or neither, and a restart skips every event that already has the
 version. It raises no alerts: nothing here runs the rules, and its rows say `origin = 'rescore'`,
@@ -39,7 +43,7 @@ from monitor.db.schema import EventScoreRow, ScoredEventRow
 from monitor.db.store import SCORE_FIELDS, score_columns
 from monitor.ports import Scorer
 from monitor.records import Scores, Stream
-from monitor.routing import languages_of_main_model
+from monitor.routing import score_texts, version_for
 
 log = structlog.get_logger(__name__)
 
@@ -79,11 +83,26 @@ class Pending:
     event_time: datetime
     stream: Stream
     text: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPass:
+    """The rows one of the scorer's models re-scores: those in its languages."""
+
+    version: str
+    languages: tuple[str, ...]
+    undetected: bool
+    """Also rows stored before languages were detected (`language` NULL), all scored then by the
+    English model: the main model's pass takes them."""
 
 
 @dataclass
 class RescoreReport:
     model_version: str
+    """The scorer's main (English) model's version."""
+    versions: tuple[str, ...] = ()
+    """Every version that re-scored rows in this run, the main one first."""
     rescored: int = 0
     """Events that got this version's scores in this run."""
     chunks: int = 0
@@ -94,16 +113,17 @@ class RescoreReport:
 MISSING = """
 FROM scored_events AS s
 WHERE NOT EXISTS (SELECT 1 FROM event_scores AS es WHERE es.event_id = s.id AND es.model_version = :version)
-  AND (s.language IS NULL OR s.language = ANY(:languages))
+  AND ((s.language IS NULL AND :undetected) OR s.language = ANY(:languages))
 """
 """Events without this version's scores, in a language it reads (NULL: stored before languages were
 detected, when every row was scored): a row stored unscored stays so until a model reads its language."""
 
 FIRST_CHUNK = (
-    "SELECT s.id, s.event_time, s.stream, s.text" + MISSING + "{scope} ORDER BY s.event_time, s.id LIMIT :limit"
+    "SELECT s.id, s.event_time, s.stream, s.text, s.language" + MISSING
+    + "{scope} ORDER BY s.event_time, s.id LIMIT :limit"
 )
 NEXT_CHUNK = (
-    "SELECT s.id, s.event_time, s.stream, s.text"
+    "SELECT s.id, s.event_time, s.stream, s.text, s.language"
     + MISSING
     + " AND s.event_time >= :after_time AND (s.event_time, s.id) > (:after_time, :after_id)"
     " {scope} ORDER BY s.event_time, s.id LIMIT :limit"
@@ -134,24 +154,33 @@ def _scores(event: Pending, scores: Scores, version: str) -> dict[str, Any]:
     }
 
 
-def readable(scorer: Scorer, monitored: Collection[str] | None) -> list[str]:
-    """The languages to re-score: those the scorer's main model reads (its `model_version`: rows in
-    a language another model scores are left as they are), of `monitored` (`MONITOR_LANGUAGES`) when given."""
-    main = languages_of_main_model(scorer)
-    return sorted(main if monitored is None else main & set(monitored))
+def model_passes(scorer: Scorer, monitored: Collection[str] | None) -> list[ModelPass]:
+    """One pass per model of `scorer`, over the languages it scores of `monitored`
+    (`MONITOR_LANGUAGES`) when given; the main model's first."""
+    wanted = scorer.languages if monitored is None else scorer.languages & set(monitored)
+    by_version: dict[str, list[str]] = {}
+    for language in sorted(wanted):
+        by_version.setdefault(version_for(scorer, language), []).append(language)
+    main = scorer.model_version
+    passes = [ModelPass(v, tuple(langs), v == main) for v, langs in by_version.items()]
+    return sorted(passes, key=lambda p: p.version != main)
+
+
+def _params(model: ModelPass) -> dict[str, Any]:
+    return {"version": model.version, "languages": list(model.languages), "undetected": model.undetected}
 
 
 async def count_pending(
     engine: AsyncEngine, scorer: Scorer, scope: Scope, *, monitored: Collection[str] | None = None
 ) -> int:
-    """How many events in `scope` lack this model version's scores (for the progress bar)."""
+    """How many events in `scope` lack the version of the model that reads them (for the progress bar)."""
     where, params = scope.where()
+    found = 0
     async with connect(engine) as conn:
-        found = await conn.scalar(
-            text("SELECT count(*)" + MISSING + where),
-            {"version": scorer.model_version, "languages": readable(scorer, monitored), **params},
-        )
-    return int(found or 0)
+        for model in model_passes(scorer, monitored):
+            counted = await conn.scalar(text("SELECT count(*)" + MISSING + where), {**_params(model), **params})
+            found += int(counted or 0)
+    return found
 
 
 async def rescore(
@@ -164,12 +193,30 @@ async def rescore(
     on_chunk: Callable[[int], None] | None = None,
     monitored: Collection[str] | None = None,
 ) -> RescoreReport:
-    """Re-score every event in `scope` that lacks the scorer's version and is in a language it reads
-    (of `monitored`, `MONITOR_LANGUAGES`, when given); see the module docstring."""
-    version = scorer.model_version
-    report = RescoreReport(version)
+    """Re-score every event in `scope` that lacks the version of the model reading its language (of
+    `monitored`, `MONITOR_LANGUAGES`, when given), one pass per model; see the module docstring."""
+    passes = model_passes(scorer, monitored)
+    report = RescoreReport(scorer.model_version, tuple(p.version for p in passes))
+    for model in passes:
+        await _rescore_pass(engine, scorer, scope, model, report, chunk_size=chunk_size, pause_s=pause_s,
+                            on_chunk=on_chunk)
+    log.info("rescore finished", model_versions=report.versions, rescored=report.rescored, chunks=report.chunks)
+    return report
+
+
+async def _rescore_pass(
+    engine: AsyncEngine,
+    scorer: Scorer,
+    scope: Scope,
+    model: ModelPass,
+    report: RescoreReport,
+    *,
+    chunk_size: int,
+    pause_s: float,
+    on_chunk: Callable[[int], None] | None,
+) -> None:
+    """The rows `model` reads, chunk by chunk, into `report`."""
     where, params = scope.where()
-    params["languages"] = readable(scorer, monitored)
     after: tuple[datetime, int] | None = None
     while True:
         async with connect(engine) as conn:
@@ -180,25 +227,25 @@ async def rescore(
             rows = (
                 await conn.execute(
                     text(query.format(scope=where)),
-                    {"version": version, "limit": chunk_size, **params, **cursor},
+                    {**_params(model), "limit": chunk_size, **params, **cursor},
                 )
             ).all()
         if not rows:
-            break
-        chunk = [Pending(row.id, row.event_time, row.stream, row.text) for row in rows]
-        scored = await asyncio.to_thread(scorer.score, [e.text for e in chunk], [e.stream for e in chunk])
-        written = await _land(engine, chunk, scored, version)
+            return
+        chunk = [Pending(row.id, row.event_time, row.stream, row.text, row.language) for row in rows]
+        languages = [e.language or model.languages[0] for e in chunk]
+        texts, streams = [e.text for e in chunk], [e.stream for e in chunk]
+        scored = await asyncio.to_thread(score_texts, scorer, texts, streams, languages)
+        written = await _land(engine, chunk, scored, model.version)
         report.rescored += written
         report.chunks += 1
         report.already += len(chunk) - written
         after = (chunk[-1].event_time, chunk[-1].id)
-        log.debug("rescored chunk", events=len(chunk), written=written, model_version=version)
+        log.debug("rescored chunk", events=len(chunk), written=written, model_version=model.version)
         if on_chunk is not None:
             on_chunk(len(chunk))
         if pause_s:
             await asyncio.sleep(pause_s)
-    log.info("rescore finished", model_version=version, rescored=report.rescored, chunks=report.chunks)
-    return report
 
 
 async def _land(engine: AsyncEngine, chunk: Sequence[Pending], scored: Sequence[Scores], version: str) -> int:

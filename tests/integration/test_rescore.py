@@ -278,3 +278,54 @@ async def test_rescore_leaves_languages_its_model_does_not_read_unscored(
         ("es2", None, None),
         ("zh1", "multilingual", "positive"),
     ]
+
+
+class TwoModelScorer(FakeScorer):
+    """English by one model, Chinese by another, as `TransformerScorer` routes them (`RoutingScorer`)."""
+
+    def __init__(self) -> None:
+        super().__init__("english-2")
+        self.languages = frozenset({"en", "zh"})
+        self.chinese_texts: list[str] = []
+
+    def version_for(self, language: str) -> str:
+        return "chinese-2" if language == "zh" else self.model_version
+
+    def score_languages(
+        self, texts: Sequence[str], streams: Sequence[Stream], languages: Sequence[str]
+    ) -> list[Scores]:
+        self.chinese_texts += [t for t, lang in zip(texts, languages, strict=True) if lang == "zh"]
+        return [Scores("negative" if lang == "zh" else "positive", 0.0, 0.9) for lang in languages]
+
+
+async def test_rescore_gives_each_row_the_version_of_the_model_that_reads_its_language(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    now = datetime.now(UTC)
+
+    def event(i: int, language: str | None) -> ScoredEvent:
+        message = Message("news", f"{language}{i}", "news", 0, i, f"text {i}", now - timedelta(minutes=i))
+        return ScoredEvent(message, Scores("neutral", 0.0, 0.6), (), FIRST_VERSION, now, language)
+
+    store = Store(make_engine(database_url))
+    try:
+        await store.write(WriteBatch([event(0, "en"), event(1, "zh"), event(2, None), event(3, "zh")]))
+    finally:
+        await store.close()
+    engine = make_engine(database_url)
+    scorer = TwoModelScorer()
+    try:
+        assert await count_pending(engine, scorer, Scope(), monitored=("en", "zh")) == 4
+        report = await rescore(engine, scorer, Scope(), monitored=("en", "zh"))
+        again = await rescore(engine, scorer, Scope(), monitored=("en", "zh"))
+    finally:
+        await engine.dispose()
+    assert (report.rescored, report.versions, again.rescored) == (4, ("english-2", "chinese-2"), 0)
+    assert sorted(scorer.chinese_texts) == ["text 1", "text 3"], "each Chinese row read once, by the Chinese model"
+    rows = await db.fetch("SELECT message_id, model_version, sentiment FROM scored_events ORDER BY message_id")
+    assert [tuple(r) for r in rows] == [
+        ("None2", "english-2", "positive"),  # stored before languages were detected: the English model's
+        ("en0", "english-2", "positive"),
+        ("zh1", "chinese-2", "negative"),
+        ("zh3", "chinese-2", "negative"),
+    ]

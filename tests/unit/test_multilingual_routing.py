@@ -16,7 +16,7 @@ import torch
 from structlog.testing import capture_logs
 
 from monitor.config import Settings
-from monitor.db.rescore import readable
+from monitor.db.rescore import ModelPass, model_passes
 from monitor.explanation import Explanation, Reasons
 from monitor.model.encoder import Encoder
 from monitor.model.heads import Head, Heads
@@ -135,9 +135,13 @@ def test_monitor_score_prints_the_chinese_scores_with_the_multilingual_models_ve
     assert '"intent": "compromised_card"' in lines[0] and '"reply_id": null' in lines[0]
 
 
-def test_rescore_leaves_rows_another_model_scored() -> None:
+def test_rescore_passes_once_per_model_each_over_its_languages_the_main_model_first() -> None:
     scorer, _, _ = scorers()
-    assert readable(scorer, ("en", "zh")) == ["en"]
+    assert model_passes(scorer, ("en", "zh")) == [
+        ModelPass(scorer.model_version, ("en",), undetected=True),  # and the rows stored before detection
+        ModelPass("e5-small-zh-test", ("zh",), undetected=False),
+    ]
+    assert model_passes(scorer, ("en",)) == [ModelPass(scorer.model_version, ("en",), undetected=True)]
 
 
 def test_without_trained_chinese_heads_chinese_stays_unscored_and_one_line_says_why(
