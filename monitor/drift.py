@@ -41,9 +41,10 @@ PSI_FLOOR = 1e-3
 """Smallest share a label counts with on either side of the PSI."""
 
 
-def entity_of(stream: str, task: str) -> str:
-    """The model_drift alert's entity: `<stream>/<task>`."""
-    return f"{stream}/{task}"
+def entity_of(stream: str, task: str, language: str | None = None) -> str:
+    """The model_drift alert's entity: `<stream>/<task>`, and `/<language>` for a model that reads
+    other languages than the main one (`news/sentiment/zh`: the Chinese model's)."""
+    return f"{stream}/{task}" + (f"/{language}" if language else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +171,18 @@ class DriftCheck:
     drifted: bool
     reference: str
     """`shipped` (the model's dev sets) or `baseline` (the stream's own trailing scores)."""
+    language: str | None = None
+    """The languages of the model judged, where it is not the main (English) one."""
 
     @property
     def entity(self) -> str:
-        return entity_of(self.stream, self.task)
+        return entity_of(self.stream, self.task, self.language)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "stream": self.stream, "task": self.task, "n": self.n, "psi": round(self.psi, 4),
             "psi_pvalue": self.psi_pvalue, "ks": round(self.ks, 4), "ks_pvalue": self.ks_pvalue,
-            "reference": self.reference,
+            "reference": self.reference, **({"language": self.language} if self.language else {}),
         }
 
 
@@ -192,6 +195,7 @@ def check(
     reference: Distribution,
     thresholds: Thresholds,
     reference_kind: str,
+    language: str | None = None,
 ) -> DriftCheck | None:
     """Judge a window of predictions; None when it holds fewer than `min_events`."""
     if len(labels) < thresholds.min_events:
@@ -203,4 +207,4 @@ def check(
     drifted = (label_psi > thresholds.max_psi and label_p < thresholds.max_pvalue) or (
         d > thresholds.max_ks and p < thresholds.max_pvalue
     )
-    return DriftCheck(stream, task, window.n, label_psi, label_p, d, p, drifted, reference_kind)
+    return DriftCheck(stream, task, window.n, label_psi, label_p, d, p, drifted, reference_kind, language)

@@ -46,6 +46,7 @@ from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline
 from monitor.ports import Scorer
 from monitor.registry import make_decoder
+from monitor.routing import version_for
 from monitor.web import HttpServer
 from monitor.webhooks import Signer, WebhookClient, webhook_secrets
 
@@ -133,7 +134,7 @@ async def run_service(
         webhooks = WebhookClient(signer, settings.webhook_timeout_s)
         resources.push_async_callback(webhooks.aclose)
         dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
-        drift = _drift_watch(settings, rules, alerts, scorer.model_version, metrics)
+        drift = _drift_watches(settings, rules, alerts, scorer, metrics)
         background = [
             asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
             *([asyncio.create_task(explainer.run(stop), name="alert-explainer")] if explainer is not None else []),
@@ -189,16 +190,25 @@ def _explainer(
     return AlertExplainer(engine, scorer, scorer.model_version, policy, load=pipeline.load, metrics=metrics)
 
 
-def _drift_watch(
-    settings: Settings, rules: RulesConfig, alerts: AlertStore, model_version: str, metrics: Metrics
-) -> DriftWatch:
-    """The drift check against the shipped reference when it names the running model, else
-    against the stream's own trailing baseline."""
+def _drift_watches(
+    settings: Settings, rules: RulesConfig, alerts: AlertStore, scorer: Scorer, metrics: Metrics
+) -> list[DriftWatch]:
+    """The main model's drift check, against the shipped reference when it names the running model
+    (else the stream's own trailing baseline), and one per model beside it (the Chinese), against
+    its own trailing baseline."""
+    main = scorer.model_version
     reference = load_reference(settings.drift_reference) if settings.drift_reference else load_reference()
-    shipped = reference is not None and reference.model_version == model_version
+    shipped = reference is not None and reference.model_version == main
     log.info("drift reference", shipped=shipped)
-    metrics.model_info.labels(model_version=model_version, reference="shipped" if shipped else "baseline").set(1)
-    return DriftWatch(rules, alerts, model_version, reference, metrics)
+    metrics.model_info.labels(model_version=main, reference="shipped" if shipped else "baseline").set(1)
+    others: dict[str, list[str]] = {}
+    for language in sorted(scorer.languages & set(settings.languages)):
+        if (version := version_for(scorer, language)) != main:
+            others.setdefault(version, []).append(language)
+    return [
+        DriftWatch(rules, alerts, main, reference, metrics),
+        *(DriftWatch(rules, alerts, v, None, language="+".join(langs)) for v, langs in others.items()),
+    ]
 
 
 def _chores(
@@ -206,14 +216,14 @@ def _chores(
     rules: RulesConfig,
     alerts: AlertStore,
     engine: AsyncEngine,
-    drift: DriftWatch,
+    drift: Sequence[DriftWatch],
     *,
     stop: asyncio.Event,
 ) -> list[asyncio.Task[None]]:
     """The periodic work beside the consume loop, each meeting a database outage with one warning."""
     chores: list[tuple[str, str, Callable[[], Awaitable[object]], float]] = [
         ("alert-resolver", "resolving alerts", lambda: alerts.resolve_stale(engine), settings.alert_resolve_interval_s),
-        ("model-drift", "model drift", lambda: drift.check(engine),
+        ("model-drift", "model drift", lambda: asyncio.gather(*(watch.check(engine) for watch in drift)),
          rules.rules.model_drift.check_every.total_seconds()),
         (
             "partition-maintenance",

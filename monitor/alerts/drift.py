@@ -78,12 +78,17 @@ class DriftWatch:
         model_version: str,
         reference: drift.Reference | None,
         metrics: Metrics | None = None,
+        *,
+        language: str | None = None,
     ) -> None:
         self.config = config
         self.alerts = alerts
         self.model_version = model_version
         self.reference = reference
         self.metrics = metrics
+        self.language = language
+        """Set for a model beside the main one (the Chinese): its alerts' entities name it, and
+        the drift gauges, labelled by stream and task alone, stay the main model's."""
 
     @property
     def rule(self) -> ModelDrift:
@@ -105,14 +110,14 @@ class DriftWatch:
                 result = await self._check_one(conn, stream, task)
             if result is not None:
                 done.append(result)
-                if self.metrics is not None:
+                if self.metrics is not None and self.language is None:
                     self.metrics.model_drift.labels(stream=stream, task=task).set(result.psi)
                     self.metrics.model_confidence_shift.labels(stream=stream, task=task).set(result.ks)
         log.debug("drift checked", checks=describe(done))
         return done
 
     async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:
-        entity = drift.entity_of(stream, task)
+        entity = drift.entity_of(stream, task, self.language)
         await self.alerts.lock(conn, r.MODEL_DRIFT, entity)
         window = await self._window(conn, stream, task)
         reference, kind = await self._reference(conn, stream, task)
@@ -120,7 +125,7 @@ class DriftWatch:
             return None
         result = drift.check(
             stream=stream, task=task, labels=window.labels, confidences=window.confidences,
-            reference=reference, thresholds=self.thresholds(task), reference_kind=kind,
+            reference=reference, thresholds=self.thresholds(task), reference_kind=kind, language=self.language,
         )
         if result is None:
             return None

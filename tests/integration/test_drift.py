@@ -114,6 +114,35 @@ async def test_without_a_shipped_reference_the_trailing_baseline_is_the_referenc
         await store.close()
 
 
+async def test_the_chinese_models_drift_is_its_own_alert_beside_the_english_ones(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    """Two models, two watches: Chinese headlines that turn negative raise `news/sentiment/zh`
+    against the Chinese model's own baseline; the English model's steady scores raise nothing."""
+    config = parse_rules("rules:\n  model_drift:\n    window: 1h\n    min_baseline_events: 300\n")
+    alerts = AlertStore(config, ())
+    store = Store(make_engine(database_url), on_inserted=alerts)
+    metrics = Metrics()
+    english = DriftWatch(config, alerts, VERSION, reference(), metrics)
+    chinese = DriftWatch(config, alerts, "e5-zh", None, language="zh")
+    try:
+        await store.write(WriteBatch(events=news_events(400, NEWS, 0.8, seed=8, version="e5-zh")))
+        await db.execute("UPDATE event_scores SET scored_at = now() - interval '2 hours'")
+        await store.write(WriteBatch(events=news_events(300, NEWS, 0.8, seed=9)))
+        await store.write(WriteBatch(events=news_events(300, {"negative": 0.9, "positive": 0.1}, 0.5, seed=10,
+                                                        version="e5-zh")))
+        [steady] = await english.check(store.engine)
+        [moved] = await chinese.check(store.engine)
+    finally:
+        await store.close()
+    assert not steady.drifted and steady.entity == "news/sentiment"
+    assert moved.drifted and moved.reference == "baseline" and moved.as_json()["language"] == "zh"
+    rows = await db.fetch("SELECT entity, status FROM alerts WHERE rule = 'model_drift'")
+    assert [tuple(r) for r in rows] == [("news/sentiment/zh", "firing")]
+    gauges = [line for line in metrics.render().decode().splitlines() if line.startswith("monitor_model_drift{")]
+    assert gauges == [f'monitor_model_drift{{stream="news",task="sentiment"}} {steady.psi}'], "the gauge stays English"
+
+
 HEADLINES = 2_000
 TWEETS = 1_500
 RAISE_WITHIN_S = 120.0

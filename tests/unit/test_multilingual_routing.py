@@ -187,3 +187,17 @@ def test_chinese_texts_get_no_explanation_from_the_english_attributions() -> Non
     reasons = scorer.explain(["我的卡被盗刷了", "Shares jump"], ["customer", "news"])
     assert called == [["Shares jump"]]
     assert reasons[0] == Reasons(None, None) and reasons[1].sentiment is not None
+
+
+def test_drift_is_watched_per_model_the_chinese_one_under_its_own_entities() -> None:
+    from monitor.alerts.config import load_rules
+    from monitor.alerts.store import AlertStore
+    from monitor.metrics import Metrics
+    from monitor.service import _drift_watches
+
+    scorer, _, _ = scorers()
+    rules = load_rules()
+    watches = _drift_watches(Settings(languages=("en", "zh")), rules, AlertStore(rules, ()), scorer, Metrics())
+    assert [(w.model_version, w.language) for w in watches] == [("english-1", None), ("e5-small-zh-test", "zh")]
+    english_only = _drift_watches(Settings(languages=("en",)), rules, AlertStore(rules, ()), scorer, Metrics())
+    assert [w.model_version for w in english_only] == ["english-1"]
