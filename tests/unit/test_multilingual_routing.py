@@ -171,8 +171,8 @@ def test_a_scorer_without_routing_scores_every_text_with_its_one_model() -> None
     assert version_for(Plain(), "zh") == "plain-1"
 
 
-def test_chinese_texts_get_no_explanation_from_the_english_attributions() -> None:
-    scorer, _, _ = scorers()
+def test_chinese_texts_are_explained_through_e5_and_english_through_the_english_attributions() -> None:
+    scorer, _, chinese = scorers()
     called: list[list[str]] = []
 
     def english(texts: Sequence[str], streams: Sequence[Stream], top_k: int | None, scores: object) -> list[Reasons]:
@@ -182,4 +182,10 @@ def test_chinese_texts_get_no_explanation_from_the_english_attributions() -> Non
     scorer._explain_english = english  # type: ignore[method-assign]
     reasons = scorer.explain(["我的卡被盗刷了", "Shares jump"], ["customer", "news"])
     assert called == [["Shares jump"]]
-    assert reasons[0] == Reasons(None, None) and reasons[1].sentiment is not None
+    assert reasons[1].sentiment is not None and reasons[1].sentiment.method == "fake"
+    mood, intent = reasons[0].sentiment, reasons[0].intent
+    assert mood is not None and intent is not None
+    assert (mood.label, intent.label) == ("negative", "compromised_card")  # e5's heads, not the English ones
+    assert mood.method == intent.method == "ablation:e5-small-zh-test"
+    assert [w.word for w in mood.words] == ["我", "的", "卡", "被盗", "刷", "了"]  # jieba's words
+    assert "我的卡被盗刷了" in chinese.seen and "Shares jump" not in chinese.seen
