@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import structlog
@@ -67,6 +66,9 @@ class E5Scorer:
         self.model_version = heads.version
         self.languages = CHINESE
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+        self.attributor = ChineseAttributor(self.explain_encoder, self.model_version)
+        """Explains the Chinese heads' labels by jieba's words (`monitor.model.zh_explain`); it makes
+        its encoder and loads jieba on first use, once, whichever thread explains first."""
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         if not texts:
@@ -109,11 +111,6 @@ class E5Scorer:
             for i in range(len(texts))
         ]
 
-
-    @cached_property
-    def attributor(self) -> ChineseAttributor:
-        """Explains the Chinese heads' labels by jieba's words (`monitor.model.zh_explain`)."""
-        return ChineseAttributor(self.explain_encoder, self.model_version)
 
     def explain(
         self,

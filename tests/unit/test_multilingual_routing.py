@@ -6,6 +6,7 @@ real e5 model is exercised in tests/integration/test_chinese_scoring.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +134,18 @@ def test_monitor_score_prints_the_chinese_scores_with_the_multilingual_models_ve
     )
     assert [(line.count('"scored": true'), "e5-small-zh-test" in line) for line in lines] == [(1, True), (1, False)]
     assert '"intent": "compromised_card"' in lines[0] and '"reply_id": null' in lines[0]
+
+
+def test_monitor_score_explain_prints_the_chinese_words_e5_explained() -> None:
+    scorer, _, _ = scorers()
+    [line] = score_lines(
+        scorer, ["我的卡被盗刷了"], "customer", detector=PrefixDetector(), languages=("en", "zh"), explain=True
+    )
+    out = json.loads(line)
+    assert out["model_version"] == "e5-small-zh-test"
+    for key in ("explanation", "intent_explanation"):
+        assert [w["word"] for w in out[key]] == ["我", "的", "卡", "被盗", "刷", "了"]
+        assert all(out["text"][w["start"] : w["end"]] == w["word"] for w in out[key])
 
 
 def test_rescore_leaves_rows_another_model_scored() -> None:
