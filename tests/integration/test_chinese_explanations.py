@@ -2,18 +2,22 @@
 
 The service's scorer (the session's `scorer` fixture, as in test_chinese_scoring.py): the labels
 explained are what `score_languages` stored, the words jieba's, the weights e5's heads' log
-probabilities with each word left out.
+probabilities with each word left out; the alert explainer stores them under e5's version.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import asyncpg
 import pytest
 from typer.testing import CliRunner
 
+from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
 from monitor.cli import app
 from monitor.model.scorer import TransformerScorer
+from tests.alert_helpers import alert_store, batch, customer_event, rules
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +59,27 @@ def test_monitor_score_explain_prints_chinese_words(scorer: TransformerScorer, m
         assert words and len(words) <= TOP_WORDS
         assert all(text[w["start"] : w["end"]] == w["word"] for w in words)
     assert "盗用" in [w["word"] for w in line["intent_explanation"]]
+
+
+async def test_a_chinese_fraud_alert_carries_e5s_words_stored_under_e5s_version(
+    database_url: str, db: asyncpg.Connection, scorer: TransformerScorer
+) -> None:
+    text = "我的信用卡被别人盗用了，快帮我停卡"
+    event = replace(customer_event("zh-1", "cust-zh", "compromised_card", text=text), language="zh")
+    store = alert_store(database_url, rules(), explain=True)
+    try:
+        assert len((await store.write(batch(event))).alerts.raised) == 1
+    finally:
+        await store.close()
+    store = alert_store(database_url, rules())
+    explainer = AlertExplainer(store.engine, scorer, scorer.model_version, ExplainPolicy(timeout_s=120.0))
+    try:
+        assert await explainer.cycle() == 1
+    finally:
+        await store.close()
+    payload = await db.fetchval("SELECT payload FROM alert_notifications WHERE explained_at IS NOT NULL")
+    [item] = json.loads(payload)["evidence_details"]
+    assert "盗用" in [w["word"] for w in item["intent_explanation"]]
+    assert scorer.multilingual is not None
+    stored = await db.fetchval("SELECT model_version FROM event_explanations")
+    assert stored == scorer.multilingual.model_version != scorer.model_version

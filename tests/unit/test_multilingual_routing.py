@@ -202,3 +202,11 @@ def test_chinese_texts_are_explained_through_e5_and_english_through_the_english_
     assert mood.method == intent.method == "ablation:e5-small-zh-test"
     assert [w.word for w in mood.words] == ["我", "的", "卡", "被盗", "刷", "了"]  # jieba's words
     assert "我的卡被盗刷了" in chinese.seen and "Shares jump" not in chinese.seen
+
+
+def test_the_alert_explainer_keeps_a_chinese_explanation_only_while_e5s_heads_serve() -> None:
+    from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
+
+    scorer, _, _ = scorers()
+    explainer = AlertExplainer(None, scorer, scorer.model_version, ExplainPolicy())  # type: ignore[arg-type]
+    assert [explainer.version_of(lang) for lang in ("zh", "en", None)] == ["e5-small-zh-test", "english-1", "english-1"]
