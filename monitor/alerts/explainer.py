@@ -52,6 +52,7 @@ from monitor.load import Load
 from monitor.masking import ALL_KINDS, Kind
 from monitor.metrics import Metrics
 from monitor.periodic import pause
+from monitor.ports import RoutingScorer
 from monitor.records import Scores, Stream
 
 log = structlog.get_logger(__name__)
@@ -211,6 +212,14 @@ class AlertExplainer:
             else:
                 log.warning("notification sent without reasons (explaining timed out)", notification_id=nid)
 
+    def version_of(self, language: str | None) -> str:
+        """The model that explains an event in `language`: Chinese is explained through the model
+        that scores it (`TransformerScorer.explain`), so a stored explanation counts only while
+        that model still serves."""
+        if language is not None and isinstance(self.model, RoutingScorer):
+            return self.model.version_for(language)
+        return self.model_version
+
     async def explain(self, items: Sequence[Pending]) -> None:
         """Explain the evidence of `items` in one call to the model, then make each ready."""
         async with connect(self.engine) as conn:
@@ -218,7 +227,8 @@ class AlertExplainer:
             ids = sorted({i for evidence in wanted.values() for i in evidence})
             cached = {
                 r.event_id: (_json(r.sentiment), _json(r.intent))
-                for r in await conn.execute(q.CACHED, {"ids": ids, "model_version": self.model_version})
+                for r in await conn.execute(q.CACHED, {"ids": ids})
+                if r.model_version == self.version_of(r.language)
             }
             missing = [i for i in ids if i not in cached]
             events = list(await conn.execute(q.EVENTS, {"ids": missing})) if missing else []
@@ -244,11 +254,13 @@ class AlertExplainer:
                 skipped = "error"
                 log.exception("explaining failed; sending without these reasons", notification_ids=notification_ids)
         known = {**cached, **fresh}
+        language_of = {row.id: row.language for row in events}
         for item in waiting:
             mine = {i: fresh[i] for i in wanted[item.id] if i in fresh}
             if not set(wanted[item.id]) <= known.keys():
                 self.metrics.explanations_skipped.labels(skipped).inc()
-            await self._finish(item, mine, self._reasons(wanted[item.id], known))
+            versions = {i: self.version_of(language_of[i]) for i in mine}
+            await self._finish(item, mine, self._reasons(wanted[item.id], known), versions)
 
     @staticmethod
     async def _to_explain(conn: AsyncConnection, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
@@ -299,9 +311,10 @@ class AlertExplainer:
         item: Pending,
         fresh: Mapping[int, tuple[dict[str, Any] | None, dict[str, Any] | None]],
         explained: Mapping[int, Mapping[str, Any]],
+        versions: Mapping[int, str] | None = None,
     ) -> None:
-        """One short transaction: store the new explanations, merge them into the alert and the
-        notification, mark it ready."""
+        """One short transaction: store the new explanations (each under the model that made it,
+        `versions`), merge them into the alert and the notification, mark it ready."""
         async with transaction(self.engine) as conn:
             if fresh:
                 stmt = insert(EventExplanationRow)
@@ -317,7 +330,12 @@ class AlertExplainer:
                         },
                     ),
                     [
-                        {"event_id": i, "model_version": self.model_version, "sentiment": s, "intent": t}
+                        {
+                            "event_id": i,
+                            "model_version": (versions or {}).get(i, self.model_version),
+                            "sentiment": s,
+                            "intent": t,
+                        }
                         for i, (s, t) in fresh.items()
                     ],
                 )

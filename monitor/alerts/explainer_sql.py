@@ -73,15 +73,18 @@ def routine_waiting(timeout_s: float) -> Select[UUID]:
 CONFIDENCES = text("SELECT id, sentiment_confidence, intent_confidence FROM scored_events WHERE id = ANY(:ids)")
 
 EVENTS = text("""
-SELECT id, stream, text, sentiment, sentiment_score, sentiment_confidence, intent,
+SELECT id, stream, text, language, sentiment, sentiment_score, sentiment_confidence, intent,
        intent_confidence, intent_probabilities
 FROM scored_events WHERE id = ANY(:ids)
 """)
 
 CACHED = text("""
-SELECT event_id, sentiment, intent FROM event_explanations
-WHERE event_id = ANY(:ids) AND model_version = :model_version
+SELECT x.event_id, x.model_version, e.language, x.sentiment, x.intent
+FROM event_explanations x JOIN scored_events e ON e.id = x.event_id
+WHERE x.event_id = ANY(:ids)
 """)
+"""Explanations stored before, with the model that made them and the event's language: one is
+reused only while that language's model (`AlertExplainer.version_of`) is still the one serving."""
 
 def ready(notification_id: UUID, payload: dict[str, Any]) -> Update:
     """The notification with its reasons, ready to send (unless the release sent it meanwhile)."""

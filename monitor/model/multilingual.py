@@ -5,7 +5,8 @@ and heads trained by `monitor model train-zh` (`weights/zh_heads.*`) over the sa
 English heads, so rows, rules and the desk's triage read the same. What the English scorer derives
 from its own embedding is left out here: no out-of-scope marking (the scope head reads MiniLM's
 space) and no suggested reply (the approved replies are English text); urgency and queue come
-from the intent, as for English.
+from the intent, as for English. Explanations are the English ones' method over jieba's words
+(`monitor.model.zh_explain`), on a float32 e5.
 
 It is an optional part: without the `multilingual` extra or the trained heads, `load_e5_scorer`
 says why in one log line and returns None, and Chinese stays stored unscored.
@@ -14,16 +15,26 @@ says why in one log line and returns None, and Chinese stays stored unscored.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 import torch
 
 from monitor.config import Settings
 from monitor.errors import ModelError
+from monitor.explanation import Reasons
 from monitor.model.heads import WEIGHTS_DIR, Heads
-from monitor.records import INTENT_PROBABILITY_FLOOR, SENTIMENTS, TOP_INTENTS, Scores, Stream, canonical_intent
+from monitor.model.zh_explain import ChineseAttributor, Embedder, ZhTarget
+from monitor.records import (
+    INTENT_PROBABILITY_FLOOR,
+    OUT_OF_SCOPE,
+    SENTIMENTS,
+    TOP_INTENTS,
+    Scores,
+    Stream,
+    canonical_intent,
+)
 from monitor.triage import Triage
 
 if TYPE_CHECKING:
@@ -37,24 +48,27 @@ CHINESE = frozenset({"zh"})
 """What e5 scores here: it reads ~100 languages, but heads are trained and measured for Chinese only."""
 
 
-class Embedder(Protocol):
-    """What `E5Scorer` needs of an encoder (`monitor.model.e5.PackedE5` or `E5Encoder`; a fake in unit tests)."""
-
-    def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """One unit-length float32 row per text, in order."""
-        ...
-
-
 class E5Scorer:
     """Sentiment per stream, mood and intent for texts in `languages`, from one e5 pass per text."""
 
-    def __init__(self, encoder: Embedder, heads: Heads, triage: Triage | None = None) -> None:
+    def __init__(
+        self,
+        encoder: Embedder,
+        heads: Heads,
+        triage: Triage | None = None,
+        explain_encoder: Callable[[], Embedder] | None = None,
+    ) -> None:
         self.encoder = encoder
+        self.explain_encoder = explain_encoder or (lambda: encoder)
+        """Makes the encoder explanations run on (a float32 one), on first use; else the scoring one."""
         self.heads = heads
         self.triage = triage
         self.model_version = heads.version
         self.languages = CHINESE
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+        self.attributor = ChineseAttributor(self.explain_encoder, self.model_version)
+        """Explains the Chinese heads' labels by jieba's words (`monitor.model.zh_explain`); it makes
+        its encoder and loads jieba on first use, once, whichever thread explains first."""
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         if not texts:
@@ -98,6 +112,36 @@ class E5Scorer:
         ]
 
 
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        """As `TransformerScorer.explain`, for texts this model scores: the stream's sentiment head
+        and, for customer messages, the intent head, in one e5 pass per word left out."""
+        targets: list[ZhTarget] = []
+        slots: list[tuple[int, str]] = []
+        by_canonical = {canonical_intent(label): label for label in self.heads.intent.labels}
+        for i, (text, stream) in enumerate(zip(texts, streams, strict=True)):
+            s = None if scores is None else scores[i]
+            targets.append(ZhTarget(text, self.heads.sentiment_for(stream), s.sentiment if s else None))
+            slots.append((i, "sentiment"))
+            if stream == "customer":
+                intent = None
+                if s is not None:
+                    ours = next((n for n, _ in s.intent_probabilities if n != OUT_OF_SCOPE), s.intent)
+                    intent = by_canonical.get(canonical_intent(ours)) if ours else None
+                targets.append(ZhTarget(text, self.heads.intent, intent))
+                slots.append((i, "intent"))
+        found = {
+            slot: explanation.top(top_k)
+            for slot, explanation in zip(slots, self.attributor.explain(targets), strict=True)
+        }
+        return [Reasons(found.get((i, "sentiment")), found.get((i, "intent"))) for i in range(len(texts))]
+
+
 def serving_encoder(encoder: E5Encoder, settings: Settings) -> Embedder:
     """e5 as the service runs it: on the configured device, at the serving precision, packed."""
     from monitor.model.e5 import PackedE5
@@ -106,6 +150,23 @@ def serving_encoder(encoder: E5Encoder, settings: Settings) -> Embedder:
     device = resolve_device(settings.device)
     dtype = resolve_dtype(device, settings.precision)
     return PackedE5(encoder, device, dtype, settings.max_batch_tokens or default_batch_tokens(device, dtype))
+
+
+def explanation_encoder(serving: Embedder, settings: Settings) -> Callable[[], Embedder]:
+    """What makes the float32 e5 explanations run on: the serving one where it is float32 already,
+    else a second copy read back from the float cache (seconds; ~0.5 GB), made on first use."""
+    from monitor.model.e5 import E5Encoder, PackedE5
+    from monitor.model.encoder import default_batch_tokens
+
+    if not isinstance(serving, PackedE5) or serving.dtype == torch.float32:
+        return lambda: serving
+
+    def make() -> Embedder:
+        device = serving.device
+        tokens = default_batch_tokens(device, torch.float32)
+        return PackedE5(E5Encoder(max_tokens=settings.max_seq_tokens), device, torch.float32, tokens)
+
+    return make
 
 
 def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None:
@@ -119,8 +180,9 @@ def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None
 
         heads = Heads.load(WEIGHTS_DIR, ZH_HEADS)
         encoder = serving_encoder(E5Encoder(max_tokens=settings.max_seq_tokens), settings)
+        explain_encoder = explanation_encoder(encoder, settings)
     except (ModelError, ImportError, OSError) as e:
         log.warning("Chinese stays stored unscored: the multilingual model could not load", reason=str(e))
         return None
     log.debug("multilingual model loaded", model_version=heads.version, seconds=round(time.perf_counter() - started, 1))
-    return E5Scorer(encoder, heads, triage)
+    return E5Scorer(encoder, heads, triage, explain_encoder)

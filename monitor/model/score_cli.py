@@ -53,8 +53,8 @@ def score_lines(
     read_languages = [found[i] for i in readable]
     scores = dict(zip(readable, score_texts(scorer, read, streams, read_languages), strict=True)) if read else {}
     reasons = None
-    # Explanations come from the main (English) model's attributions: texts another model scored get none.
-    explainable = [i for i in readable if version_for(scorer, found[i]) == scorer.model_version]
+    # Every scored text is explained, each through the model that scored it (Chinese: e5, by jieba's words).
+    explainable = readable
     if explain and explainable:
         if not isinstance(scorer, Explainer):
             raise TypeError(f"{type(scorer).__name__} gives no explanations")

@@ -223,18 +223,23 @@ class TransformerScorer:
         the labels are predicted again (by the fp32 copy the attributions run on, which can differ
         from a bf16 score on a borderline text). A task a checkpoint override scores is explained
         through the checkpoint, by the same method. Texts the multilingual model scores (Chinese
-        by script) get no explanation: the attributions run on the English model.
+        by script) are explained through it, by the same method over jieba's words
+        (`E5Scorer.explain`).
         """
         other = self.multilingual
-        routed = {i for i, t in enumerate(texts) if other is not None and by_script(t) in other.languages}
-        if not routed:
+        routed = [i for i, t in enumerate(texts) if other is not None and by_script(t) in other.languages]
+        if other is None or not routed:
             return self._explain_english(texts, streams, top_k, scores)
-        kept = [i for i in range(len(texts)) if i not in routed]
-        explained = iter(self._explain_english(
-            [texts[i] for i in kept], [streams[i] for i in kept], top_k,
-            None if scores is None else [scores[i] for i in kept],
-        ) if kept else [])
-        return [Reasons(None, None) if i in routed else next(explained) for i in range(len(texts))]
+        chosen = set(routed)
+        kept = [i for i in range(len(texts)) if i not in chosen]
+        out: list[Reasons | None] = [None] * len(texts)
+        for rows, explainer in ((kept, self._explain_english), (routed, other.explain)):
+            if rows:
+                given = None if scores is None else [scores[i] for i in rows]
+                explained = explainer([texts[i] for i in rows], [streams[i] for i in rows], top_k, given)
+                for i, reasons in zip(rows, explained, strict=True):
+                    out[i] = reasons
+        return [r for r in out if r is not None]
 
     def _explain_english(
         self,

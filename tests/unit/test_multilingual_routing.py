@@ -6,6 +6,7 @@ real e5 model is exercised in tests/integration/test_chinese_scoring.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +136,18 @@ def test_monitor_score_prints_the_chinese_scores_with_the_multilingual_models_ve
     assert '"intent": "compromised_card"' in lines[0] and '"reply_id": null' in lines[0]
 
 
+def test_monitor_score_explain_prints_the_chinese_words_e5_explained() -> None:
+    scorer, _, _ = scorers()
+    [line] = score_lines(
+        scorer, ["我的卡被盗刷了"], "customer", detector=PrefixDetector(), languages=("en", "zh"), explain=True
+    )
+    out = json.loads(line)
+    assert out["model_version"] == "e5-small-zh-test"
+    for key in ("explanation", "intent_explanation"):
+        assert [w["word"] for w in out[key]] == ["我", "的", "卡", "被盗", "刷", "了"]
+        assert all(out["text"][w["start"] : w["end"]] == w["word"] for w in out[key])
+
+
 def test_rescore_passes_once_per_model_each_over_its_languages_the_main_model_first() -> None:
     scorer, _, _ = scorers()
     assert model_passes(scorer, ("en", "zh")) == [
@@ -175,8 +188,8 @@ def test_a_scorer_without_routing_scores_every_text_with_its_one_model() -> None
     assert version_for(Plain(), "zh") == "plain-1"
 
 
-def test_chinese_texts_get_no_explanation_from_the_english_attributions() -> None:
-    scorer, _, _ = scorers()
+def test_chinese_texts_are_explained_through_e5_and_english_through_the_english_attributions() -> None:
+    scorer, _, chinese = scorers()
     called: list[list[str]] = []
 
     def english(texts: Sequence[str], streams: Sequence[Stream], top_k: int | None, scores: object) -> list[Reasons]:
@@ -186,7 +199,21 @@ def test_chinese_texts_get_no_explanation_from_the_english_attributions() -> Non
     scorer._explain_english = english  # type: ignore[method-assign]
     reasons = scorer.explain(["我的卡被盗刷了", "Shares jump"], ["customer", "news"])
     assert called == [["Shares jump"]]
-    assert reasons[0] == Reasons(None, None) and reasons[1].sentiment is not None
+    assert reasons[1].sentiment is not None and reasons[1].sentiment.method == "fake"
+    mood, intent = reasons[0].sentiment, reasons[0].intent
+    assert mood is not None and intent is not None
+    assert (mood.label, intent.label) == ("negative", "compromised_card")  # e5's heads, not the English ones
+    assert mood.method == intent.method == "ablation:e5-small-zh-test"
+    assert [w.word for w in mood.words] == ["我", "的", "卡", "被盗", "刷", "了"]  # jieba's words
+    assert "我的卡被盗刷了" in chinese.seen and "Shares jump" not in chinese.seen
+
+
+def test_the_alert_explainer_keeps_a_chinese_explanation_only_while_e5s_heads_serve() -> None:
+    from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
+
+    scorer, _, _ = scorers()
+    explainer = AlertExplainer(None, scorer, scorer.model_version, ExplainPolicy())  # type: ignore[arg-type]
+    assert [explainer.version_of(lang) for lang in ("zh", "en", None)] == ["e5-small-zh-test", "english-1", "english-1"]
 
 
 def test_drift_is_watched_per_model_the_chinese_one_under_its_own_entities() -> None:
