@@ -34,7 +34,8 @@ log = structlog.get_logger(__name__)
 INSPECT_TIMEOUT_S = 5.0
 """Longest a log check waits for the broker; then the check is left undecided (not a change)."""
 BEYOND_END_WAIT_S = 1.0
-"""How long a record asked for past the log's reported end may take to show up."""
+"""How long a record asked for past the log's reported end may take to show up before a fetch's
+answer (its high watermark) may say the log ends before it."""
 
 
 def security_options(settings: Settings) -> dict[str, Any]:
@@ -245,28 +246,40 @@ class LogInspector:
         self.consumer.pause(*tps.values())
         starts = await self.consumer.beginning_offsets(list(tps.values()))
         ends = await self.consumer.end_offsets(list(tps.values()))
-        # The end a broker lists may lag what it already serves (Tansu 0.6's does): the record is
-        # asked for even past that end, and where one came, the fetch's high watermark is the end.
+        # The end a broker lists may lag what it already serves (Tansu 0.6's does, and more so
+        # under load): the record is asked for even past that end, and the end is taken from the
+        # high watermark of the fetches' answers where one came.
         asked = {p: at for p, at in wanted.items() if at >= starts[tps[p]]}
-        found = await self._records_at(asked, tps, ends) if asked else {}
+        before = {p: self.consumer.last_poll_timestamp(tp) for p, tp in tps.items()}
+        found = await self._records_at(asked, tps, ends, before) if asked else {}
         states = {}
         for p, tp in tps.items():
             end = int(ends[tp])
+            if p in found or self._answered(tp, before[p]):
+                end = max(end, self.consumer.highwater(tp) or 0)
             if p in found:
-                end = max(end, asked[p] + 1, self.consumer.highwater(tp) or 0)
+                end = max(end, asked[p] + 1)
             states[p] = LogState(int(starts[tp]), end, found.get(p))
         return states
+
+    def _answered(self, tp: TopicPartition, before: int | None) -> bool:
+        """Whether a fetch answer for `tp` came since `before` (its high watermark is then fresh)."""
+        stamp = self.consumer.last_poll_timestamp(tp)
+        return stamp is not None and (before is None or stamp > before)
 
     async def _records_at(
         self,
         asked: Mapping[Partition, int],
         tps: Mapping[Partition, TopicPartition],
         ends: Mapping[TopicPartition, int],
+        before: Mapping[Partition, int | None],
     ) -> dict[Partition, str]:
         """Fingerprints of the records at the asked offsets (absent: that offset holds no record).
 
-        A record below the reported end must come within the check's time; one past it is given
-        `BEYOND_END_WAIT_S` to show up (a lagging end) before the offset counts as empty.
+        A record below the reported end must come within the check's time. One past it counts as
+        absent only once `BEYOND_END_WAIT_S` has passed and a fetch answered with a high watermark
+        at or below it (the log ends before it): a slow broker whose listed end lags is waited
+        for until the check's timeout leaves the check undecided, never taken for a truncated log.
         """
         for p, at in asked.items():
             self.consumer.seek(tps[p], at)
@@ -277,7 +290,12 @@ class LogInspector:
         try:
             while missing:
                 if time.monotonic() > beyond_until:
-                    missing -= {p for p in missing if asked[p] >= ends[tps[p]]}
+                    missing -= {
+                        p for p in missing
+                        if asked[p] >= ends[tps[p]]
+                        and self._answered(tps[p], before[p])
+                        and (self.consumer.highwater(tps[p]) or 0) <= asked[p]
+                    }
                     if not missing:
                         break
                 polled = await self.consumer.getmany(*(tps[p] for p in missing), timeout_ms=200, max_records=len(asked))
