@@ -15,7 +15,7 @@ from uuid import UUID
 from monitor.records import DeadLetter, Partition, ScoredEvent, SourceRecord
 
 if TYPE_CHECKING:
-    from monitor.logwatch import LogChange
+    from monitor.logwatch import LogCheck
 
 
 @dataclass
@@ -122,7 +122,7 @@ class InFlightBatch:
     fetched_at: float = field(default_factory=time.monotonic)
     fingerprints: dict[Partition, str] = field(default_factory=dict)
     """`monitor.logwatch.fingerprint` of each partition's last record: stored with its offset."""
-    log_check: asyncio.Future[list[LogChange]] | None = None
+    log_check: asyncio.Future[LogCheck] | None = None
     """The check of the partitions' logs, run while the batch is scored; awaited before writing."""
 
     def committed(self, partitions: Mapping[Partition, int]) -> CommittedBatch:

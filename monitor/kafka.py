@@ -19,7 +19,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.config import Settings
@@ -193,11 +193,13 @@ class ConsumerAdapter:
 
 
 def make_log_inspector(settings: Settings) -> AIOKafkaConsumer:
-    """A consumer outside any group, for asking partitions' bounds and single records."""
+    """A consumer outside any group, for asking partitions' bounds and single records. An offset
+    the log does not hold is an answer (`OffsetOutOfRangeError`), never a silent reset."""
     return AIOKafkaConsumer(
         bootstrap_servers=list(settings.kafka_bootstrap_servers),
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="none",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes + 1024),
         **security_options(settings),
@@ -251,11 +253,14 @@ class LogInspector:
         # high watermark of the fetches' answers where one came.
         asked = {p: at for p, at in wanted.items() if at >= starts[tps[p]]}
         before = {p: self.consumer.last_poll_timestamp(tp) for p, tp in tps.items()}
-        found = await self._records_at(asked, tps, ends, before) if asked else {}
+        out_of_range: set[Partition] = set()
+        found = await self._records_at(asked, tps, ends, before, out_of_range) if asked else {}
         states = {}
         for p, tp in tps.items():
             end = int(ends[tp])
-            if p in found or self._answered(tp, before[p]):
+            if p in out_of_range:  # the broker said the log does not reach the offset
+                end = min(end, asked[p])
+            elif p in found or self._answered(tp, before[p]):
                 end = max(end, self.consumer.highwater(tp) or 0)
             if p in found:
                 end = max(end, asked[p] + 1)
@@ -273,13 +278,15 @@ class LogInspector:
         tps: Mapping[Partition, TopicPartition],
         ends: Mapping[TopicPartition, int],
         before: Mapping[Partition, int | None],
+        out_of_range: set[Partition],
     ) -> dict[Partition, str]:
         """Fingerprints of the records at the asked offsets (absent: that offset holds no record).
 
         A record below the reported end must come within the check's time. One past it counts as
-        absent only once `BEYOND_END_WAIT_S` has passed and a fetch answered with a high watermark
-        at or below it (the log ends before it): a slow broker whose listed end lags is waited
-        for until the check's timeout leaves the check undecided, never taken for a truncated log.
+        absent once the broker answers that the offset is out of the log's range (added to
+        `out_of_range`), or once `BEYOND_END_WAIT_S` has passed and a fetch answered with a high
+        watermark at or below it. A slow broker whose listed end lags is waited for until the
+        check's timeout leaves the check undecided, never taken for a truncated log.
         """
         for p, at in asked.items():
             self.consumer.seek(tps[p], at)
@@ -298,7 +305,15 @@ class LogInspector:
                     }
                     if not missing:
                         break
-                polled = await self.consumer.getmany(*(tps[p] for p in missing), timeout_ms=200, max_records=len(asked))
+                try:
+                    polled = await self.consumer.getmany(
+                        *(tps[p] for p in missing), timeout_ms=200, max_records=len(asked)
+                    )
+                except OffsetOutOfRangeError as e:
+                    gone = {_partition(tp) for tp in e.args[0]} & missing
+                    out_of_range |= gone
+                    missing -= gone
+                    continue
                 for tp, records in polled.items():
                     p = _partition(tp)
                     if p in missing and records:

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import structlog
 
-from monitor.logwatch import LogChange, Position, ReplacedLogPolicy, fingerprint, judge
+from monitor.logwatch import LogChange, LogCheck, Position, ReplacedLogPolicy, fingerprint, judge
 from monitor.metrics import Metrics
 from monitor.ports import LogInspector, Store
 from monitor.records import Partition, SourceRecord
@@ -77,23 +77,25 @@ class LogGuard:
 
     async def check(
         self, positions: Mapping[Partition, Position], fetched_ends: Mapping[Partition, int] | None = None
-    ) -> list[LogChange]:
+    ) -> LogCheck:
         """What the broker's logs show against `positions`: nothing, or the changes to settle.
 
         `fetched_ends` are the high watermarks the consumer's fetch of the batch reported: a log
         found unchanged after that fetch held at least that much, which a broker's listed end may
         not show yet (Tansu's lags). A partition the broker did not answer for in time is counted
-        unverified and let through.
+        unverified and reported undecided.
         """
         if self.inspector is None or not positions:
-            return []
+            return LogCheck([])
         wanted = {p: pos.next_offset - 1 if pos.fingerprint else -1 for p, pos in positions.items()}
         states = await self.inspector.inspect(wanted)
         changes = []
+        undecided = []
         for partition, position in sorted(positions.items()):
             state = states.get(partition)
             if state is None:
                 self.metrics.kafka_log_unverified.labels(partition.topic).inc()
+                undecided.append(f"{partition.topic}/{partition.partition}")
                 continue
             change = judge(
                 partition.topic, partition.partition, position, state,
@@ -104,7 +106,7 @@ class LogGuard:
                 self._seen_end[partition] = max(seen)
             else:
                 changes.append(change)
-        return changes
+        return LogCheck(changes, tuple(undecided))
 
     async def settle(self, changes: Sequence[LogChange]) -> None:
         """Record each change not settled since the last seek: row, position, alert, log, metrics.

@@ -118,6 +118,17 @@ class LogChange:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LogCheck:
+    """What one check of a batch's partitions found: the changes to settle, and the partitions
+    the broker did not answer for in time (their logs neither confirmed nor found changed)."""
+
+    changes: list[LogChange]
+    undecided: tuple[str, ...] = ()
+    """`topic/partition` of each partition left undecided: a batch from them must not be
+    written on trust (it may come from a new log), so it is fetched and checked again."""
+
+
 def judge(
     topic: str,
     partition: int,

@@ -150,7 +150,7 @@ class Metrics:
         )
         self.kafka_log_unverified = Counter(
             "monitor_kafka_log_unverified",
-            "Batches written without their log checked: the broker did not answer the check in time.",
+            "Log checks the broker did not answer in time: the batch is fetched and checked again.",
             ["topic"], registry=r,
         )
         self.ready = Gauge("monitor_ready", "1 while /readyz answers 200.", registry=r)

@@ -317,9 +317,17 @@ class Pipeline:
                 if not self.resync.is_current(batch.epoch):
                     log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
                     continue
-                if batch.log_check is not None and (changes := await batch.log_check):
-                    await self._settle(changes)
-                    continue
+                if batch.log_check is not None:
+                    checked = await batch.log_check
+                    if checked.changes:
+                        await self._settle(checked.changes)
+                        continue
+                    if checked.undecided:
+                        # Unconfirmed, the batch may come from a new log: fetched and checked again.
+                        log.warning("a partition's log could not be checked; reading it again",
+                                    partitions=list(checked.undecided))
+                        self.resync.request("a log check went unanswered")
+                        continue
                 for topic, n in Counter(r.topic for r in batch.records).items():
                     self.metrics.messages_consumed.labels(topic).inc(n)
                 batch.rows = rows
@@ -347,7 +355,8 @@ class Pipeline:
             if stop.is_set() or self._in_flight or self.resync.pending:
                 continue
             owned = self.consumer.assignment()
-            changes = await self.guard.check({p: pos for p, pos in self.guard.positions.items() if p in owned})
+            checked = await self.guard.check({p: pos for p, pos in self.guard.positions.items() if p in owned})
+            changes = checked.changes  # an undecided quiet partition is checked again next round
             if changes and not self.resync.pending:
                 await self._settle(changes)
 

@@ -134,3 +134,32 @@ async def test_the_log_we_read_is_checked_and_left_alone() -> None:
         await until(lambda: isinstance(inspector, Inspector) and inspector.asked >= 5)
 
     assert store.log_changes == [] and len(store.events) == 12
+
+
+async def test_a_batch_whose_log_check_goes_unanswered_is_fetched_and_checked_again_not_written_on_trust() -> None:
+    """The broker replaced the log while its check went unanswered: the batch read from the new
+    log is not written as if it continued the old one; once the broker answers, the change is found."""
+    _, broker, store, pipeline, metrics = setup()
+    inspector = pipeline.guard.inspector
+    assert isinstance(inspector, Inspector)
+    answer = inspector.inspect
+    silent = [True]
+
+    async def sometimes(wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        return {} if silent[0] else await answer(wanted)
+
+    inspector.inspect = sometimes  # type: ignore[method-assign]
+    silent[0] = False
+    broker.add(*id_less([f"old {i}" for i in range(8)]))
+    async with running(pipeline):
+        await until(lambda: store.offsets.get(P0) == 8)
+        silent[0] = True
+        broker.replace_log(P0, id_less([f"new {i}" for i in range(12)]))  # read on from 8: new records
+        await until(lambda: metrics.kafka_log_unverified.labels(TOPIC)._value.get() >= 2)
+        assert store.offsets[P0] == 8 and len(store.events) == 8, "nothing of the new log written unchecked"
+        silent[0] = False
+        await until(lambda: store.offsets.get(P0) == 12 and store.incarnations.get(P0) == 1)
+
+    [change] = store.log_changes
+    assert (change.kind, change.position, change.resume_at) == (Kind.REPLACED, 8, 0)
+    assert len(store.events) == 20, "the old log's eight and the new log's twelve, each once"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from monitor.log_guard import LogGuard
-from monitor.logwatch import LogState, Position
+from monitor.logwatch import LogCheck, LogState, Position
 from monitor.metrics import Metrics
 from monitor.records import Partition
 from tests.fakes import FakeStore
@@ -28,15 +28,30 @@ async def test_the_old_logs_end_is_the_furthest_a_fetch_saw_when_the_listed_end_
     broker = LaggingInspector(listed_end=100)
     broker.record_at[63] = "ours"
     guard = LogGuard(broker, FakeStore([]), Metrics())
-    assert await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 750}) == []
+    assert await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 750}) == LogCheck([])
 
     broker.record_at[127] = "another"  # the topic re-created and refilled past our position
-    [change] = await guard.check({P0: Position(128, "ours")}, fetched_ends={P0: 40})
+    [change] = (await guard.check({P0: Position(128, "ours")}, fetched_ends={P0: 40})).changes
     assert change.lost == (128, 750), "what the old log held past our position, as its fetch showed it"
 
 
 async def test_a_fetch_from_a_log_found_replaced_says_nothing_of_the_old_log() -> None:
     broker = LaggingInspector(listed_end=300)
     guard = LogGuard(broker, FakeStore([]), Metrics())
-    [change] = await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 900})
+    [change] = (await guard.check({P0: Position(64, "ours")}, fetched_ends={P0: 900})).changes
     assert change.lost is None, "nothing was seen of the old log past our position"
+
+
+class SilentInspector:
+    """A broker that answers no log check in time."""
+
+    async def inspect(self, wanted: Mapping[Partition, int]) -> dict[Partition, LogState]:
+        return {}
+
+
+async def test_a_check_the_broker_leaves_unanswered_is_undecided_never_a_pass() -> None:
+    metrics = Metrics()
+    guard = LogGuard(SilentInspector(), FakeStore([]), metrics)
+    checked = await guard.check({P0: Position(64, "ours")})
+    assert checked == LogCheck([], ("news/0",))
+    assert metrics.kafka_log_unverified.labels("news")._value.get() == 1

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
 
 from monitor import kafka
 from monitor.kafka import LogInspector
@@ -102,5 +103,23 @@ async def test_a_log_the_broker_says_ends_before_the_offset_is_truncated() -> No
     broker = SlowBroker(records=30, listed_end=30, answer_after_s=0.0)
     states = await LogInspector(broker).inspect({P0: 79})  # type: ignore[arg-type]
     assert (states[P0].found, states[P0].end) == (None, 30)
+    change = judge("news", 0, Position(80, "ours"), states[P0])
+    assert change is not None and change.kind is Kind.TRUNCATED
+
+
+class OutOfRangeBroker(SlowBroker):
+    """A broker whose log ends before the asked offset and says so (OFFSET_OUT_OF_RANGE), while its
+    listed end still lags above it."""
+
+    async def getmany(self, *tps: TopicPartition, timeout_ms: int, max_records: int) -> dict[TopicPartition, list]:
+        if TP in self.paused:
+            return {}
+        raise OffsetOutOfRangeError({TP: self.position})
+
+
+async def test_an_offset_the_broker_says_is_out_of_range_is_absent_at_once() -> None:
+    broker = OutOfRangeBroker(records=30, listed_end=90, answer_after_s=0.0)
+    states = await LogInspector(broker).inspect({P0: 79})  # type: ignore[arg-type]
+    assert (states[P0].found, states[P0].end) == (None, 79)
     change = judge("news", 0, Position(80, "ours"), states[P0])
     assert change is not None and change.kind is Kind.TRUNCATED
