@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from monitor.errors import ModelError
+from monitor.records import INTENT_PROBABILITY_FLOOR, OUT_OF_SCOPE, SENTIMENTS, TOP_INTENTS, Scores, canonical_intent
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -26,6 +28,33 @@ class Head:
     def probabilities(self, embeddings: torch.Tensor) -> torch.Tensor:
         logits = embeddings @ self.weight.T + self.bias
         return torch.softmax(logits / self.temperature, dim=-1)
+
+
+def top_intents(
+    probabilities: torch.Tensor, labels: Sequence[str], shares: Sequence[float] | None = None
+) -> list[tuple[tuple[str, float], ...]]:
+    """Each row's likeliest intents (at most `TOP_INTENTS`, those above `INTENT_PROBABILITY_FLOOR`
+    and always the head's own top), each probability times the row's share in `shares` (the
+    probability that the message is a banking request at all; 1 where not given)."""
+    top_p, top_i = probabilities.topk(min(TOP_INTENTS, probabilities.shape[1]), dim=-1)
+    out = []
+    for row in range(probabilities.shape[0]):
+        ours = 1.0 if shares is None else shares[row]
+        out.append(tuple(
+            (labels[int(j)], round(float(p) * ours, 6))
+            for p, j in zip(top_p[row], top_i[row], strict=True)
+            if p * ours >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]  # the head's own top: always
+        ))
+    return out
+
+
+def intent_to_explain(scores: Scores, head: Head) -> str | None:
+    """The intent head's label to explain for a scored message: its intent, or for a message out of
+    scope the intent the head itself found likeliest."""
+    ours = next((n for n, _ in scores.intent_probabilities if n != OUT_OF_SCOPE), scores.intent)
+    if not ours:
+        return None
+    return {canonical_intent(label): label for label in head.labels}.get(canonical_intent(ours))
 
 
 HEAD_NAMES = ("news_sentiment", "customer_sentiment", "intent")
@@ -45,6 +74,17 @@ class Heads:
 
     def sentiment_for(self, stream: str) -> Head:
         return self.customer_sentiment if stream == "customer" else self.news_sentiment
+
+    def sentiment_probabilities(self, embeddings: torch.Tensor, streams: Sequence[str]) -> torch.Tensor:
+        """(n, 3) probabilities in `SENTIMENTS` order, each row by its stream's head."""
+        out = torch.empty((len(streams), len(SENTIMENTS)))
+        for stream in ("news", "customer"):
+            rows = [i for i, s in enumerate(streams) if s == stream]
+            if rows:
+                head = self.sentiment_for(stream)
+                order = [head.labels.index(label) for label in SENTIMENTS]
+                out[rows] = head.probabilities(embeddings[rows])[:, order]
+        return out
 
     def save(self, directory: Path = WEIGHTS_DIR, stem: str = "heads") -> None:
         """Write `<stem>.safetensors` and `<stem>.json` (the English model's are `heads`, e5's `zh_heads`)."""

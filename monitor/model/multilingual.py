@@ -24,13 +24,10 @@ import torch
 from monitor.config import Settings
 from monitor.errors import ModelError
 from monitor.explanation import Reasons
-from monitor.model.heads import WEIGHTS_DIR, Heads
+from monitor.model.heads import WEIGHTS_DIR, Heads, intent_to_explain, top_intents
 from monitor.model.zh_explain import ChineseAttributor, Embedder, ZhTarget
 from monitor.records import (
-    INTENT_PROBABILITY_FLOOR,
-    OUT_OF_SCOPE,
     SENTIMENTS,
-    TOP_INTENTS,
     Scores,
     Stream,
     canonical_intent,
@@ -74,26 +71,14 @@ class E5Scorer:
         if not texts:
             return []
         emb = self.encoder.embed(texts)
-        sentiment = torch.empty((len(texts), len(SENTIMENTS)))
-        for stream in ("news", "customer"):
-            rows = [i for i, s in enumerate(streams) if s == stream]
-            if rows:
-                head = self.heads.sentiment_for(stream)
-                order = [head.labels.index(label) for label in SENTIMENTS]
-                sentiment[rows] = head.probabilities(emb[rows])[:, order]
+        sentiment = self.heads.sentiment_probabilities(emb, streams)
         conf, idx = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
         customers = [i for i, s in enumerate(streams) if s == "customer"]
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
         if customers:
             probs = self.heads.intent.probabilities(emb[customers])
-            top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
-            for row, i in enumerate(customers):
-                intents[i] = tuple(
-                    (self.intent_labels[int(j)], round(float(p), 6))
-                    for p, j in zip(top_p[row], top_i[row], strict=True)
-                    if p >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]
-                )
+            intents = dict(zip(customers, top_intents(probs, self.intent_labels), strict=True))
         desk = {}
         if self.triage is not None:
             desk = {i: self.triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx[i])]) for i in customers}
@@ -123,16 +108,12 @@ class E5Scorer:
         and, for customer messages, the intent head, in one e5 pass per word left out."""
         targets: list[ZhTarget] = []
         slots: list[tuple[int, str]] = []
-        by_canonical = {canonical_intent(label): label for label in self.heads.intent.labels}
         for i, (text, stream) in enumerate(zip(texts, streams, strict=True)):
             s = None if scores is None else scores[i]
             targets.append(ZhTarget(text, self.heads.sentiment_for(stream), s.sentiment if s else None))
             slots.append((i, "sentiment"))
             if stream == "customer":
-                intent = None
-                if s is not None:
-                    ours = next((n for n, _ in s.intent_probabilities if n != OUT_OF_SCOPE), s.intent)
-                    intent = by_canonical.get(canonical_intent(ours)) if ours else None
+                intent = None if s is None else intent_to_explain(s, self.heads.intent)
                 targets.append(ZhTarget(text, self.heads.intent, intent))
                 slots.append((i, "intent"))
         found = {

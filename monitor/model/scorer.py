@@ -6,8 +6,9 @@ Either task's head can be replaced by a Hugging Face checkpoint on disk (`MONITO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import TypeVar
 
 import structlog
 import torch
@@ -20,16 +21,14 @@ from monitor.language import by_script
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
-from monitor.model.heads import WEIGHTS_DIR, Head, Heads
+from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain, top_intents
 from monitor.model.hf import HFClassifier
 from monitor.model.multilingual import E5Scorer, load_e5_scorer
 from monitor.model.scope import ScopeHead
 from monitor.ports import Scorer
 from monitor.records import (
-    INTENT_PROBABILITY_FLOOR,
     OUT_OF_SCOPE,
     SENTIMENTS,
-    TOP_INTENTS,
     Scores,
     Stream,
     canonical_intent,
@@ -111,14 +110,7 @@ class TransformerScorer:
         if self.sentiment_model is not None:
             return self.sentiment_model.probabilities(texts)
         assert emb is not None
-        out = torch.empty((len(texts), len(SENTIMENTS)))
-        for stream in ("news", "customer"):
-            rows = [i for i, s in enumerate(streams) if s == stream]
-            if rows:
-                head = self.heads.sentiment_for(stream)
-                order = [head.labels.index(label) for label in SENTIMENTS]
-                out[rows] = head.probabilities(emb[rows])[:, order]
-        return out
+        return self.heads.sentiment_probabilities(emb, streams)
 
     def score(self, texts: Sequence[str], streams: Sequence[Stream]) -> list[Scores]:
         if not texts:
@@ -136,20 +128,13 @@ class TransformerScorer:
             else:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
-            top_p, top_i = probs.topk(min(TOP_INTENTS, probs.shape[1]), dim=-1)
             # The probability that a message is not ours, where the scope head says it is not.
             outside: list[float | None] = [None] * len(customers)
             if self.scope is not None and emb is not None:
                 threshold = self.scope.threshold
                 outside = [p if p >= threshold else None for p in self.scope.out_of_scope(emb[customers]).tolist()]
-            for row, i in enumerate(customers):
-                p_out = outside[row]
-                ours = 1.0 if p_out is None else 1.0 - p_out
-                guesses = tuple(
-                    (self.intent_labels[int(j)], round(float(p) * ours, 6))
-                    for p, j in zip(top_p[row], top_i[row], strict=True)
-                    if p * ours >= INTENT_PROBABILITY_FLOOR or j == top_i[row, 0]  # the head's own top: always
-                )
+            guessed = top_intents(probs, self.intent_labels, [1.0 if p is None else 1.0 - p for p in outside])
+            for i, p_out, guesses in zip(customers, outside, guessed, strict=True):
                 intents[i] = guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
         conf_s, idx_s = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
@@ -198,14 +183,9 @@ class TransformerScorer:
         routed = [i for i, language in enumerate(languages) if other is not None and language in other.languages]
         if other is None or not routed:
             return self.score(texts, streams)
-        chosen = set(routed)
-        kept = [i for i in range(len(texts)) if i not in chosen]
-        out: list[Scores | None] = [None] * len(texts)
-        for rows, scorer in ((kept, self.score), (routed, other.score)):
-            if rows:
-                for i, s in zip(rows, scorer([texts[i] for i in rows], [streams[i] for i in rows]), strict=True):
-                    out[i] = s
-        return [s for s in out if s is not None]
+        return _each_by_its_model(len(texts), routed, lambda rows: self.score(
+            [texts[i] for i in rows], [streams[i] for i in rows]
+        ), lambda rows: other.score([texts[i] for i in rows], [streams[i] for i in rows]))
 
     def explain(
         self,
@@ -230,16 +210,14 @@ class TransformerScorer:
         routed = [i for i, t in enumerate(texts) if other is not None and by_script(t) in other.languages]
         if other is None or not routed:
             return self._explain_english(texts, streams, top_k, scores)
-        chosen = set(routed)
-        kept = [i for i in range(len(texts)) if i not in chosen]
-        out: list[Reasons | None] = [None] * len(texts)
-        for rows, explainer in ((kept, self._explain_english), (routed, other.explain)):
-            if rows:
-                given = None if scores is None else [scores[i] for i in rows]
-                explained = explainer([texts[i] for i in rows], [streams[i] for i in rows], top_k, given)
-                for i, reasons in zip(rows, explained, strict=True):
-                    out[i] = reasons
-        return [r for r in out if r is not None]
+
+        def part(explainer: _Explain) -> Callable[[list[int]], list[Reasons]]:
+            return lambda rows: explainer(
+                [texts[i] for i in rows], [streams[i] for i in rows], top_k,
+                None if scores is None else [scores[i] for i in rows],
+            )
+
+        return _each_by_its_model(len(texts), routed, part(self._explain_english), part(other.explain))
 
     def _explain_english(
         self,
@@ -286,10 +264,27 @@ class TransformerScorer:
             return attributor.predict(texts, head)
         if task == "sentiment":
             return [s.sentiment for s in scores]
-        by_canonical = {canonical_intent(label): label for label in head.labels}
-        # A message out of scope is explained by the intent the head itself found likeliest.
-        ours = [next((n for n, _ in s.intent_probabilities if n != OUT_OF_SCOPE), s.intent or "") for s in scores]
-        return [by_canonical[canonical_intent(label)] for label in ours]
+        labels = [intent_to_explain(s, head) for s in scores]
+        if None in labels:
+            raise ValueError("a scored intent the intent head does not know")
+        return [label for label in labels if label is not None]
+
+
+T = TypeVar("T")
+_Explain = Callable[[Sequence[str], Sequence[Stream], "int | None", "Sequence[Scores] | None"], list[Reasons]]
+
+
+def _each_by_its_model(
+    n: int, routed: Sequence[int], main: Callable[[list[int]], list[T]], other: Callable[[list[int]], list[T]]
+) -> list[T]:
+    """Results for `n` texts in order: those at `routed` from `other` (in one call), the rest from
+    `main` (in one call)."""
+    chosen = set(routed)
+    out: dict[int, T] = {}
+    for rows, run in (([i for i in range(n) if i not in chosen], main), (list(routed), other)):
+        if rows:
+            out.update(zip(rows, run(rows), strict=True))
+    return [out[i] for i in range(n)]
 
 
 def load_scorer(settings: Settings) -> Scorer:
