@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import structlog
 
-from monitor.logwatch import LogChange, LogCheck, Position, ReplacedLogPolicy, fingerprint, judge
+from monitor.logwatch import LogCheck, Position, ReplacedLogPolicy, fingerprint, judge
 from monitor.metrics import Metrics
 from monitor.ports import LogInspector, Store
 from monitor.records import Partition, SourceRecord
@@ -48,12 +48,14 @@ class LogGuard:
         """Each log's end at its last check that found it unchanged: what the old log held, as far
         as we saw, when it turns out replaced."""
         self._settled: set[tuple[Partition, int, int]] = set()
+        self._seeks = 0
         self._turn = asyncio.Lock()
 
     def sought(self, positions: Mapping[Partition, Position]) -> None:
         """The consumer was sought to `positions`: fetches go on from there."""
         self.positions.update(positions)
         self._settled.clear()
+        self._seeks += 1
 
     def fetched(
         self, polled: Mapping[Partition, Sequence[SourceRecord]]
@@ -85,8 +87,9 @@ class LogGuard:
         not show yet (Tansu's lags). A partition the broker did not answer for in time is counted
         unverified and reported undecided.
         """
+        seek = self._seeks
         if self.inspector is None or not positions:
-            return LogCheck([])
+            return LogCheck([], seek=seek)
         wanted = {p: pos.next_offset - 1 if pos.fingerprint else -1 for p, pos in positions.items()}
         states = await self.inspector.inspect(wanted)
         changes = []
@@ -106,16 +109,20 @@ class LogGuard:
                 self._seen_end[partition] = max(seen)
             else:
                 changes.append(change)
-        return LogCheck(changes, tuple(undecided))
+        return LogCheck(changes, tuple(undecided), seek)
 
-    async def settle(self, changes: Sequence[LogChange]) -> None:
-        """Record each change not settled since the last seek: row, position, alert, log, metrics.
+    async def settle(self, checked: LogCheck) -> bool:
+        """Record each change not settled since the last seek: row, position, alert, log, metrics;
+        False, recording nothing, if a seek came after the check began (it judged positions since
+        left: settling it would report a change a second time, from a place no longer read).
 
         Raises `StoreUnavailable` while Postgres is away (the change is found again after the seek
         that follows, and settled then).
         """
         async with self._turn:
-            for change in changes:
+            if checked.seek != self._seeks:
+                return False
+            for change in checked.changes:
                 key = (Partition(change.topic, change.partition), change.position, change.incarnation)
                 if key in self._settled:
                     continue
@@ -126,3 +133,4 @@ class LogGuard:
                 if change.lost_count:
                     self.metrics.kafka_records_lost.labels(change.topic).inc(change.lost_count)
                 log.error("a partition's log is not the log that was read", **change.as_json())
+            return True

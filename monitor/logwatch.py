@@ -127,6 +127,9 @@ class LogCheck:
     undecided: tuple[str, ...] = ()
     """`topic/partition` of each partition left undecided: a batch from them must not be
     written on trust (it may come from a new log), so it is fetched and checked again."""
+    seek: int = 0
+    """How many seeks the positions checked had seen: a check begun before the last seek judged
+    positions since left, and its changes are not settled (the next check finds them again)."""
 
 
 def judge(

@@ -48,7 +48,7 @@ from monitor.health import Health
 from monitor.language import UNDETERMINED, LanguageDetector
 from monitor.load import Load, load_of
 from monitor.log_guard import LogGuard
-from monitor.logwatch import LogChange
+from monitor.logwatch import LogCheck
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.periodic import pause
@@ -314,13 +314,13 @@ class Pipeline:
                 rows = await self._scored_with_retry(batch, scoring)
                 if rows is None:
                     continue
+                checked = None if batch.log_check is None else await batch.log_check
                 if not self.resync.is_current(batch.epoch):
                     log.info("dropping a batch fetched before the last seek", batch_size=len(batch.records))
                     continue
-                if batch.log_check is not None:
-                    checked = await batch.log_check
+                if checked is not None:
                     if checked.changes:
-                        await self._settle(checked.changes)
+                        await self._settle(checked)
                         continue
                     if checked.undecided:
                         # Unconfirmed, the batch may come from a new log: fetched and checked again.
@@ -356,15 +356,17 @@ class Pipeline:
                 continue
             owned = self.consumer.assignment()
             checked = await self.guard.check({p: pos for p, pos in self.guard.positions.items() if p in owned})
-            changes = checked.changes  # an undecided quiet partition is checked again next round
-            if changes and not self.resync.pending:
-                await self._settle(changes)
+            # An undecided quiet partition is checked again next round.
+            if checked.changes and not self.resync.pending:
+                await self._settle(checked)
 
-    async def _settle(self, changes: list[LogChange]) -> None:
+    async def _settle(self, checked: LogCheck) -> None:
         """Record the log changes, then read the stored positions again and seek there: every batch
-        in flight is dropped, and reading goes on where each change says."""
+        in flight is dropped, and reading goes on where each change says. A check overtaken by a
+        seek is left alone: what it found, if still so, the next check finds again."""
         try:
-            await self.guard.settle(changes)
+            if not await self.guard.settle(checked):
+                return
         except StoreUnavailable as e:
             self.resync.failed()
             log.warning("database unavailable; a log change waits to be recorded", error=str(e))

@@ -55,3 +55,24 @@ async def test_a_check_the_broker_leaves_unanswered_is_undecided_never_a_pass() 
     checked = await guard.check({P0: Position(64, "ours")})
     assert checked == LogCheck([], ("news/0",))
     assert metrics.kafka_log_unverified.labels("news")._value.get() == 1
+
+
+async def test_a_check_overtaken_by_a_seek_records_nothing_and_one_taken_after_it_does() -> None:
+    """A quiet partition's check and a batch's check both find the topic replaced; the first
+    settled seeks away, and the other, begun before that seek, must not report the change again."""
+    store = FakeStore([])
+    broker = LaggingInspector(listed_end=300)
+    broker.record_at[63] = "another"
+    guard = LogGuard(broker, store, Metrics())
+    first = await guard.check({P0: Position(64, "ours")})
+    second = await guard.check({P0: Position(64, "ours")})
+    assert first.changes and first.changes == second.changes
+
+    assert await guard.settle(first)
+    guard.sought({P0: Position(0, None, first.changes[0].incarnation)})
+    assert not await guard.settle(second)
+    assert len(store.log_changes) == 1
+
+    broker.record_at[127] = "another still"  # replaced again, found by a check after the seek
+    assert await guard.settle(await guard.check({P0: Position(128, "ours")}))
+    assert len(store.log_changes) == 2
