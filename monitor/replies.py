@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -31,24 +31,28 @@ from monitor.yaml_files import load_yaml_file, parse_yaml
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 PLACEHOLDERS: dict[str, re.Pattern[str]] = {
     "card_ending": re.compile(
-        r"(?:\*{4,}[ -]?|\bending(?: in)?:? ?|\bending with:? ?|\blast (?:4|four) digits(?: are| of)?:? ?)(\d{4})\b",
+        r"(?:\*{4,}[ -]?|\bending(?: in)?:? ?|\bending with:? ?|\blast (?:4|four) digits(?: are| of)?:? ?"
+        r"|尾号(?:是|为)?:?\s?|末四位(?:是|为)?:?\s?|后四位(?:是|为)?:?\s?)(\d{4})(?!\d)",
         re.IGNORECASE,
     ),
     "amount": re.compile(
-        r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:GBP|USD|EUR|pounds|dollars|euros|quid)\b)",
+        r"(?:[£$€¥￥]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:GBP|USD|EUR|pounds|dollars|euros|quid)\b"
+        r"|(?:人民币|RMB\s?)?\d[\d,]*(?:\.\d{1,2})?\s?(?:万元|元|块钱|块))",
         re.IGNORECASE,
     ),
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_MONTH}"
         rf"|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?|yesterday|today"
-        r"|last (?:night|week|monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+        r"|last (?:night|week|monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b"
+        r"|\d{1,2}月\d{1,2}[日号]|昨天|前天|今天|昨晚|上(?:周|星期|礼拜)[一二三四五六日天]",
         re.IGNORECASE,
     ),
 }
-"""What each placeholder takes from the (masked) message: the first match. `card_ending` gives
-"ending 1234" from the four digits a masked card number (or the customer's own "ending in 1234")
-leaves visible."""
-FORMATS = {"card_ending": "ending {}"}
+"""What each placeholder takes from the (masked) message, in English or Chinese: the first match.
+`card_ending` gives "ending 1234" ("尾号1234" in a Chinese reply) from the four digits a masked
+card number (or the customer's own "ending in 1234", "尾号1234") leaves visible."""
+FORMATS: dict[str, dict[str, str]] = {"card_ending": {"en": "ending {}", "zh": "尾号{}"}}
+"""How a placeholder's value is written, per reply language (as found where not listed)."""
 
 _SLOT = re.compile(r"\{([^{}|]*)(?:(\|)([^{}]*))?\}")
 _SPACES = re.compile(r"\s+(?=[\s.,;:!?)])|(?<=\()\s+")
@@ -72,6 +76,9 @@ class ReplyTemplate(BaseModel):
     """The reply, with placeholders such as `{amount|the amount}`."""
     moods: tuple[Sentiment, ...] = ()
     """Only for customers in one of these moods; empty: any mood."""
+    languages: Annotated[tuple[Annotated[str, Field(pattern=r"^[a-z]{2}$")], ...], Field(min_length=1)] = ("en",)
+    """The languages (ISO 639-1) of the messages it answers, which it is written in: a Chinese
+    customer gets a Chinese reply or none, never an English one."""
     examples: tuple[str, ...] = ()
     """Questions it answers, in customers' words: the message is matched against them."""
     priority: int = 0
@@ -133,9 +140,14 @@ class RepliesConfig(BaseModel):
             seen.add(reply.id)
         return self
 
-    def missing(self, intents: Collection[str]) -> list[str]:
-        """Those of `intents` no reply answers."""
-        answered = {i for reply in self.replies for i in reply.intents}
+    def in_language(self, language: str) -> RepliesConfig | None:
+        """The replies for messages in `language`, with the same triage; None if there are none."""
+        replies = tuple(r for r in self.replies if language in r.languages)
+        return self.model_copy(update={"replies": replies}) if replies else None
+
+    def missing(self, intents: Collection[str], language: str = "en") -> list[str]:
+        """Those of `intents` no reply in `language` answers."""
+        answered = {i for reply in self.replies if language in reply.languages for i in reply.intents}
         return sorted(canonical_intent(i) for i in intents if canonical_intent(i) not in answered)
 
     def unknown(self, intents: Collection[str]) -> list[str]:
@@ -150,6 +162,15 @@ def default_replies_path() -> Path:
     return Path(str(files("monitor") / "rules" / "replies.yaml"))
 
 
+def reply_book(
+    config: RepliesConfig, language: str, embed: Callable[[Sequence[str]], npt.NDArray[np.float32]]
+) -> ReplyBook | None:
+    """The replies for messages in `language`, their example questions embedded by `embed` (the
+    encoder that reads those messages); None where the file has none in that language."""
+    chosen = config.in_language(language)
+    return None if chosen is None else ReplyBook(chosen, embed(ReplyBook.example_texts(chosen)), language)
+
+
 def load_replies(path: Path | None = None) -> RepliesConfig:
     """Read and validate a replies file (the shipped one when `path` is None)."""
     return load_yaml_file(RepliesConfig, path or default_replies_path(), "replies file")
@@ -160,16 +181,17 @@ def parse_replies(text: str, name: str = "<replies>") -> RepliesConfig:
     return parse_yaml(RepliesConfig, text, name, "replies file")
 
 
-def fill(text: str, message: str) -> str:
-    """`text` with each placeholder replaced by what the message gives, else its fallback words;
-    masked, so a card number can never come back through a reply."""
+def fill(text: str, message: str, language: str = "en") -> str:
+    """`text` (a reply in `language`) with each placeholder replaced by what the message gives,
+    else its fallback words; masked, so a card number can never come back through a reply."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         found = PLACEHOLDERS[name].search(message)
         if found is None:
             return match.group(3)
-        return FORMATS.get(name, "{}").format(found.group(1) if found.groups() else found.group(0))
+        written = FORMATS.get(name, {}).get(language, "{}")
+        return written.format(found.group(1) if found.groups() else found.group(0))
 
     return mask_text(_SPACES.sub("", _SLOT.sub(value, text)).strip())
 
@@ -187,9 +209,14 @@ class Reply:
 class ReplyBook:
     """The approved replies with their example questions' embeddings, ready to choose from."""
 
-    def __init__(self, config: RepliesConfig, example_embeddings: npt.NDArray[np.float32]) -> None:
-        """`example_embeddings`: one unit-length row per example question, in file order."""
+    def __init__(
+        self, config: RepliesConfig, example_embeddings: npt.NDArray[np.float32], language: str = "en"
+    ) -> None:
+        """`config`: the replies for messages in `language` (`RepliesConfig.in_language`);
+        `example_embeddings`: one unit-length row per example question, in file order, by the
+        encoder that embeds the messages."""
         self.config = config
+        self.language = language
         self.examples = example_embeddings
         self.rows: list[list[int]] = []
         """Each template's rows in `examples`."""
@@ -199,7 +226,9 @@ class ReplyBook:
             at += len(reply.examples)
         if at != len(example_embeddings):
             raise ValueError(f"{at} example questions but {len(example_embeddings)} embeddings")
-        self.fixed = {i: fill(r.text, "") for i, r in enumerate(config.replies) if not _SLOT.search(r.text)}
+        self.fixed = {
+            i: fill(r.text, "", language) for i, r in enumerate(config.replies) if not _SLOT.search(r.text)
+        }
         """The final text of each reply without placeholders, filled once."""
         self.by_intent: dict[str, list[int]] = {}
         for index, reply in enumerate(config.replies):
@@ -245,7 +274,7 @@ class ReplyBook:
                 continue
             index, similar = best
             reply = self.config.replies[index]
-            final = self.fixed[index] if index in self.fixed else fill(reply.text, text)
+            final = self.fixed[index] if index in self.fixed else fill(reply.text, text, self.language)
             chosen.append(Reply(reply.id, final, round(similar, 6) if reply.examples else None))
         return chosen
 

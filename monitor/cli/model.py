@@ -1,4 +1,5 @@
-"""The model's commands: `monitor score`, and `monitor model train|train-oos|train-intent|eval|reference`."""
+"""The model's commands: `monitor score`, and `monitor model train|train-oos|train-zh|train-zh-oos|
+train-intent|eval|reference`."""
 
 from __future__ import annotations
 
@@ -101,6 +102,27 @@ def model_train_zh(
     heads = train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR, Heads.load().intent.labels)
     for report in zh_dev_report(settings, heads):
         typer.echo(json.dumps({"split": "dev", "version": heads.version, **report}))
+
+
+@model_app.command("train-zh-oos")
+def model_train_zh_oos(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write zh_scope.safetensors/json (default: into the package)")
+    ] = None,
+) -> None:
+    """Fit the Chinese out-of-scope head on frozen multilingual-e5-small (English data, tests/data/zh/
+    and tests/data/oos_everyday_train.csv); save it; print the Chinese dev sets' figures."""
+    from monitor.model.heads import WEIGHTS_DIR
+    from monitor.model.training.zh_scope import train, zh_scope_report
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scope = train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR)
+    for report in zh_scope_report(settings, scope):
+        typer.echo(json.dumps({"split": "dev", "version": scope.version, **report.__dict__}))
 
 
 @model_app.command("train-oos")

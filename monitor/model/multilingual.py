@@ -2,11 +2,12 @@
 
 The English MiniLM cannot read Chinese. `E5Scorer` reads it through frozen e5 (`monitor.model.e5`)
 and heads trained by `monitor model train-zh` (`weights/zh_heads.*`) over the same labels as the
-English heads, so rows, rules and the desk's triage read the same. What the English scorer derives
-from its own embedding is left out here: no out-of-scope marking (the scope head reads MiniLM's
-space) and no suggested reply (the approved replies are English text); urgency and queue come
-from the intent, as for English. Explanations are the English ones' method over jieba's words
-(`monitor.model.zh_explain`), on a float32 e5.
+English heads, so rows, rules and the desk's triage read the same. The desk's other judgements
+read e5's embedding as the English ones read MiniLM's: a scope head of its own (`zh_scope.*`,
+`monitor model train-zh-oos`) marks what is not a banking request, and the approved replies
+written in Chinese (`languages: [zh]` in the replies file) are chosen by their example questions'
+e5 embeddings; urgency and queue come from the intent, as for English. Explanations are the
+English ones' method over jieba's words (`monitor.model.zh_explain`), on a float32 e5.
 
 It is an optional part: without the `multilingual` extra or the trained heads, `load_e5_scorer`
 says why in one log line and returns None, and Chinese stays stored unscored.
@@ -24,14 +25,17 @@ import torch
 from monitor.config import Settings
 from monitor.errors import ModelError
 from monitor.explanation import Reasons
-from monitor.model.heads import WEIGHTS_DIR, Heads, intent_to_explain, top_intents
+from monitor.model.heads import WEIGHTS_DIR, Heads, intent_to_explain
+from monitor.model.scope import ScopeHead, scoped_intents
 from monitor.model.zh_explain import ChineseAttributor, Embedder, ZhTarget
 from monitor.records import (
+    OUT_OF_SCOPE,
     SENTIMENTS,
     Scores,
     Stream,
     canonical_intent,
 )
+from monitor.replies import RepliesConfig, ReplyBook, reply_book
 from monitor.triage import Triage
 
 if TYPE_CHECKING:
@@ -41,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 ZH_HEADS = "zh_heads"
 """The stem of the Chinese heads' files under `weights/`."""
+ZH_SCOPE = "zh_scope"
+"""The stem of the Chinese scope head's files under `weights/`."""
 CHINESE = frozenset({"zh"})
 """What e5 scores here: it reads ~100 languages, but heads are trained and measured for Chinese only."""
 
@@ -54,16 +60,21 @@ class E5Scorer:
         heads: Heads,
         triage: Triage | None = None,
         explain_encoder: Callable[[], Embedder] | None = None,
+        *,
+        scope: ScopeHead | None = None,
+        replies: ReplyBook | None = None,
     ) -> None:
         self.encoder = encoder
         self.explain_encoder = explain_encoder or (lambda: encoder)
         """Makes the encoder explanations run on (a float32 one), on first use; else the scoring one."""
         self.heads = heads
         self.triage = triage
-        self.model_version = heads.version
+        self.scope = scope
+        self.replies = replies
+        self.model_version = heads.version if scope is None else f"{heads.version};scope={scope.version}"
         self.languages = CHINESE
         self.intent_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
-        self.attributor = ChineseAttributor(self.explain_encoder, self.model_version)
+        self.attributor = ChineseAttributor(self.explain_encoder, heads.version)
         """Explains the Chinese heads' labels by jieba's words (`monitor.model.zh_explain`); it makes
         its encoder and loads jieba on first use, once, whichever thread explains first."""
 
@@ -78,10 +89,21 @@ class E5Scorer:
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
         if customers:
             probs = self.heads.intent.probabilities(emb[customers])
-            intents = dict(zip(customers, top_intents(probs, self.intent_labels), strict=True))
+            judged = scoped_intents(probs, self.intent_labels, self.scope, emb[customers])
+            intents = dict(zip(customers, judged, strict=True))
+        moods = {i: SENTIMENTS[int(idx[i])] for i in customers}
+        replies = {}
+        if customers and self.replies is not None:
+            chosen = self.replies.choose(
+                [intents[i][0][0] for i in customers],
+                [moods[i] for i in customers],
+                emb[customers].float().numpy(),
+                [texts[i] for i in customers],
+            )
+            replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
         desk = {}
         if self.triage is not None:
-            desk = {i: self.triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx[i])]) for i in customers}
+            desk = {i: self.triage.judge(intents[i][0][0], intents[i], moods[i]) for i in customers}
         return [
             Scores(
                 sentiment=SENTIMENTS[int(idx[i])],
@@ -90,6 +112,9 @@ class E5Scorer:
                 intent=intents[i][0][0] if i in intents else None,
                 intent_confidence=intents[i][0][1] if i in intents else None,
                 intent_probabilities=intents.get(i, ()),
+                reply_id=replies[i].id if i in replies else None,
+                reply_text=replies[i].text if i in replies else None,
+                reply_score=replies[i].score if i in replies else None,
                 urgency=desk[i][0] if i in desk else None,
                 queue=desk[i][1] if i in desk else None,
             )
@@ -150,9 +175,12 @@ def explanation_encoder(serving: Embedder, settings: Settings) -> Callable[[], E
     return make
 
 
-def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None:
+def load_e5_scorer(
+    settings: Settings, triage: Triage | None, replies: RepliesConfig | None = None
+) -> E5Scorer | None:
     """The Chinese scorer, or None (one log line says why) when Chinese is not monitored, the
-    `multilingual` extra is not installed, or no Chinese heads were trained."""
+    `multilingual` extra is not installed, or no Chinese heads were trained; with `replies`, it
+    suggests the Chinese ones."""
     if not CHINESE & set(settings.languages):
         return None
     started = time.perf_counter()
@@ -165,5 +193,12 @@ def load_e5_scorer(settings: Settings, triage: Triage | None) -> E5Scorer | None
     except (ModelError, ImportError, OSError) as e:
         log.warning("Chinese stays stored unscored: the multilingual model could not load", reason=str(e))
         return None
-    log.debug("multilingual model loaded", model_version=heads.version, seconds=round(time.perf_counter() - started, 1))
-    return E5Scorer(encoder, heads, triage, explain_encoder)
+    book = None
+    if replies is not None:
+        if missing := replies.missing([*heads.intent.labels, OUT_OF_SCOPE], "zh"):
+            log.warning("no approved reply for some intents", language="zh", intents=missing)
+        book = reply_book(replies, "zh", lambda texts: encoder.embed(texts).float().numpy())
+    scorer = E5Scorer(encoder, heads, triage, explain_encoder, scope=ScopeHead.load(stem=ZH_SCOPE), replies=book)
+    log.debug("multilingual model loaded", model_version=scorer.model_version,
+              seconds=round(time.perf_counter() - started, 1))
+    return scorer

@@ -6,13 +6,15 @@ the same embedding the scorer already computes, gives the probability that a mes
 ours; above `threshold` the message's intent is `out_of_scope` (`monitor.records.OUT_OF_SCOPE`).
 It ships beside the other heads (`scope.safetensors` + `scope.json`, a few KB) and is trained by
 `monitor model train-oos` (`monitor.model.training.scope`) without touching the encoder or the
-intent head, so in-scope intents are exactly what they were.
+intent head, so in-scope intents are exactly what they were. Chinese has its own, on e5's
+embedding (`zh_scope.*`, `monitor model train-zh-oos`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from monitor.errors import ModelError
-from monitor.model.heads import WEIGHTS_DIR, Head
+from monitor.model.heads import WEIGHTS_DIR, Head, top_intents
+from monitor.records import OUT_OF_SCOPE
 
 SCOPE_LABELS = ("in_scope", "out_of_scope")
 
@@ -45,11 +48,12 @@ class ScopeHead:
         digest.update(f"{self.head.temperature:.6f}/{self.threshold:.6f}".encode())
         return digest.hexdigest()[:10]
 
-    def save(self, directory: Path = WEIGHTS_DIR) -> None:
+    def save(self, directory: Path = WEIGHTS_DIR, stem: str = "scope") -> None:
+        """Write `<stem>.safetensors` and `<stem>.json` (MiniLM's head is `scope`, e5's `zh_scope`)."""
         directory.mkdir(parents=True, exist_ok=True)
         save_file(
             {"weight": self.head.weight.contiguous(), "bias": self.head.bias.contiguous()},
-            str(directory / "scope.safetensors"),
+            str(directory / f"{stem}.safetensors"),
         )
         meta = {
             "labels": list(self.head.labels),
@@ -57,14 +61,14 @@ class ScopeHead:
             "threshold": self.threshold,
             "version": self.version,
         }
-        (directory / "scope.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (directory / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: Path = WEIGHTS_DIR) -> ScopeHead | None:
+    def load(cls, directory: Path = WEIGHTS_DIR, stem: str = "scope") -> ScopeHead | None:
         """The shipped head, or None where none was trained (every message then counts as ours)."""
         try:
-            tensors = load_file(str(directory / "scope.safetensors"))
-            meta = json.loads((directory / "scope.json").read_text())
+            tensors = load_file(str(directory / f"{stem}.safetensors"))
+            meta = json.loads((directory / f"{stem}.json").read_text())
         except FileNotFoundError:
             return None
         head = Head(
@@ -76,3 +80,18 @@ class ScopeHead:
         if head.labels != SCOPE_LABELS:
             raise ModelError(f"scope head labels {head.labels} are not {SCOPE_LABELS}")
         return cls(head, float(meta["threshold"]))
+
+
+def scoped_intents(
+    probabilities: torch.Tensor, labels: Sequence[str], scope: ScopeHead | None, embeddings: torch.Tensor | None
+) -> list[tuple[tuple[str, float], ...]]:
+    """Each customer message's likeliest intents (`top_intents`), scaled by the probability that
+    it is ours and led by `out_of_scope` where the scope head (reading `embeddings`) says it is not."""
+    outside: list[float | None] = [None] * len(probabilities)
+    if scope is not None and embeddings is not None:
+        outside = [p if p >= scope.threshold else None for p in scope.out_of_scope(embeddings).tolist()]
+    guessed = top_intents(probabilities, labels, [1.0 if p is None else 1.0 - p for p in outside])
+    return [
+        guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
+        for p_out, guesses in zip(outside, guessed, strict=True)
+    ]

@@ -21,10 +21,10 @@ from monitor.language import by_script
 from monitor.model.deltas import apply_deltas
 from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
-from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain, top_intents
+from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain
 from monitor.model.hf import HFClassifier
 from monitor.model.multilingual import E5Scorer, load_e5_scorer
-from monitor.model.scope import ScopeHead
+from monitor.model.scope import ScopeHead, scoped_intents
 from monitor.ports import Scorer
 from monitor.records import (
     OUT_OF_SCOPE,
@@ -33,7 +33,7 @@ from monitor.records import (
     Stream,
     canonical_intent,
 )
-from monitor.replies import ReplyBook, load_replies
+from monitor.replies import ReplyBook, load_replies, reply_book
 from monitor.triage import Triage
 
 log = structlog.get_logger(__name__)
@@ -128,14 +128,8 @@ class TransformerScorer:
             else:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
-            # The probability that a message is not ours, where the scope head says it is not.
-            outside: list[float | None] = [None] * len(customers)
-            if self.scope is not None and emb is not None:
-                threshold = self.scope.threshold
-                outside = [p if p >= threshold else None for p in self.scope.out_of_scope(emb[customers]).tolist()]
-            guessed = top_intents(probs, self.intent_labels, [1.0 if p is None else 1.0 - p for p in outside])
-            for i, p_out, guesses in zip(customers, outside, guessed, strict=True):
-                intents[i] = guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)
+            judged = scoped_intents(probs, self.intent_labels, self.scope, None if emb is None else emb[customers])
+            intents = dict(zip(customers, judged, strict=True))
         conf_s, idx_s = sentiment.max(dim=-1)
         polarity = sentiment[:, 2] - sentiment[:, 0]
         replies = {}
@@ -320,8 +314,8 @@ def load_scorer(settings: Settings) -> Scorer:
     if unknown := config.unknown(labels):
         raise ConfigError(f"replies file names intents the model never gives: {', '.join(unknown)}")
     if missing := config.missing(labels):
-        log.warning("no approved reply for some intents", intents=missing)
-    book = ReplyBook(config, encoder.embed(ReplyBook.example_texts(config)).numpy())
+        log.warning("no approved reply for some intents", language="en", intents=missing)
+    book = reply_book(config, "en", lambda texts: encoder.embed(texts).numpy())
     fraud = load_rules(settings.rules_file).rules.fraud_intent
     triage = Triage(
         watch_list=frozenset(fraud.intents if fraud.enabled else ()),
@@ -332,5 +326,5 @@ def load_scorer(settings: Settings) -> Scorer:
     )
     return TransformerScorer(
         encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
-        multilingual=load_e5_scorer(settings, triage),
+        multilingual=load_e5_scorer(settings, triage, config),
     )

@@ -22,10 +22,12 @@ from monitor.explanation import Explanation, Reasons
 from monitor.model.encoder import Encoder
 from monitor.model.heads import Head, Heads
 from monitor.model.multilingual import E5Scorer, load_e5_scorer
+from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.score_cli import score_lines
 from monitor.model.scorer import TransformerScorer
 from monitor.processing import process_records
 from monitor.records import SENTIMENTS, Scores, Stream
+from monitor.replies import ReplyBook, parse_replies
 from monitor.triage import Triage
 from monitor.validation import Limits
 from tests.fakes import DETECTOR, records
@@ -91,6 +93,36 @@ def test_each_text_goes_to_its_languages_model_in_its_own_batch_and_keeps_its_pl
     assert (scores[2].urgency, scores[3].urgency) == ("normal", "fraud")  # the desk's triage reads both
     assert scorer.languages == {"en", "zh"}
     assert (scorer.version_for("zh"), scorer.version_for("en")) == ("e5-small-zh-test", "english-1")
+
+
+def test_the_chinese_desk_reads_e5_marks_what_is_not_ours_and_replies_in_chinese() -> None:
+    """Chinese gets its own scope head and the replies written in Chinese, both on e5's vectors."""
+    replies = parse_replies(
+        "replies:\n"
+        "  - {id: en.fraud, intents: [compromised_card], text: Freeze your card, examples: [stolen]}\n"
+        "  - {id: zh.fraud, intents: [compromised_card], languages: [zh], text: '请冻结您{card_ending|}的卡',"
+        " examples: [被盗刷]}\n"
+        "  - {id: zh.oos, intents: [out_of_scope], languages: [zh], text: 本渠道仅受理银行业务}\n"
+    )
+    chinese = replies.in_language("zh")
+    assert chinese is not None
+    wide = torch.zeros((2, 4))
+    wide[1, 2] = 8.0  # out of scope along axis 2, which no bank message of this test reaches
+    wide[0, 1] = 8.0
+    e5 = E5Scorer(
+        FakeEncoder(1), heads("e5-small-zh-test", 1, "negative", "compromised_card"), TRIAGE,
+        scope=ScopeHead(Head(SCOPE_LABELS, wide, torch.zeros(2))),
+        replies=ReplyBook(chinese, torch.eye(4)[[1]].numpy(), "zh"),
+    )
+    fraud = e5.score(["尾号1234的卡被盗刷了"], ["customer"])[0]
+    assert (fraud.intent, fraud.urgency) == ("compromised_card", "fraud")
+    assert (fraud.reply_id, fraud.reply_text) == ("zh.fraud", "请冻结您尾号1234的卡")
+    assert e5.model_version.startswith("e5-small-zh-test;scope=")
+
+    e5.encoder = FakeEncoder(2)  # a message e5 places where the scope head says: not ours
+    weather = e5.score(["明天下雨吗"], ["customer"])[0]
+    assert weather.intent == "out_of_scope" and weather.intent_probabilities[1][0] == "compromised_card"
+    assert (weather.reply_id, weather.urgency) == ("zh.oos", "normal")
 
 
 def test_an_english_only_batch_never_wakes_the_multilingual_model() -> None:

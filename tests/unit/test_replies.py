@@ -14,18 +14,51 @@ from monitor.records import OUT_OF_SCOPE, Message, ScoredEvent, Scores
 from monitor.replies import ReplyBook, fill, load_replies, parse_replies, reply_record
 
 
-def test_the_shipped_file_answers_every_intent_the_model_can_give() -> None:
+def test_the_shipped_file_answers_every_intent_the_model_can_give_in_english_and_chinese() -> None:
     config = load_replies()
     intents = json.loads((WEIGHTS_DIR / "heads.json").read_text())["intent"]["labels"]
     assert len(intents) == 77
     assert config.missing([*intents, OUT_OF_SCOPE]) == []
+    assert config.missing([*intents, OUT_OF_SCOPE], "zh") == []
 
 
-def test_the_shipped_replies_fill_every_placeholder_with_words() -> None:
-    for reply in load_replies().replies:
-        for message in ("hello", "card 411111******1111 charged £25.50 on 3 March"):
-            text = fill(reply.text, message)
+@pytest.mark.parametrize(
+    ("language", "messages"),
+    [
+        ("en", ("hello", "card 411111******1111 charged £25.50 on 3 March")),
+        ("zh", ("你好", "尾号1111的卡昨天被扣了500元")),
+    ],
+)
+def test_the_shipped_replies_fill_every_placeholder_with_words(language: str, messages: tuple[str, ...]) -> None:
+    chosen = load_replies().in_language(language)
+    assert chosen is not None
+    for reply in chosen.replies:
+        for message in messages:
+            text = fill(reply.text, message, language)
             assert "{" not in text and "}" not in text and "  " not in text, reply.id
+
+
+def test_chinese_placeholders_read_chinese_messages_and_write_chinese() -> None:
+    template = "请冻结您{card_ending|}的银行卡，{date|近期}的{amount|这笔}交易我们会核查。"
+    assert fill(template, "我尾号4242的卡12月3日被刷了3,000元", "zh") == (
+        "请冻结您尾号4242的银行卡，12月3日的3,000元交易我们会核查。"
+    )
+    assert fill(template, "卡号 6222 02** **** 0571 昨天扣了¥800", "zh") == (
+        "请冻结您尾号0571的银行卡，昨天的¥800交易我们会核查。"
+    )
+    assert fill(template, "有人盗刷我的卡", "zh") == "请冻结您的银行卡，近期的这笔交易我们会核查。"
+
+
+def test_a_message_gets_a_reply_in_its_own_language_or_none() -> None:
+    config = parse_replies(
+        "replies:\n  - {id: en, intents: [card_arrival], text: hi}\n"
+        "  - {id: both, intents: [card_arrival, top_up_failed], languages: [en, zh], text: 你好}"
+    )
+    english, chinese = config.in_language("en"), config.in_language("zh")
+    assert english is not None and [r.id for r in english.replies] == ["en", "both"]
+    assert chinese is not None and [r.id for r in chinese.replies] == ["both"]
+    assert config.in_language("fr") is None
+    assert config.missing(["card_arrival", "top_up_failed", "exchange_rate"], "zh") == ["exchange_rate"]
 
 
 def test_placeholders_come_from_the_masked_message() -> None:
@@ -53,6 +86,8 @@ def test_a_card_number_never_comes_back_through_a_reply() -> None:
         ("  - {id: a, intents: [], text: hi}", "intents"),
         ("  - {id: a, intents: [x], text: hi, moods: [furious]}", "moods"),
         ("  - {id: a, intents: [x], text: hi, urgent: true}", "urgent"),
+        ("  - {id: a, intents: [x], text: hi, languages: [chinese]}", "languages"),
+        ("  - {id: a, intents: [x], text: hi, languages: []}", "languages"),
     ],
 )
 def test_a_bad_file_is_refused_with_its_line(body: str, problem: str) -> None:
