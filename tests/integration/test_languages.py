@@ -1,5 +1,5 @@
 """English is scored by the English model and Chinese by the multilingual one (each row names
-its model); Spanish, not monitored, is stored with its language and no scores: the real broker,
+its model, each customer gets a reply in their language); Spanish, not monitored, is stored with its language and no scores: the real broker,
 Postgres, models and language detector. Nothing unscored raises an alert or gets an
 `event_scores` row; `languages_hourly` counts both kinds, and the analyst role may read it."""
 
@@ -25,6 +25,7 @@ NEWS = [
 CUSTOMERS = [
     ("c-en", "My card was stolen this morning, please block it", "en", "victim-en"),
     ("c-zh", "我的银行卡被盗了，请帮我冻结", "zh", "victim-zh"),
+    ("c-zh-oos", "明天上海会下雨吗？周末想带孩子去爬山", "zh", "hiker-zh"),
     ("c-es", "Me han robado la tarjeta, necesito bloquearla", "es", "victim-es"),
 ]
 
@@ -46,7 +47,7 @@ async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_
     rows = {
         r["message_id"]: r
         for r in await db.fetch(
-            "SELECT message_id, language, model_version, sentiment, sentiment_score, intent FROM scored_events"
+            "SELECT message_id, language, model_version, sentiment, sentiment_score, intent, reply_id FROM scored_events"
         )
     }
     expected = {i: language for i, _, language in NEWS} | {i: language for i, _, language, _ in CUSTOMERS}
@@ -58,6 +59,10 @@ async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_
         else:
             assert (r["model_version"], r["sentiment"], r["sentiment_score"], r["intent"]) == (None, None, None, None)
     assert rows["c-en"]["intent"] == "lost_or_stolen_card"
+    # The desk answers each customer in their language: a Chinese reply, or Chinese out of scope.
+    assert rows["c-en"]["reply_id"] == "lost_or_stolen_card" and rows["c-zh"]["reply_id"].startswith("zh.")
+    assert (rows["c-zh-oos"]["intent"], rows["c-zh-oos"]["reply_id"]) == ("out_of_scope", "zh.out_of_scope")
+    assert rows["c-es"]["reply_id"] is None
     assert rows["zh-1"]["model_version"].startswith("e5-small-zh-") and rows["zh-1"]["sentiment"] == "negative"
 
     scored = await db.fetch(
@@ -79,7 +84,7 @@ async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_
     assert [tuple(r) for r in counts] == [
         ("customer", "en", 1, 1, 0),
         ("customer", "es", 1, 0, 1),
-        ("customer", "zh", 1, 1, 0),
+        ("customer", "zh", 2, 2, 0),
         ("news", "en", 2, 2, 0),
         ("news", "es", 1, 0, 1),
         ("news", "zh", 2, 2, 0),
