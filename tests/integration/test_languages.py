@@ -1,7 +1,8 @@
 """English is scored by the English model and Chinese by the multilingual one (each row names
-its model, each customer gets a reply in their language); Spanish, not monitored, is stored with its language and no scores: the real broker,
-Postgres, models and language detector. Nothing unscored raises an alert or gets an
-`event_scores` row; `languages_hourly` counts both kinds, and the analyst role may read it."""
+its model, each customer gets a reply in their language); Spanish, not monitored, is stored with
+its language and no scores: the real broker, Postgres, models and language detector. Nothing
+unscored raises an alert or gets an `event_scores` row; `languages_hourly` counts both kinds, and
+the analyst role may read it."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_
     rows = {
         r["message_id"]: r
         for r in await db.fetch(
-            "SELECT message_id, language, model_version, sentiment, sentiment_score, intent, reply_id FROM scored_events"
+            "SELECT message_id, language, model_version, sentiment, sentiment_score, intent, reply_id "
+            "FROM scored_events"
         )
     }
     expected = {i: language for i, _, language in NEWS} | {i: language for i, _, language, _ in CUSTOMERS}
