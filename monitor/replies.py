@@ -289,6 +289,7 @@ def reply_record(event: ScoredEvent) -> tuple[bytes | None, bytes]:
         "message_id": m.message_id,
         "customer_id": m.customer_id,
         "event_time": event.event_time.isoformat(),
+        "language": event.language,
         "intent": s.intent,
         "intent_confidence": s.intent_confidence,
         "urgency": s.urgency,

@@ -73,4 +73,5 @@ async def test_out_of_scope_messages_replies_and_a_fraud_report(
     sent = {r.key.decode(): json.loads(r.value) for r in records}  # type: ignore[attr-defined]
     assert set(sent) == {m["customer_id"] for m in MESSAGES}
     assert sent["c-4"]["reply_text"] == stolen["reply_text"] and sent["c-4"]["urgency"] == "fraud"
+    assert sent["c-4"]["language"] == "en"
     assert sent["c-1"]["reply_id"] == "out_of_scope" and sent["c-1"]["message_id"] == "weather"

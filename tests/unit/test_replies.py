@@ -158,10 +158,11 @@ def test_a_reply_record_is_keyed_by_customer_and_masked() -> None:
     when = datetime(2026, 12, 4, tzinfo=UTC)
     message = Message("customer", "m-1", "cust", 0, 7, "text", when, customer_id="c-9")
     scores = Scores("negative", -0.9, 0.9, "lost_or_stolen_card", 0.9, reply_id="r", reply_text="card 4111111111111111")
-    key, value = reply_record(ScoredEvent(message, scores, (), "v1", when))
+    key, value = reply_record(ScoredEvent(message, scores, (), "v1", when, language="zh"))
     assert key == b"c-9"
     record = json.loads(value)
     assert (record["message_id"], record["reply_id"], record["model_version"]) == ("m-1", "r", "v1")
+    assert record["language"] == "zh", "the desk routes a reply to someone who reads its language"
     assert "4111111111111111" not in record["reply_text"]
 
 
