@@ -25,12 +25,12 @@ import torch
 from monitor.config import Settings
 from monitor.errors import ModelError
 from monitor.explanation import Reasons
+from monitor.model.desk import batch_scores
 from monitor.model.heads import WEIGHTS_DIR, Heads, intent_to_explain
 from monitor.model.scope import ScopeHead, scoped_intents
 from monitor.model.zh_explain import ChineseAttributor, Embedder, ZhTarget
 from monitor.records import (
     OUT_OF_SCOPE,
-    SENTIMENTS,
     Scores,
     Stream,
     canonical_intent,
@@ -83,43 +83,16 @@ class E5Scorer:
             return []
         emb = self.encoder.embed(texts)
         sentiment = self.heads.sentiment_probabilities(emb, streams)
-        conf, idx = sentiment.max(dim=-1)
-        polarity = sentiment[:, 2] - sentiment[:, 0]
         customers = [i for i, s in enumerate(streams) if s == "customer"]
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
         if customers:
             probs = self.heads.intent.probabilities(emb[customers])
             judged = scoped_intents(probs, self.intent_labels, self.scope, emb[customers])
             intents = dict(zip(customers, judged, strict=True))
-        moods = {i: SENTIMENTS[int(idx[i])] for i in customers}
-        replies = {}
-        if customers and self.replies is not None:
-            chosen = self.replies.choose(
-                [intents[i][0][0] for i in customers],
-                [moods[i] for i in customers],
-                emb[customers].float().numpy(),
-                [texts[i] for i in customers],
-            )
-            replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
-        desk = {}
-        if self.triage is not None:
-            desk = {i: self.triage.judge(intents[i][0][0], intents[i], moods[i]) for i in customers}
-        return [
-            Scores(
-                sentiment=SENTIMENTS[int(idx[i])],
-                sentiment_score=round(float(polarity[i]), 6),
-                sentiment_confidence=round(float(conf[i]), 6),
-                intent=intents[i][0][0] if i in intents else None,
-                intent_confidence=intents[i][0][1] if i in intents else None,
-                intent_probabilities=intents.get(i, ()),
-                reply_id=replies[i].id if i in replies else None,
-                reply_text=replies[i].text if i in replies else None,
-                reply_score=replies[i].score if i in replies else None,
-                urgency=desk[i][0] if i in desk else None,
-                queue=desk[i][1] if i in desk else None,
-            )
-            for i in range(len(texts))
-        ]
+        customer_emb = emb[customers].float().numpy() if customers else None
+        return batch_scores(
+            texts, sentiment, intents, replies=self.replies, triage=self.triage, customer_embeddings=customer_emb
+        )
 
 
     def explain(

@@ -19,6 +19,7 @@ from monitor.errors import ConfigError
 from monitor.explanation import Explanation, Reasons
 from monitor.language import by_script
 from monitor.model.deltas import apply_deltas
+from monitor.model.desk import batch_scores
 from monitor.model.encoder import Encoder
 from monitor.model.explain import CheckpointAttributor, Target, WordAttributor
 from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain
@@ -130,37 +131,10 @@ class TransformerScorer:
                 probs = self.heads.intent.probabilities(emb[customers])
             judged = scoped_intents(probs, self.intent_labels, self.scope, None if emb is None else emb[customers])
             intents = dict(zip(customers, judged, strict=True))
-        conf_s, idx_s = sentiment.max(dim=-1)
-        polarity = sentiment[:, 2] - sentiment[:, 0]
-        replies = {}
-        if customers and self.replies is not None and emb is not None:
-            chosen = self.replies.choose(
-                [intents[i][0][0] for i in customers],
-                [SENTIMENTS[int(idx_s[i])] for i in customers],
-                emb[customers].numpy(),
-                [texts[i] for i in customers],
-            )
-            replies = {i: reply for i, reply in zip(customers, chosen, strict=True) if reply is not None}
-        triage = self.triage
-        desk = {
-            i: triage.judge(intents[i][0][0], intents[i], SENTIMENTS[int(idx_s[i])]) for i in customers
-        } if triage is not None else {}
-        return [
-            Scores(
-                sentiment=SENTIMENTS[int(idx_s[i])],
-                sentiment_score=round(float(polarity[i]), 6),
-                sentiment_confidence=round(float(conf_s[i]), 6),
-                intent=intents[i][0][0] if i in intents else None,
-                intent_confidence=intents[i][0][1] if i in intents else None,
-                intent_probabilities=intents.get(i, ()),
-                reply_id=replies[i].id if i in replies else None,
-                reply_text=replies[i].text if i in replies else None,
-                reply_score=replies[i].score if i in replies else None,
-                urgency=desk[i][0] if i in desk else None,
-                queue=desk[i][1] if i in desk else None,
-            )
-            for i in range(len(texts))
-        ]
+        customer_emb = emb[customers].numpy() if customers and emb is not None else None
+        return batch_scores(
+            texts, sentiment, intents, replies=self.replies, triage=self.triage, customer_embeddings=customer_emb
+        )
 
     def version_for(self, language: str) -> str:
         """The `model_version` a row in `language` is scored by."""
