@@ -28,7 +28,9 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
 
@@ -49,12 +51,13 @@ from monitor.language import UNDETERMINED, LanguageDetector
 from monitor.load import Load, load_of
 from monitor.log_guard import LogGuard
 from monitor.logwatch import LogCheck
+from monitor.masking import Kind
 from monitor.metrics import Metrics
 from monitor.outages import Dependency, waiting_out
 from monitor.periodic import pause
 from monitor.ports import Consumer, DeadLetterSink, LogInspector, ReplySink, SchemaDecoder, Scorer, Store
 from monitor.processing import process_records
-from monitor.records import Partition
+from monitor.records import Partition, Stream
 from monitor.resync import Resync
 from monitor.row_by_row import write_row_by_row
 from monitor.validation import Limits
@@ -70,6 +73,52 @@ RETRY_BACKOFF_S = (0.5, 15.0)
 and between attempts to send its dead letters while the dead-letter topic is."""
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """What the loop reads of the settings (`of`), and its own timings."""
+
+    customer_topics: frozenset[str]
+    languages: tuple[str, ...]
+    mask_kinds: frozenset[Kind]
+    limits: Limits
+    max_poll_records: int
+    poll_timeout_ms: int
+    session_timeout_ms: int
+    log_check_interval_s: float
+    replaced_log_policy: Literal["earliest", "latest"]
+    workers: int = 1
+    """Batches validated and scored at once (`monitor.model.layout.scoring_layout`)."""
+    write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S
+    offsets_check_s: float = OFFSETS_CHECK_S
+    """How often the stored offsets are checked when no write would notice a failover."""
+    drain_timeout_s: float = 20.0
+    """How long shutting down waits out a registry or dead-letter topic outage."""
+    retry_backoff_s: tuple[float, float] = RETRY_BACKOFF_S
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("a pipeline needs at least one scoring worker")
+
+    @classmethod
+    def of(cls, settings: Settings, **timings: Any) -> PipelineOptions:
+        return cls(
+            customer_topics=frozenset(settings.customer_topics),
+            languages=settings.languages,
+            mask_kinds=settings.mask_kinds,
+            limits=Limits(settings.max_message_bytes, settings.max_text_chars),
+            max_poll_records=settings.max_poll_records,
+            poll_timeout_ms=settings.poll_timeout_ms,
+            session_timeout_ms=settings.session_timeout_ms,
+            log_check_interval_s=settings.log_check_interval_s,
+            replaced_log_policy=settings.replaced_log_policy,
+            **timings,
+        )
+
+    def stream_of(self, topic: str) -> Stream:
+        """Which kind of stream a topic carries."""
+        return "customer" if topic in self.customer_topics else "news"
+
+
 class Pipeline:
     """One replica's consuming service. `run()` until `stop` is set; then drain and return.
 
@@ -81,28 +130,22 @@ class Pipeline:
 
     def __init__(
         self,
-        settings: Settings,
+        options: PipelineOptions,
         consumer: Consumer,
         scorer: Scorer,
         store: Store,
         *,
         detector: LanguageDetector,
-        workers: int = 1,
         linker: EntityLinker | None = None,
-        write_backoff_s: tuple[float, float] = WRITE_BACKOFF_S,
-        offsets_check_s: float = OFFSETS_CHECK_S,
-        drain_timeout_s: float = 20.0,
         metrics: Metrics | None = None,
         on_committed: Callable[[CommittedBatch], None] | None = None,
         decoder: SchemaDecoder | None = None,
         dead_letter_sink: DeadLetterSink | None = None,
         reply_sink: ReplySink | None = None,
-        retry_backoff_s: tuple[float, float] = RETRY_BACKOFF_S,
         log_inspector: LogInspector | None = None,
     ) -> None:
-        if workers < 1:
-            raise ValueError("a pipeline needs at least one scoring worker")
-        self.settings = settings
+        self.options = options
+        write_backoff_s, retry_backoff_s = options.write_backoff_s, options.retry_backoff_s
         self.consumer = consumer
         self.scorer = scorer
         self.store = store
@@ -110,11 +153,6 @@ class Pipeline:
         """Names each message's language; the scorer sees only what it reads (`monitor.language`)."""
         self.linker = linker
         """Finds each message's companies; None: only its `tickers` and cashtags."""
-        self.write_backoff_s = write_backoff_s
-        self.offsets_check_s = offsets_check_s
-        """How often the stored offsets are checked when no write would notice a failover."""
-        self.drain_timeout_s = drain_timeout_s
-        """How long shutting down waits out a registry or dead-letter topic outage."""
         self.decoder = decoder
         """Decodes values in the Confluent wire format; None: such values are dead letters."""
         self.dead_letter_sink = dead_letter_sink
@@ -123,9 +161,8 @@ class Pipeline:
         """The replies topic; None: replies go to Postgres only."""
         self.on_committed = on_committed
         """Called with a `CommittedBatch` after each batch's offsets are committed."""
-        self.limits = Limits(settings.max_message_bytes, settings.max_text_chars)
         self.metrics = metrics if metrics is not None else Metrics()
-        self.guard = LogGuard(log_inspector, store, self.metrics, settings.replaced_log_policy)
+        self.guard = LogGuard(log_inspector, store, self.metrics, options.replaced_log_policy)
         """Positions as fetched, each batch checked against the broker's log before it is written."""
         self.resync = Resync(consumer, store, self.metrics, write_backoff_s, on_seek=self.guard.sought)
         """The read positions: Postgres's offsets, sought on assignment and after outages."""
@@ -156,7 +193,7 @@ class Pipeline:
         # With several workers (the default on a GPU), one batch is validated and tokenized while
         # another is in the model. The write stage awaits results in fetch order, so commits stay
         # in order.
-        self._workers = workers
+        self._workers = options.workers
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="monitor-score")
         self._scoring = 0
         """Batches handed to the workers and not yet scored."""
@@ -192,7 +229,7 @@ class Pipeline:
             return True
         answered = [self.consumer.last_poll_timestamp(tp) or 0 for tp in assigned]
         latest_ms = max([self._joined_at_ms, *answered])
-        return time.time() * 1000 - latest_ms < self.settings.session_timeout_ms
+        return time.time() * 1000 - latest_ms < self.options.session_timeout_ms
 
     def load(self) -> Load:
         """How busy scoring is (`monitor.load`): what the alert explainer yields to."""
@@ -201,7 +238,7 @@ class Pipeline:
             full_poll=self._last_poll_full,
             in_flight=self._in_flight,
             quiet_s=time.monotonic() - self._last_records_at,
-            poll_records=self.settings.max_poll_records,
+            poll_records=self.options.max_poll_records,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,7 +246,7 @@ class Pipeline:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._fetch(stop))
                 tasks.create_task(self._write())
-                tasks.create_task(self.resync.watch(stop, self.offsets_check_s, lambda: self._in_flight == 0))
+                tasks.create_task(self.resync.watch(stop, self.options.offsets_check_s, lambda: self._in_flight == 0))
                 tasks.create_task(self._watch_logs(stop))
         finally:
             await self.resync.close()
@@ -254,15 +291,15 @@ class Pipeline:
                 else:
                     self.consumer.resume(*assigned)
                 polled = await self.consumer.getmany(
-                    timeout_ms=self.settings.poll_timeout_ms,
-                    max_records=self.settings.max_poll_records,
+                    timeout_ms=self.options.poll_timeout_ms,
+                    max_records=self.options.max_poll_records,
                 )
                 records, checked_from, fingerprints = self.guard.fetched(polled)
                 if not records:
                     if not busy:  # asked for records and none came: nothing waits
                         self._last_poll_full = False
                     continue
-                self._last_poll_full = len(records) >= self.settings.max_poll_records
+                self._last_poll_full = len(records) >= self.options.max_poll_records
                 self._last_records_at = time.monotonic()
                 offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
                 self.metrics.batch_size.observe(len(records))
@@ -292,15 +329,15 @@ class Pipeline:
         started = time.perf_counter()
         rows = process_records(
             batch.records,
-            stream_of=self.settings.stream_of,
+            stream_of=self.options.stream_of,
             scorer=self.scorer,
             detector=self.detector,
-            languages=self.settings.languages,
-            limits=self.limits,
+            languages=self.options.languages,
+            limits=self.options.limits,
             received_at=batch.received_at,
             linker=self.linker,
             decoder=self.decoder,
-            mask_kinds=self.settings.mask_kinds,
+            mask_kinds=self.options.mask_kinds,
         )
         duration = time.perf_counter() - started
         self.metrics.model_seconds.observe(duration)
@@ -351,7 +388,7 @@ class Pipeline:
         """Every `log_check_interval_s` while nothing is in flight: check each owned partition's
         log (a quiet partition has no batch to check it: a log now shorter than our position)."""
         while not stop.is_set():
-            await pause(stop, self.settings.log_check_interval_s)
+            await pause(stop, self.options.log_check_interval_s)
             if stop.is_set() or self._in_flight or self.resync.pending:
                 continue
             owned = self.consumer.assignment()
@@ -379,7 +416,7 @@ class Pipeline:
     def _give_up_now(self) -> bool:
         """Whether shutting down has waited long enough for an outage: the batch is left to be
         replayed, and no later batch commits past it."""
-        if self._stopping_since is not None and time.monotonic() - self._stopping_since > self.drain_timeout_s:
+        if self._stopping_since is not None and time.monotonic() - self._stopping_since > self.options.drain_timeout_s:
             self._gave_up = True
         return self._gave_up
 
@@ -458,7 +495,7 @@ class Pipeline:
         except RowsRejected as e:
             log.error("postgres refused a value; writing the batch row by row", error=str(e))  # noqa: TRY400
             result, batch.rows = await write_row_by_row(
-                self.store, batch.rows, batch.records, self.settings.mask_kinds
+                self.store, batch.rows, batch.records, self.options.mask_kinds
             )
             return result
 

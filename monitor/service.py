@@ -16,11 +16,11 @@ from monitor.alerts.config import RulesConfig, load_rules
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
 from monitor.alerts.drift import DriftWatch
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
-from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
 from monitor.backoff import jittered_backoff_s
 from monitor.batch import CommittedBatch
 from monitor.config import Settings
+from monitor.db.alerts import AlertsDatabase, Outbox
 from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
@@ -43,7 +43,7 @@ from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.reference import load_reference
 from monitor.model.scorer import load_scorer
 from monitor.periodic import pause, run_periodically
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, PipelineOptions
 from monitor.ports import Scorer
 from monitor.registry import make_decoder
 from monitor.routing import version_for
@@ -116,24 +116,22 @@ async def run_service(
         # rebalance at once instead of waiting out the session timeout.
         resources.push_async_callback(_stop_each, clients)
         pipeline = Pipeline(
-            settings,
+            PipelineOptions.of(settings, workers=layout.workers),
             consumer,
             scorer,
             store,
             detector=detector,
-            workers=layout.workers,
             linker=EntityLinker.build(rules.aliases, companies_file=settings.companies_file),
             metrics=metrics,
             on_committed=on_committed,
             decoder=decoder,
             dead_letter_sink=dead_letters,
             reply_sink=replies,
-            log_inspector=inspector,
-        )
+            log_inspector=inspector)
         explainer = _explainer(settings, engine, scorer, pipeline, metrics) if alerts.explain else None
         webhooks = WebhookClient(signer, settings.webhook_timeout_s)
         resources.push_async_callback(webhooks.aclose)
-        dispatcher = Dispatcher(Outbox(store.engine), webhooks, settings.webhook_url, _policy(settings), metrics)
+        dispatcher = Dispatcher(Outbox(engine), webhooks, settings.webhook_url, _policy(settings), metrics)
         drift = _drift_watches(settings, rules, alerts, scorer, metrics)
         background = [
             asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
@@ -187,7 +185,8 @@ def _explainer(
         budget=BudgetPolicy(share=settings.alert_explain_budget),
         mask_kinds=settings.mask_kinds,
     )
-    return AlertExplainer(engine, scorer, scorer.model_version, policy, load=pipeline.load, metrics=metrics)
+    database = AlertsDatabase(engine)
+    return AlertExplainer(database, scorer, scorer.model_version, policy, load=pipeline.load, metrics=metrics)
 
 
 def _drift_watches(
@@ -221,8 +220,10 @@ def _chores(
     stop: asyncio.Event,
 ) -> list[asyncio.Task[None]]:
     """The periodic work beside the consume loop, each meeting a database outage with one warning."""
+    database = AlertsDatabase(engine)
     chores: list[tuple[str, str, Callable[[], Awaitable[object]], float]] = [
-        ("alert-resolver", "resolving alerts", lambda: alerts.resolve_stale(engine), settings.alert_resolve_interval_s),
+        ("alert-resolver", "resolving alerts", lambda: alerts.resolve_stale(database),
+         settings.alert_resolve_interval_s),
         ("model-drift", "model drift", lambda: asyncio.gather(*(watch.check(engine) for watch in drift)),
          rules.rules.model_drift.check_every.total_seconds()),
         (

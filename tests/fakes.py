@@ -15,11 +15,24 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence, Set
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from monitor.alerts.outbox import Claimed
+from monitor.alerts.budget import is_urgent
+from monitor.alerts.payload import AlertStatus, AlertView
+from monitor.alerts.ports import (
+    Claimed,
+    EvidenceEvent,
+    Explanations,
+    Notification,
+    Revision,
+    StoredExplanation,
+    Waiting,
+)
+from monitor.alerts.reasons import merge_reasons
 from monitor.alerts.retry import DeliveryStatus
+from monitor.alerts.rules import EventFacts, StoryItem, Trigger
 from monitor.batch import AlertEffects, RaisedAlert, WriteBatch, WriteResult
 from monitor.config import Settings
 from monitor.errors import (
@@ -33,7 +46,8 @@ from monitor.errors import (
 from monitor.explanation import Explanation, Reasons, WordWeight
 from monitor.language import by_script
 from monitor.logwatch import LogChange, Position
-from monitor.pipeline import Pipeline
+from monitor.masking import Kind
+from monitor.pipeline import Pipeline, PipelineOptions
 from monitor.records import DeadLetter, Partition, ScoredEvent, Scores, SourceRecord, Stream
 from monitor.webhooks import Attempt
 
@@ -252,10 +266,12 @@ def raised_alert(entity: str) -> RaisedAlert:
     return RaisedAlert(uuid.uuid4(), "fake_rule", "high", entity, 1)
 
 
-def settings(max_poll_records: int) -> Settings:
-    return Settings(
+def options(max_poll_records: int, **timings: Any) -> PipelineOptions:
+    """The loop's options for the fake topics: `TOPIC` carries news, "cust" customer messages."""
+    config = Settings(
         news_topics=(TOPIC,), customer_topics=("cust",), poll_timeout_ms=2, max_poll_records=max_poll_records
     )
+    return PipelineOptions.of(config, **timings)
 
 
 @asynccontextmanager
@@ -398,7 +414,7 @@ class FakeExplainer:
 
 class FakeOutbox:
     """The dispatcher's outbox in memory, with its own clock (`now`, seconds): the give-up rule of
-    `monitor.alerts.outbox` (an attempt whose next try would come past the give-up age gives up)."""
+    `monitor.db.alerts.Outbox` (an attempt whose next try would come past the give-up age gives up)."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -477,3 +493,198 @@ class FakeReceiver:
         self.posts.append((url, msg_id, body))
         code, retry_after = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         return Attempt(code, retry_after, None if code else "ConnectError", 1.0)
+
+
+class FakeClock:
+    """A wall clock the test moves (`advance`), for the alert store and the fake alerts tables."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class StoredNotification:
+    """A notification as the fake tables hold it: what `alert_notifications` has, and its lease."""
+
+    notification: Notification
+    payload: dict[str, Any]
+    explained_at: datetime | None
+    explaining_until: datetime | None = None
+
+
+class FakeAlertTables:
+    """The alerts tables in memory (`monitor.alerts.ports.Tables`), and the database that opens
+    them (`transaction()`: no rollback here; the SQL one is tested against Postgres).
+
+    `stored`: the events the rules count and the explainer reads, by id (`store`). Time is `clock`'s,
+    standing in for the database's."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.stored: dict[int, tuple[EventFacts, EvidenceEvent]] = {}
+        self.alerts: dict[uuid.UUID, AlertView] = {}
+        self.updated_at: dict[uuid.UUID, datetime] = {}
+        self.pages: list[StoredNotification] = []
+        self.outbox: list[tuple[uuid.UUID, str]] = []
+        self.explanations: dict[int, tuple[str, Explanations]] = {}
+        self.locked: list[list[tuple[str, str]]] = []
+
+    def store(self, facts: EventFacts, text: str = "", language: str | None = "en") -> EventFacts:
+        """An event in `scored_events`, as the rules and the explainer read it back."""
+        event = EvidenceEvent(
+            facts.id, facts.stream, text or f"text {facts.id}", language, facts.sentiment,  # type: ignore[arg-type]
+            -0.5, facts.sentiment_confidence, facts.intent, facts.intent_confidence,
+            dict(facts.intent_probabilities),
+        )
+        self.stored[facts.id] = (facts, event)
+        return facts
+
+    def of_kind(self, kind: str) -> list[StoredNotification]:
+        return [p for p in self.pages if p.notification.kind == kind]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeAlertTables]:
+        yield self
+
+    # AlertTables
+
+    async def lock(self, keys: Collection[tuple[str, str]]) -> None:
+        self.locked.append(sorted(keys))
+
+    async def firing(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], AlertView]:
+        wanted = set(keys)
+        return {
+            (a.rule, a.entity): a for a in self.alerts.values() if a.status == "firing" and (a.rule, a.entity) in wanted
+        }
+
+    async def negative_news(self, entity: str, min_confidence: float, lo: datetime, hi: datetime) -> list[StoryItem]:
+        return [
+            StoryItem(f.id, f.event_time, f.story_id if f.story_id is not None else -f.id)
+            for f, _ in self.stored.values()
+            if f.stream == "news" and f.sentiment == "negative" and f.sentiment_confidence >= min_confidence
+            and entity in f.entities and lo <= f.event_time <= hi
+        ]
+
+    async def intent_events(self, intent: str, after: datetime, through: datetime) -> list[tuple[int, datetime]]:
+        return [
+            (f.id, f.event_time) for f, _ in self.stored.values()
+            if f.stream == "customer" and f.intent == intent and after < f.event_time <= through
+        ]
+
+    async def story_details(
+        self, items: Sequence[Mapping[str, Any]], span: tuple[datetime, datetime]
+    ) -> tuple[dict[str, Any], ...]:
+        def story(d: Mapping[str, Any]) -> int | None:
+            return int(d["story_id"]) if int(d["story_id"]) >= 0 else None
+
+        return tuple(
+            {"event_id": d["event_id"], "story_id": story(d),
+             "items": sum(1 for f, _ in self.stored.values() if f.story_id is not None and f.story_id == story(d)) or 1}
+            for d in items
+        )
+
+    async def open(self, triggers: Sequence[Trigger], now: datetime) -> list[AlertView]:
+        opened = []
+        for t in triggers:
+            if await self.firing([(t.rule, t.entity)]):
+                continue
+            alert = AlertView(
+                uuid.uuid4(), t.rule, t.severity, t.entity, AlertStatus.FIRING, t.first_seen, t.last_seen,
+                t.event_count, t.evidence, evidence_details=(*(d.as_json() for d in t.details), *t.extra_details),
+                last_notified_at=now,
+            )
+            self.alerts[alert.id] = alert
+            self.updated_at[alert.id] = now
+            opened.append(alert)
+        return opened
+
+    async def revise(self, alert_id: uuid.UUID, revision: Revision, now: datetime) -> AlertView:
+        alert = self.alerts[alert_id]
+        self.alerts[alert_id] = alert = replace(
+            alert, evidence=revision.evidence, first_seen=revision.first_seen, last_seen=revision.last_seen,
+            event_count=revision.event_count,
+            evidence_details=alert.evidence_details if revision.evidence_details is None else revision.evidence_details,
+            last_notified_at=revision.notified_at or alert.last_notified_at,
+        )
+        self.updated_at[alert_id] = now
+        return alert
+
+    async def resolve(self, alert_id: uuid.UUID, details: Sequence[Mapping[str, Any]], now: datetime) -> AlertView:
+        resolved = replace(self.alerts[alert_id], status=AlertStatus.RESOLVED, resolved_at=now,
+                           evidence_details=tuple(dict(d) for d in details))
+        self.alerts[alert_id] = resolved
+        return resolved
+
+    async def resolve_quiet(self, rule: str, quiet_since: datetime, now: datetime) -> list[AlertView]:
+        quiet = [a for a in self.alerts.values()
+                 if a.rule == rule and a.status == "firing" and self.updated_at[a.id] < quiet_since]
+        return [await self.resolve(a.id, a.evidence_details, now) for a in quiet]
+
+    async def notify(self, notifications: Sequence[Notification], endpoints: Sequence[str]) -> None:
+        self.pages += [StoredNotification(n, n.payload, n.explained_at) for n in notifications]
+        self.outbox += [(n.id, url) for n in notifications for url in endpoints]
+
+    # ExplainingTables
+
+    def _age_s(self, page: StoredNotification) -> float:
+        return (self.clock() - page.notification.created_at).total_seconds()
+
+    def _waiting(self, page: StoredNotification) -> bool:
+        leased = page.explaining_until is not None and page.explaining_until >= self.clock()
+        return page.explained_at is None and not leased
+
+    async def release_expired(self, timeout_s: float) -> list[uuid.UUID]:
+        expired = [p for p in self.pages if self._waiting(p) and self._age_s(p) > timeout_s]
+        for page in expired:
+            page.explained_at, page.explaining_until = self.clock(), None
+        return [p.notification.id for p in expired]
+
+    async def claim(
+        self, *, urgent: bool, limit: int, lease_s: float, timeout_s: float, min_age_s: float
+    ) -> list[Waiting]:
+        due = [
+            p for p in self.pages
+            if self._waiting(p) and min_age_s <= self._age_s(p) <= timeout_s
+            and is_urgent(p.payload.get("severity")) == urgent
+        ][:limit]
+        for page in due:
+            page.explaining_until = self.clock() + timedelta(seconds=lease_s)
+        return [Waiting(p.notification.id, p.notification.alert_id, p.payload, self._age_s(p)) for p in due]
+
+    async def routine_waiting(self, timeout_s: float) -> list[uuid.UUID]:
+        return [p.notification.id for p in self.pages
+                if p.explained_at is None and self._age_s(p) <= timeout_s and not is_urgent(p.payload.get("severity"))]
+
+    async def confidences(self, ids: Collection[int]) -> dict[int, dict[str, float | None]]:
+        return {
+            i: {"sentiment_confidence": f.sentiment_confidence, "intent_confidence": f.intent_confidence}
+            for i, (f, _) in self.stored.items() if i in ids
+        }
+
+    async def explained(self, ids: Collection[int]) -> list[StoredExplanation]:
+        return [StoredExplanation(i, version, self.stored[i][1].language, pair)
+                for i, (version, pair) in self.explanations.items() if i in ids]
+
+    async def events(self, ids: Collection[int]) -> list[EvidenceEvent]:
+        return [event for i, (_, event) in self.stored.items() if i in ids]
+
+    async def store_explanations(self, explained: Mapping[int, tuple[str, Explanations]]) -> None:
+        self.explanations.update(explained)
+
+    async def merge_reasons(
+        self, alert_id: uuid.UUID, explained: Mapping[int, Mapping[str, Any]], mask_kinds: frozenset[Kind]
+    ) -> None:
+        alert = self.alerts[alert_id]
+        merged = merge_reasons(alert.evidence_details, alert.evidence, explained, mask_kinds)
+        self.alerts[alert_id] = replace(alert, evidence_details=tuple(merged))
+
+    async def ready(self, notification_id: uuid.UUID, payload: dict[str, Any]) -> None:
+        [page] = [p for p in self.pages if p.notification.id == notification_id]
+        if page.explained_at is None:
+            page.payload, page.explained_at, page.explaining_until = payload, self.clock(), None

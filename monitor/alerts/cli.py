@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from monitor.alerts.payload import AlertView
-from monitor.alerts.store import open_alerts
+from monitor.db.alerts import firing_alerts
 from monitor.db.connection import make_engine
 
 _COLUMNS = ("id", "rule", "severity", "entity", "events", "first_seen", "last_seen", "age", "why")
@@ -68,7 +68,7 @@ def format_table(alerts: list[AlertView], now: datetime) -> list[str]:
 async def show_open_alerts(database_url: str, *, as_json: bool = False) -> list[str]:
     engine = make_engine(database_url)
     try:
-        alerts = await open_alerts(engine)
+        alerts = await firing_alerts(engine)
     finally:
         await engine.dispose()
     if as_json:

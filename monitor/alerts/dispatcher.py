@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from monitor.alerts.outbox import Claimed, Outbox
+from monitor.alerts.ports import Claimed, Outbox
 from monitor.alerts.retry import DeliveryStatus, Outcome, classify, next_delay_s, parse_retry_after
 from monitor.backoff import jittered_backoff_s
 from monitor.errors import StoreUnavailable

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor import drift
 from monitor.alerts import rules as r
 from monitor.alerts.config import ModelDrift, RulesConfig
+from monitor.alerts.ports import AlertTables, Revision
 from monitor.alerts.store import AlertStore
+from monitor.db.alerts import AlertTables as SqlAlertTables
 from monitor.db.connection import transaction
 from monitor.db.schema import EventScoreRow
 from monitor.metrics import Metrics
@@ -118,7 +120,8 @@ class DriftWatch:
 
     async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:
         entity = drift.entity_of(stream, task, self.language)
-        await self.alerts.lock(conn, r.MODEL_DRIFT, entity)
+        tables = SqlAlertTables(conn)
+        await tables.lock([(r.MODEL_DRIFT, entity)])
         window = await self._window(conn, stream, task)
         reference, kind = await self._reference(conn, stream, task)
         if reference is None:
@@ -129,7 +132,7 @@ class DriftWatch:
         )
         if result is None:
             return None
-        await self._apply(conn, result, window)
+        await self._apply(tables, result, window)
         return result
 
     async def _window(self, conn: AsyncConnection, stream: str, task: str) -> Window:
@@ -158,32 +161,34 @@ class DriftWatch:
             return None, "baseline"
         return drift.summarise([row.label for row in rows], [float(row.confidence) for row in rows]), "baseline"
 
-    async def _apply(self, conn: AsyncConnection, result: drift.DriftCheck, window: Window) -> None:
-        now = datetime.now(UTC)
-        open_row = await self.alerts.open_alert(conn, r.MODEL_DRIFT, result.entity)
+    async def _apply(self, tables: AlertTables, result: drift.DriftCheck, window: Window) -> None:
+        now = self.alerts.clock()
+        key = (r.MODEL_DRIFT, result.entity)
+        open_alert = (await tables.firing([key])).get(key)
         evidence = window.ids[-r.EVIDENCE_LIMIT :]
         details: tuple[dict[str, object], ...] = (
             {"statistics": result.as_json(), "thresholds": _thresholds_json(self.thresholds(result.task))},
         )
-        if result.drifted and open_row is None:
+        if result.drifted and open_alert is None:
             trigger = r.Trigger(
                 rule=r.MODEL_DRIFT, entity=result.entity, severity=self.rule.severity, evidence=evidence,
                 first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
                 extra_details=details,
             )
-            for alert in await self.alerts.raise_alerts(conn, [trigger], now):
+            for alert in await self.alerts.raise_alerts(tables, [trigger], now):
                 log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                             severity=alert.severity, **result.as_json())
                 if self.metrics is not None:
                     self.metrics.alerts_raised.labels(rule=alert.rule, severity=alert.severity).inc()
-        elif result.drifted and open_row is not None:
-            # Still drifted: fresh evidence keeps the resolve_after backstop away; no new page.
-            await self.alerts.replace_evidence(
-                conn, open_row.id, evidence=evidence, last_seen=max(open_row.last_seen, *window.times),
-                event_count=result.n, details=details, now=now,
+        elif result.drifted and open_alert is not None:
+            # Still drifted: the latest window replaces the evidence (a judgement, not an
+            # accumulation); `updated_at` moves, which keeps the resolve_after backstop away; no page.
+            revision = Revision(
+                evidence, open_alert.first_seen, max(open_alert.last_seen, *window.times), result.n, details
             )
-        elif open_row is not None:
-            alert = await self.alerts.resolve(conn, open_row.id, details, now)
+            await tables.revise(open_alert.id, revision, now)
+        elif open_alert is not None:
+            alert = await self.alerts.resolve(tables, open_alert.id, details, now)
             log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                      **result.as_json())
 

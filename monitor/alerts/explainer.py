@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,15 +36,10 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.alerts import explainer_sql as q
 from monitor.alerts import reasons as rs
 from monitor.alerts.budget import BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
-from monitor.alerts.store import AlertStore
-from monitor.db.connection import connect, transaction
-from monitor.db.schema import EventExplanationRow
+from monitor.alerts.ports import AlertsDatabase, EvidenceEvent, ExplainingTables, Explanations, Waiting
 from monitor.errors import StoreUnavailable
 from monitor.explanation import Explainer, Reasons
 from monitor.load import Load
@@ -78,14 +72,9 @@ class ExplainPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Pending:
-    """A notification claimed for explaining."""
+class Pending(Waiting):
+    """A notification claimed for explaining, and when."""
 
-    id: UUID
-    alert_id: UUID
-    payload: dict[str, Any]
-    age_s: float
-    """How old it was when claimed (by the database's clock)."""
     claimed_at: float
     """When it was claimed, by the event loop's (monotonic) clock."""
 
@@ -94,21 +83,16 @@ class Pending:
         return is_urgent(self.payload.get("severity"))
 
 
-def scores_of(row: Any) -> Scores:
+def scores_of(event: EvidenceEvent) -> Scores:
     """A stored event's scores (the labels `explain` is asked about)."""
-    probabilities = row.intent_probabilities or {}
     return Scores(
-        sentiment=row.sentiment,
-        sentiment_score=row.sentiment_score,
-        sentiment_confidence=row.sentiment_confidence,
-        intent=row.intent,
-        intent_confidence=row.intent_confidence,
-        intent_probabilities=tuple(sorted(probabilities.items(), key=lambda kv: -kv[1])),
+        sentiment=event.sentiment,
+        sentiment_score=event.sentiment_score,
+        sentiment_confidence=event.sentiment_confidence,
+        intent=event.intent,
+        intent_confidence=event.intent_confidence,
+        intent_probabilities=tuple(sorted(event.intent_probabilities.items(), key=lambda kv: -kv[1])),
     )
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 class AlertExplainer:
@@ -119,7 +103,7 @@ class AlertExplainer:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: AlertsDatabase,
         model: Explainer,
         model_version: str,
         policy: ExplainPolicy,
@@ -128,7 +112,7 @@ class AlertExplainer:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.model = model
         self.model_version = model_version
         self.policy = policy
@@ -160,9 +144,9 @@ class AlertExplainer:
     async def cycle(self) -> int:
         """One round: release what waited too long, claim what the load allows (urgent first),
         explain it; returns how many notifications it finished."""
-        async with transaction(self.engine) as conn:
-            released = (await conn.execute(q.release_expired(self.policy.timeout_s))).all()
-        self._released([row.id for row in released])
+        async with self.database.transaction() as tables:
+            released = await tables.release_expired(self.policy.timeout_s)
+        self._released(released)
         load = self.load()
         claimed = await self.claim(urgent=True, min_age_s=urgent_wait_s(load, self.policy.timeout_s))
         if not claimed:
@@ -179,27 +163,25 @@ class AlertExplainer:
         least `min_age_s` old and still within the bound."""
         policy = self.policy
         limit = policy.claim_limit if urgent else policy.routine_claim_limit
-        async with transaction(self.engine) as conn:
-            rows = await conn.execute(
-                q.claim(
-                    urgent=urgent, limit=limit, lease_s=policy.lease_s, timeout_s=policy.timeout_s, min_age_s=min_age_s
-                )
+        async with self.database.transaction() as tables:
+            waiting = await tables.claim(
+                urgent=urgent, limit=limit, lease_s=policy.lease_s, timeout_s=policy.timeout_s, min_age_s=min_age_s
             )
             now = asyncio.get_running_loop().time()
-            claimed = [Pending(r.id, r.alert_id, _json(r.payload), float(r.age_s), now) for r in rows]
+            claimed = [Pending(w.id, w.alert_id, w.payload, w.age_s, now) for w in waiting]
         for item in claimed:
             self._held.pop(item.id, None)
         return claimed
 
     async def _hold_back(self) -> None:
         """Note the routine notifications that wait because of the load or the budget."""
-        async with connect(self.engine) as conn:
-            rows = await conn.execute(q.routine_waiting(self.policy.timeout_s))
+        async with self.database.transaction() as tables:
+            waiting = await tables.routine_waiting(self.policy.timeout_s)
         now = self.budget.clock()
         horizon = now - self.policy.lease_s - self.policy.timeout_s  # another replica finished them
         self._held = {i: t for i, t in self._held.items() if t > horizon}
-        for row in rows:
-            self._held.setdefault(row.id, now)
+        for notification_id in waiting:
+            self._held.setdefault(notification_id, now)
 
     def _released(self, ids: Sequence[UUID]) -> None:
         """Count and log notifications the release sent without reasons, by why."""
@@ -222,23 +204,22 @@ class AlertExplainer:
 
     async def explain(self, items: Sequence[Pending]) -> None:
         """Explain the evidence of `items` in one call to the model, then make each ready."""
-        async with connect(self.engine) as conn:
-            wanted = await self._to_explain(conn, items)
+        async with self.database.transaction() as tables:
+            wanted = await self._to_explain(tables, items)
             ids = sorted({i for evidence in wanted.values() for i in evidence})
             cached = {
-                r.event_id: (_json(r.sentiment), _json(r.intent))
-                for r in await conn.execute(q.CACHED, {"ids": ids})
-                if r.model_version == self.version_of(r.language)
+                x.event_id: x.explanations
+                for x in await tables.explained(ids)
+                if x.model_version == self.version_of(x.language)
             }
-            missing = [i for i in ids if i not in cached]
-            events = list(await conn.execute(q.EVENTS, {"ids": missing})) if missing else []
+            events = await tables.events([i for i in ids if i not in cached])
         waiting = []
         for item in items:
             if set(wanted[item.id]) <= cached.keys():  # every reason known already: nothing to wait for
                 await self._finish(item, {}, self._reasons(wanted[item.id], cached))
             else:
                 waiting.append(item)
-        fresh: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
+        fresh: dict[int, Explanations] = {}
         notification_ids = [str(item.id) for item in waiting]
         # The bound of the oldest that waits for the call: none is sent late.
         now = asyncio.get_running_loop().time()
@@ -263,28 +244,25 @@ class AlertExplainer:
             await self._finish(item, mine, self._reasons(wanted[item.id], known), versions)
 
     @staticmethod
-    async def _to_explain(conn: AsyncConnection, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
+    async def _to_explain(tables: ExplainingTables, items: Sequence[Pending]) -> dict[UUID, tuple[int, ...]]:
         """Each item's evidence events to explain (`reasons.to_explain`), reading the scores that
         pick the representatives of alerts over many events."""
         over_many = [item.payload.get("evidence", ()) for item in items if item.payload.get("rule") in rs.CONFIDENCE_OF]
-        many = sorted({i for evidence in over_many for i in evidence})
-        scores = list(await conn.execute(q.CONFIDENCES, {"ids": many})) if many else []
+        scores = await tables.confidences({i for evidence in over_many for i in evidence})
         wanted = {}
         for item in items:
             rule = item.payload.get("rule")
             column = rs.CONFIDENCE_OF.get(rule or "")
-            confidence = {r.id: getattr(r, column) for r in scores} if column else None
+            confidence = {i: of_event[column] for i, of_event in scores.items()} if column else None
             wanted[item.id] = rs.to_explain(rule, item.payload.get("evidence", ()), confidence)
         return wanted
 
     @staticmethod
-    def _reasons(
-        event_ids: Sequence[int], known: Mapping[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]
-    ) -> dict[int, dict[str, Any]]:
+    def _reasons(event_ids: Sequence[int], known: Mapping[int, Explanations]) -> dict[int, dict[str, Any]]:
         """The evidence reasons of those of `event_ids` explained (now or before)."""
         return {i: rs.evidence_reasons(*known[i]) for i in event_ids if i in known}
 
-    async def _explain(self, events: Sequence[Any], *, urgent: bool) -> list[Reasons]:
+    async def _explain(self, events: Sequence[EvidenceEvent], *, urgent: bool) -> list[Reasons]:
         """The model's reasons for `events`, in its own thread; its seconds charged to the budget
         (also when the wait for it was given up: the thread ran to the end all the same)."""
         texts = [e.text for e in events]  # stored texts are masked
@@ -309,40 +287,19 @@ class AlertExplainer:
     async def _finish(
         self,
         item: Pending,
-        fresh: Mapping[int, tuple[dict[str, Any] | None, dict[str, Any] | None]],
+        fresh: Mapping[int, Explanations],
         explained: Mapping[int, Mapping[str, Any]],
         versions: Mapping[int, str] | None = None,
     ) -> None:
         """One short transaction: store the new explanations (each under the model that made it,
         `versions`), merge them into the alert and the notification, mark it ready."""
-        async with transaction(self.engine) as conn:
-            if fresh:
-                stmt = insert(EventExplanationRow)
-                # Computed again only under another model version: the newer explanation replaces it.
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["event_id"],
-                        set_={
-                            "model_version": stmt.excluded.model_version,
-                            "sentiment": stmt.excluded.sentiment,
-                            "intent": stmt.excluded.intent,
-                            "created_at": stmt.excluded.created_at,
-                        },
-                    ),
-                    [
-                        {
-                            "event_id": i,
-                            "model_version": (versions or {}).get(i, self.model_version),
-                            "sentiment": s,
-                            "intent": t,
-                        }
-                        for i, (s, t) in fresh.items()
-                    ],
-                )
+        async with self.database.transaction() as tables:
+            await tables.store_explanations(
+                {i: ((versions or {}).get(i, self.model_version), pair) for i, pair in fresh.items()}
+            )
             if explained:
-                await AlertStore.merge_reasons(conn, item.alert_id, explained, self.policy.mask_kinds)
-            payload = rs.with_reasons(item.payload, explained, self.policy.mask_kinds)
-            await conn.execute(q.ready(item.id, payload))
+                await tables.merge_reasons(item.alert_id, explained, self.policy.mask_kinds)
+            await tables.ready(item.id, rs.with_reasons(item.payload, explained, self.policy.mask_kinds))
         log.info(
             "alert reasons added",
             notification_id=str(item.id),

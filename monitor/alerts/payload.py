@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Select, column, literal_column, select, table
+from sqlalchemy.dialects.postgresql.base import PGDialect
+
 from monitor.batch import RaisedAlert
 from monitor.masking import ALL_KINDS, Kind, mask_json
+
+
+class AlertStatus(StrEnum):
+    """`alerts.status` (its CHECK constraint)."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Page(StrEnum):
+    """Why a notification was written (`alert_notifications.kind`; the body's `type` is `alert.<page>`)."""
+
+    FIRING = "firing"
+    REPEAT = "repeat"
+    """Still firing, more evidence, the cooldown passed."""
+    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +43,7 @@ class AlertView:
     rule: str
     severity: str
     entity: str
-    status: str
-    """firing | resolved"""
+    status: AlertStatus
     first_seen: datetime
     last_seen: datetime
     event_count: int
@@ -34,6 +53,8 @@ class AlertView:
     evidence_details: tuple[dict[str, Any], ...] = ()
     """Why evidence counted, per event (fraud_intent: the watch-list intents and their summed
     probability)."""
+    last_notified_at: datetime | None = None
+    """When it was last paged (its cooldown runs from here); not part of the webhook body."""
 
 
 def raised_alert(alert: AlertView) -> RaisedAlert:
@@ -41,20 +62,32 @@ def raised_alert(alert: AlertView) -> RaisedAlert:
     return RaisedAlert(alert.id, alert.rule, alert.severity, alert.entity, alert.event_count)
 
 
+_ALERTS = table("alerts", column("id"))
+_EVENTS = table(
+    "scored_events", *(column(c) for c in ("id", "stream", "event_time", "entities", "sentiment", "intent", "text"))
+)
+
+
+_POSTGRES = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves the dialects' constructors untyped
+
+
 def sql_hint(alert: AlertView) -> str:
-    """A query an analyst can paste to see the alert and the events behind it."""
-    ids = ",".join(str(i) for i in alert.evidence) or "0"
-    # A hint for a person, never executed; the values are a UUID and integers.
-    alert_query = f"SELECT * FROM alerts WHERE id = '{alert.id}';"  # noqa: S608
-    columns = "id, stream, event_time, entities, sentiment, intent, text"
-    events_query = f"SELECT {columns} FROM scored_events WHERE id IN ({ids}) ORDER BY event_time"  # noqa: S608
-    return f"{alert_query} {events_query}"
+    """Queries an analyst can paste to see the alert and the events behind it (rendered by
+    SQLAlchemy with the values inlined: a hint for a person, never executed)."""
+    alert_query: Select[Any] = select(literal_column("*")).select_from(_ALERTS).where(_ALERTS.c.id == str(alert.id))
+    events_query = select(_EVENTS).where(_EVENTS.c.id.in_(alert.evidence or (0,))).order_by(_EVENTS.c.event_time)
+    return " ".join(_one_line(query) for query in (alert_query, events_query))
+
+
+def _one_line(query: Select[Any]) -> str:
+    rendered = query.compile(dialect=_POSTGRES, compile_kwargs={"literal_binds": True})
+    return " ".join(str(rendered).split()) + ";"
 
 
 def notification_body(
-    alert: AlertView, kind: str, sent_for: datetime, mask_kinds: frozenset[Kind] = ALL_KINDS
+    alert: AlertView, kind: Page, sent_for: datetime, mask_kinds: frozenset[Kind] = ALL_KINDS
 ) -> dict[str, Any]:
-    """`kind` is firing, repeat or resolved; personal identifiers are masked whatever the fields hold."""
+    """Personal identifiers are masked whatever the fields hold."""
     body = {
         "type": f"alert.{kind}",
         "timestamp": sent_for.isoformat(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from monitor.alerts.payload import Page
 from monitor.explanation import Explanation, Reasons
 from monitor.masking import ALL_KINDS, Kind, mask_json
 
@@ -26,10 +27,10 @@ TOP_WORDS = 5
 """Words kept per explanation."""
 
 
-def needs_explanation(kind: str, evidence: Sequence[int]) -> bool:
+def needs_explanation(kind: Page, evidence: Sequence[int]) -> bool:
     """Whether a notification waits for the explainer before it is sent: a firing or repeat one
     with evidence. A resolution says nothing new about why."""
-    return kind != "resolved" and bool(evidence)
+    return kind != Page.RESOLVED and bool(evidence)
 
 
 def to_explain(

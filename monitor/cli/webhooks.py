@@ -19,7 +19,7 @@ webhooks_app = typer.Typer(
 @webhooks_app.command("list")
 def webhooks_list() -> None:
     """Every endpoint: enabled or disabled (since when, why), deliveries pending and dropped."""
-    from monitor.alerts.outbox import Outbox
+    from monitor.db.alerts import Outbox
 
     settings = Settings()
     configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
@@ -39,7 +39,7 @@ def webhooks_enable(
     resend: Annotated[bool, typer.Option(help="queue again the notifications dropped while it was disabled")] = False,
 ) -> None:
     """Re-enable an endpoint disabled by a 410 Gone, once its owner has fixed it."""
-    from monitor.alerts.outbox import Outbox
+    from monitor.db.alerts import Outbox
 
     settings = Settings()
     configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)

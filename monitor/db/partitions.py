@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
-from sqlalchemy import Date, DateTime, cast, column, delete, func, select, table
+from sqlalchemy import Date, DateTime, Insert, cast, column, delete, func, insert, select, table
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.alerts.store import AlertStore
+from monitor.db.alerts import expire as expire_alerts
 from monitor.db.connection import connect, transaction
-from monitor.db.schema import EventExplanationRow
+from monitor.db.schema import ScoredEventRow
 from monitor.db.stories import MEMBERS_KEPT_DAYS
 
 log = structlog.get_logger(__name__)
@@ -132,7 +132,7 @@ async def maintain_partitions(
         async with transaction(engine) as conn:
             await _lock(conn)
             expired = await _expire(conn, plan.cutoff)
-            alerts_expired = await _expire_alerts(conn, plan.cutoff)
+            alerts_expired = await expire_alerts(conn, plan.cutoff)
     async with transaction(engine) as conn:
         await _lock(conn)
         cutoff = now - timedelta(days=MEMBERS_KEPT_DAYS)  # past any story's window
@@ -182,20 +182,27 @@ async def _create_partition(conn: AsyncConnection, day: date) -> None:
     # attach (the attach would fail): block inserts into it, briefly; reads go on.
     await conn.execute(sql(f"LOCK TABLE {DEFAULT_PARTITION} IN EXCLUSIVE MODE"))
     await conn.execute(sql(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
-    await conn.execute(
-        sql(
-            f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} "  # noqa: S608 - names are ours
-            "WHERE event_time >= :lo AND event_time < :hi RETURNING *) "
-            f"INSERT INTO {name} SELECT * FROM moved"
-        ),
-        {"lo": lo, "hi": hi},
-    )
+    await conn.execute(_move_rows(name, lo, hi))
     await conn.execute(
         sql(
             f"ALTER TABLE {PARENT} ATTACH PARTITION {name} "
             f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
         )
     )
+
+
+def _move_rows(partition: str, lo: datetime, hi: datetime) -> Insert:
+    """Rows of [lo, hi) deleted from the default partition and inserted into `partition`, in one
+    statement (`WITH moved AS (DELETE ... RETURNING *) INSERT ... SELECT`)."""
+    names = [c.name for c in ScoredEventRow.__table__.columns]
+    source, target = (table(t, *(column(n) for n in names)) for t in (DEFAULT_PARTITION, partition))
+    moved = (
+        delete(source)
+        .where(source.c.event_time >= lo, source.c.event_time < hi)
+        .returning(*source.c)
+        .cte("moved")
+    )
+    return insert(target).from_select(names, select(*moved.c))
 
 
 async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
@@ -209,15 +216,6 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
         sql("DELETE FROM event_scores WHERE event_time < :cutoff"), {"cutoff": cutoff}
     )
     return int(rows.rowcount) + int(keys.rowcount) + int(scores.rowcount)
-
-
-async def _expire_alerts(conn: AsyncConnection, cutoff: datetime) -> int:
-    """Alerts resolved and delivery attempts made before the cutoff (`AlertStore.expire`), and
-    event explanations computed before it; firing alerts stay whatever their age."""
-    expired = await AlertStore.expire(conn, cutoff)
-    # Explanations of evidence events (migration 0009) go with the days their events were explained.
-    await conn.execute(delete(EventExplanationRow).where(EventExplanationRow.created_at < cutoff))
-    return expired
 
 
 async def list_partitions(engine: AsyncEngine) -> list[tuple[str, str, int]]:

@@ -209,6 +209,11 @@ class DeadLetterRow(Base):
     )
 
 
+OPEN_ALERT = sql_text("status = 'firing'")
+"""The predicate of the unique index on open alerts (at most one per rule and entity): an insert's
+ON CONFLICT names it to skip a second open alert."""
+
+
 class AlertRow(Base):
     """An alert: at most one firing per (rule, entity), enforced by a unique partial index."""
 
@@ -243,7 +248,7 @@ class AlertRow(Base):
             "rule",
             "entity",
             unique=True,
-            postgresql_where=sql_text("status = 'firing'"),
+            postgresql_where=OPEN_ALERT,
         ),
         Index("ix_alerts_status_updated_at", "status", "updated_at"),
         CheckConstraint("status IN ('firing', 'resolved')", name="status"),

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
+from monitor.db.alerts import AlertsDatabase
 from monitor.load import Load
 from tests.alert_helpers import alert_store, batch, customer_event, rules
 from tests.fakes import FakeExplainer
@@ -45,7 +46,9 @@ async def test_a_storms_reports_are_explained_in_one_call(
     await raise_fraud_alerts(database_url, REPORTS)
     model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
-    explainer = AlertExplainer(store.engine, model, scorer.model_version, ExplainPolicy(timeout_s=120.0))
+    explainer = AlertExplainer(
+        AlertsDatabase(store.engine), model, scorer.model_version, ExplainPolicy(timeout_s=120.0)
+    )
     try:
         assert await explainer.cycle() == len(REPORTS)
     finally:
@@ -77,7 +80,9 @@ async def test_a_notification_past_its_bound_is_released_never_claimed_again(
         " WHERE id = (SELECT id FROM alert_notifications ORDER BY id LIMIT 1) RETURNING id"
     )
     store = alert_store(database_url, rules())
-    explainer = AlertExplainer(store.engine, FakeExplainer(scorer), scorer.model_version, ExplainPolicy(30.0))
+    explainer = AlertExplainer(
+        AlertsDatabase(store.engine), FakeExplainer(scorer), scorer.model_version, ExplainPolicy(30.0)
+    )
     try:
         claimed = await explainer.claim()
         assert len(claimed) == 1 and claimed[0].id != old
@@ -132,7 +137,7 @@ async def test_routine_alerts_wait_out_a_backlog_urgent_ones_half_their_bound(
     model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
     explainer = AlertExplainer(
-        store.engine, model, scorer.model_version, ExplainPolicy(timeout_s=120.0), load=lambda: load[0]
+        AlertsDatabase(store.engine), model, scorer.model_version, ExplainPolicy(timeout_s=120.0), load=lambda: load[0]
     )
     try:
         assert await explainer.cycle() == 0, "a young fraud alert waits while the backlog drains"
@@ -172,7 +177,9 @@ async def test_a_routine_alert_held_back_past_its_bound_goes_out_without_words(
     model = FakeExplainer(scorer)
     store = alert_store(database_url, rules())
     policy = ExplainPolicy(timeout_s=30.0)
-    explainer = AlertExplainer(store.engine, model, scorer.model_version, policy, load=lambda: Load.LIVE)
+    explainer = AlertExplainer(
+        AlertsDatabase(store.engine), model, scorer.model_version, policy, load=lambda: Load.LIVE
+    )
     explainer.budget.spend(policy.budget.allowance_s)  # the minute's allowance is used up
     try:
         assert await explainer.cycle() == 1  # the fraud report: urgent goes beyond the budget

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from monitor.alerts.store import AlertStore
 from monitor.batch import AlertEffects
+from monitor.db.alerts import AlertsDatabase
 from tests.alert_helpers import alert_store, batch, customer_event, news_event, rules
 
 pytestmark = pytest.mark.integration
@@ -95,15 +97,17 @@ async def test_repeats_inside_the_cooldown_update_instead_of_paging(
 async def test_repeat_after_cooldown_pages_again_and_quiet_alerts_resolve(
     database_url: str, db: asyncpg.Connection
 ) -> None:
-    config = rules("rules:\n  fraud_intent:\n    cooldown: 0s\n    resolve_after: 0.5s\n")
+    config = rules("rules:\n  fraud_intent:\n    cooldown: 0s\n    resolve_after: 1h\n")
     store = alert_store(database_url, config, endpoints=("http://a/hook",))
-    alerts = AlertStore(config, ("http://a/hook",))
+    ahead = timedelta(0)
+    resolver = AlertStore(config, ("http://a/hook",), clock=lambda: datetime.now(UTC) + ahead)
+    database = AlertsDatabase(store.engine)
     try:
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         await store.write(batch(customer_event("c2", "cust-42", "compromised_card")))
-        assert await alerts.resolve_stale(store.engine) == []
-        await asyncio.sleep(0.6)
-        [resolved] = await alerts.resolve_stale(store.engine)
+        assert await resolver.resolve_stale(database) == []
+        ahead = timedelta(hours=1, seconds=1)  # the resolver's clock, an hour on
+        [resolved] = await resolver.resolve_stale(database)
         assert (resolved.entity, resolved.status, resolved.event_count) == (
             "cust-42",
             "resolved",

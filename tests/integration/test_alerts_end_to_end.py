@@ -21,7 +21,7 @@ from monitor.db.store import Store
 from monitor.entities import EntityLinker
 from monitor.kafka import ConsumerAdapter, make_consumer
 from monitor.language_detection import shared_detector
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, PipelineOptions
 from monitor.records import Scores, Stream
 from monitor.tools.produce import Message
 from monitor.tools.produce import produce as produce_messages
@@ -186,7 +186,8 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
         store = Store(make_engine(database_url), on_inserted=AlertStore(rules, ()))
         linker = EntityLinker.build(rules.aliases)
         pipeline = Pipeline(
-            settings, ConsumerAdapter(consumer), shared, store, detector=shared_detector(), linker=linker
+            PipelineOptions.of(settings), ConsumerAdapter(consumer), shared, store, detector=shared_detector(),
+            linker=linker,
         )
         parts.append((consumer, store))
         runs.append(asyncio.create_task(pipeline.run(stop)))

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
 from monitor.cli import app
+from monitor.db.alerts import AlertsDatabase
 from monitor.model.scorer import TransformerScorer
 from tests.alert_helpers import alert_store, batch, customer_event, rules
 
@@ -72,7 +73,9 @@ async def test_a_chinese_fraud_alert_carries_e5s_words_stored_under_e5s_version(
     finally:
         await store.close()
     store = alert_store(database_url, rules())
-    explainer = AlertExplainer(store.engine, scorer, scorer.model_version, ExplainPolicy(timeout_s=120.0))
+    explainer = AlertExplainer(
+        AlertsDatabase(store.engine), scorer, scorer.model_version, ExplainPolicy(timeout_s=120.0)
+    )
     try:
         assert await explainer.cycle() == 1
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import asyncpg
@@ -12,7 +11,7 @@ import pytest
 from tests.conftest import ADMIN_URL
 from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
 from tests.kafka_helpers import create_topics, produce
-from tests.waiting import wait_for_rows, wait_for_status
+from tests.waiting import last_value, wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +41,10 @@ async def _set_connections(database: str, allowed: bool, spare_pid: int = 0) -> 
         await conn.close()
 
 
+async def metrics_text(client: httpx.AsyncClient) -> str:
+    return (await client.get("/metrics")).text
+
+
 async def test_health_readiness_and_metrics_of_a_running_service(
     broker, database_url, db, scorer, _free_http_port
 ) -> None:
@@ -60,9 +63,12 @@ async def test_health_readiness_and_metrics_of_a_running_service(
         assert await wait_for_status(client, "/readyz", 200, within_s=60) == 200
         assert await wait_for_rows(db, "scored_events", 40) == 40
         assert await wait_for_rows(db, "dead_letters", 1) == 1
-        await asyncio.sleep(0.5)  # the commit (and its metrics) follows the transaction
-
-        body = (await client.get("/metrics")).text
+        # The commit (and its metrics) follows the transaction: the counters catch up.
+        body = await last_value(
+            lambda: metrics_text(client),
+            lambda text: f'monitor_messages_consumed_total{{topic="{news}"}} 31.0' in text,
+            within_s=30, every_s=0.1,
+        )
         assert sample("monitor_messages_consumed_total", f'topic="{news}"', body) == 31
         assert sample("monitor_messages_scored_total", f'topic="{customer}"', body) == 10
         assert sample("monitor_messages_dead_lettered_total", f'topic="{news}"', body) == 1

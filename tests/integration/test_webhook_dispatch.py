@@ -17,8 +17,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.alerts.dispatcher import Dispatcher, DispatchPolicy
-from monitor.alerts.outbox import Outbox
 from monitor.alerts.store import AlertStore
+from monitor.db.alerts import AlertsDatabase, Outbox
 from monitor.db.store import Store
 from monitor.periodic import run_periodically
 from monitor.tools.receiver import WebhookReceiver
@@ -286,11 +286,12 @@ async def test_resolution_is_delivered_too(
     config = rules("rules:\n  fraud_intent:\n    resolve_after: 0.5s\n")
     store = alert_store(database_url, config, (receiver.url,))
     alerts = AlertStore(config, (receiver.url,))
+    database = AlertsDatabase(store.engine)
     try:
         await store.write(batch(customer_event("c1", "cust-42", "compromised_card")))
         async with Running(store, (receiver.url,), [SECRET], FAST) as running:
             resolver = asyncio.create_task(
-                run_periodically(lambda: alerts.resolve_stale(store.engine), 0.2, running.stop, what="resolving alerts")
+                run_periodically(lambda: alerts.resolve_stale(database), 0.2, running.stop, what="resolving alerts")
             )
             await until(lambda: len(receiver.delivered) == 2, WAIT_S, 0.1)
         await resolver

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 from monitor.alerts import reasons as rs
 from monitor.alerts.cli import format_table
 from monitor.alerts.explainer import AlertExplainer, ExplainPolicy, scores_of
-from monitor.alerts.payload import AlertView, notification_body
+from monitor.alerts.payload import AlertView, Page, notification_body
+from monitor.alerts.ports import EvidenceEvent
 from monitor.explanation import Explainer, Reasons
-from tests.fakes import FakeExplainer, explanation
+from tests.fakes import FakeAlertTables, FakeClock, FakeExplainer, explanation
 
 CARD = "4111 1111 1111 1111"
 
 
 def test_only_firing_and_repeat_notifications_with_evidence_wait_for_reasons() -> None:
-    assert rs.needs_explanation("firing", [1])
-    assert rs.needs_explanation("repeat", [1, 2])
-    assert not rs.needs_explanation("resolved", [1])
-    assert not rs.needs_explanation("firing", [])
+    assert rs.needs_explanation(Page.FIRING, [1])
+    assert rs.needs_explanation(Page.REPEAT, [1, 2])
+    assert not rs.needs_explanation(Page.RESOLVED, [1])
+    assert not rs.needs_explanation(Page.FIRING, [])
 
 
 def test_a_fraud_alerts_newest_few_evidence_events_are_explained() -> None:
@@ -89,7 +89,7 @@ def test_events_no_longer_in_the_evidence_gain_no_item() -> None:
 def test_card_numbers_are_masked_in_the_merged_payload() -> None:
     now = datetime.now(UTC)
     alert = AlertView(uuid.uuid4(), "fraud_intent", "critical", "c1", "firing", now, now, 1, (3,))
-    body = notification_body(alert, "firing", now)
+    body = notification_body(alert, Page.FIRING, now)
     unmasked = {"explanation": [{"word": CARD, "start": 0, "end": len(CARD), "weight": 0.5}]}
     out = rs.with_reasons(body, {3: unmasked})
     assert CARD not in str(out) and "1111" in str(out)
@@ -102,7 +102,7 @@ def test_card_numbers_are_masked_in_the_merged_payload() -> None:
 def test_nothing_explained_leaves_the_payload_as_it_was() -> None:
     now = datetime.now(UTC)
     alert = AlertView(uuid.uuid4(), "negative_news_burst", "high", "ZTX", "firing", now, now, 2, (1, 2))
-    body = notification_body(alert, "firing", now)
+    body = notification_body(alert, Page.FIRING, now)
     assert rs.with_reasons(body, {}) == body
 
 
@@ -143,9 +143,10 @@ def test_the_why_column_names_the_latest_evidence_words() -> None:
 
 
 def test_stored_scores_name_the_labels_to_explain() -> None:
-    row = SimpleNamespace(
-        sentiment="negative", sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card",
-        intent_confidence=0.6, intent_probabilities={"lost_or_stolen_card": 0.3, "compromised_card": 0.6},
+    row = EvidenceEvent(
+        id=1, stream="customer", text="stolen", language="en", sentiment="negative", sentiment_score=-0.7,
+        sentiment_confidence=0.8, intent="compromised_card", intent_confidence=0.6,
+        intent_probabilities={"lost_or_stolen_card": 0.3, "compromised_card": 0.6},
     )
     scores = scores_of(row)
     assert scores.sentiment == "negative" and scores.intent == "compromised_card"
@@ -155,11 +156,11 @@ def test_stored_scores_name_the_labels_to_explain() -> None:
 def test_the_model_is_called_in_a_worker_thread_with_the_stored_scores() -> None:
     fake = FakeExplainer()
     assert isinstance(fake, Explainer)
-    explainer = AlertExplainer(None, fake, "test", ExplainPolicy())  # type: ignore[arg-type]
-    row = SimpleNamespace(
-        id=1, stream="customer", text=f"my card {CARD[:4]} ************ was stolen", sentiment="negative",
-        sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card", intent_confidence=0.9,
-        intent_probabilities=None,
+    explainer = AlertExplainer(FakeAlertTables(FakeClock()), fake, "test", ExplainPolicy())
+    row = EvidenceEvent(
+        id=1, stream="customer", text=f"my card {CARD[:4]} ************ was stolen", language="en",
+        sentiment="negative", sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card",
+        intent_confidence=0.9, intent_probabilities={},
     )
 
     async def go() -> list[Reasons]:

@@ -7,7 +7,7 @@ import threading
 from monitor.alerts.budget import URGENT_WAIT_SHARE, BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
 from monitor.load import IDLE_AFTER_S, Load, load_of
 from monitor.pipeline import Pipeline
-from tests.fakes import DETECTOR, P0, FakeConsumer, FakeScorer, FakeStore, Log, records, running, settings
+from tests.fakes import DETECTOR, P0, FakeConsumer, FakeScorer, FakeStore, Log, options, records, running
 from tests.waiting import until
 
 
@@ -93,7 +93,7 @@ async def test_the_pipeline_reports_a_backlog_while_full_polls_wait_then_not() -
     consumer, store = FakeConsumer(log), FakeStore(log)
     gate = threading.Event()
     consumer.add(*records(0, [f"headline {i}" for i in range(10)]))
-    pipeline = Pipeline(settings(max_poll_records=4), consumer, FakeScorer(gate), store, detector=DETECTOR)
+    pipeline = Pipeline(options(max_poll_records=4), consumer, FakeScorer(gate), store, detector=DETECTOR)
     async with running(pipeline, gate):
         await until(lambda: consumer.position[P0] >= 4)
         assert pipeline.load() is Load.BACKLOG

@@ -25,9 +25,9 @@ from tests.fakes import (
     FakeStore,
     Log,
     committed_through,
+    options,
     records,
     running,
-    settings,
 )
 from tests.waiting import until
 
@@ -42,7 +42,7 @@ async def test_a_failover_that_lost_transactions_is_fetched_again_from_the_datab
     log: Log = []
     consumer, store = FakeConsumer(log), FakeStore(log)
     consumer.add(*records(0, [f"headline {i}" for i in range(10)]))
-    pipeline = Pipeline(settings(2), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
+    pipeline = Pipeline(options(2, write_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 4)
         standby = store.snapshot()  # the standby stops replaying here
@@ -64,7 +64,7 @@ async def test_a_failover_the_pool_never_noticed_is_caught_by_the_offsets_check(
     log: Log = []
     consumer, store = FakeConsumer(log), FakeStore(log)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
+    pipeline = Pipeline(options(2, write_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR)
     with capture_logs() as logs:
         async with running(pipeline):
             await until(lambda: committed_through(consumer, P0) == 2)
@@ -85,7 +85,7 @@ async def test_batches_in_flight_before_an_outage_are_dropped_not_written_after_
     gate = threading.Event()
     scorer = FakeScorer(gate)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=2, write_backoff_s=FAST)
+    pipeline = Pipeline(options(2, workers=2, write_backoff_s=FAST), consumer, scorer, store, detector=DETECTOR)
     async with running(pipeline, gate):
         await until(lambda: scorer.calls == 2)  # two batches in flight
         store.down = True
@@ -106,7 +106,7 @@ async def test_on_assignment_each_partition_starts_at_the_database_offset_else_a
     store.offsets = {P0: 3}  # Postgres has P0 up to 3; P1 was never stored there
     consumer.kafka_committed = {P0: 5, P1: 2}
     consumer.add(*records(0, [f"a{i}" for i in range(6)]), *records(1, [f"b{i}" for i in range(6)]))
-    pipeline = Pipeline(settings(20), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
+    pipeline = Pipeline(options(20, write_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR)
     with capture_logs() as logs:
         await pipeline.joined()  # as the rebalance listener does, before the first fetch
         async with running(pipeline):
@@ -124,7 +124,7 @@ async def test_a_database_that_lost_all_of_a_partition_replays_it_from_the_start
     consumer, store = FakeConsumer(log), FakeStore(log)
     empty = store.snapshot()
     consumer.add(*records(0, [f"headline {i}" for i in range(4)]))
-    pipeline = Pipeline(settings(2), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
+    pipeline = Pipeline(options(2, write_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 4)
         store.down = True
@@ -145,7 +145,7 @@ async def test_a_database_that_answers_reads_but_refuses_writes_is_retried_with_
     consumer.add(*records(0, ["one", "two"]))
     metrics = Metrics()
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=(0.002, 1.0), metrics=metrics
+        options(10, write_backoff_s=(0.002, 1.0)), consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics
     )
     real_write = store.write
     refusing = True
@@ -178,8 +178,7 @@ async def test_a_failover_while_the_stream_is_quiet_is_noticed_by_the_offsets_ch
     consumer, store = FakeConsumer(log), FakeStore(log)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
     pipeline = Pipeline(
-        settings(2), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST, offsets_check_s=0.01
-    )
+        options(2, write_backoff_s=FAST, offsets_check_s=0.01), consumer, FakeScorer(), store, detector=DETECTOR)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 2)
         standby = store.snapshot()
@@ -197,7 +196,7 @@ async def test_an_assignment_while_the_database_is_away_seeks_once_it_answers() 
     store.offsets = {P0: 2}
     store.down = True
     consumer.add(*records(0, [f"headline {i}" for i in range(4)]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST)
+    pipeline = Pipeline(options(10, write_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR)
     await pipeline.joined()  # returns: the listener never waits out an outage
     assert pipeline.resync.pending and not pipeline.health().store
     async with running(pipeline):

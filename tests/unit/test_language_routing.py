@@ -18,7 +18,7 @@ from monitor.pipeline import Pipeline
 from monitor.processing import process_records
 from monitor.records import Scores, SourceRecord, Stream
 from monitor.validation import Limits
-from tests.fakes import DETECTOR, P0, TOPIC, FakeConsumer, FakeStore, Log, committed_through, records, running, settings
+from tests.fakes import DETECTOR, P0, TOPIC, FakeConsumer, FakeStore, Log, committed_through, options, records, running
 from tests.waiting import until
 
 
@@ -101,7 +101,7 @@ async def test_the_loop_stores_unscored_messages_counts_them_by_language_and_log
     consumer.add(
         SourceRecord(TOPIC, 0, 3, json.dumps({"id": "n-3", "headline": "🚀🚀"}).encode(), datetime.now(UTC))
     )
-    pipeline = Pipeline(settings(10), consumer, scorer, store, detector=DETECTOR, metrics=metrics)
+    pipeline = Pipeline(options(10), consumer, scorer, store, detector=DETECTOR, metrics=metrics)
     with capture_logs() as logs:
         async with running(pipeline):
             await until(lambda: committed_through(consumer, P0) == 4)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from monitor.config import Settings
 from monitor.logwatch import Kind, LogState, fingerprint
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, PipelineOptions
 from monitor.records import Partition, SourceRecord
 from tests.fakes import DETECTOR, TOPIC, FakeConsumer, FakeScorer, FakeStore, Log, running
 from tests.waiting import until
@@ -73,8 +73,9 @@ def setup() -> tuple[Log, ForgetfulBroker, FakeStore, Pipeline, Metrics]:
     broker, store, metrics = ForgetfulBroker(log), FakeStore(log), Metrics()
     config = Settings(news_topics=(TOPIC,), customer_topics=("cust",), poll_timeout_ms=2, max_poll_records=4,
                       log_check_interval_s=0.02)
-    pipeline = Pipeline(config, broker, FakeScorer(), store, detector=DETECTOR, write_backoff_s=FAST,
-                        metrics=metrics, log_inspector=Inspector(broker))
+    options = PipelineOptions.of(config, write_backoff_s=FAST)
+    pipeline = Pipeline(options, broker, FakeScorer(), store, detector=DETECTOR, metrics=metrics,
+                        log_inspector=Inspector(broker))
     return log, broker, store, pipeline, metrics
 
 

@@ -242,9 +242,10 @@ def test_chinese_texts_are_explained_through_e5_and_english_through_the_english_
 
 def test_the_alert_explainer_keeps_a_chinese_explanation_only_while_e5s_heads_serve() -> None:
     from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
+    from tests.fakes import FakeAlertTables, FakeClock
 
     scorer, _, _ = scorers()
-    explainer = AlertExplainer(None, scorer, scorer.model_version, ExplainPolicy())  # type: ignore[arg-type]
+    explainer = AlertExplainer(FakeAlertTables(FakeClock()), scorer, scorer.model_version, ExplainPolicy())
     assert [explainer.version_of(lang) for lang in ("zh", "en", None)] == ["e5-small-zh-test", "english-1", "english-1"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 
 from structlog.testing import capture_logs
 
@@ -25,9 +26,9 @@ from tests.fakes import (
     Log,
     assert_each_commit_follows_its_writes,
     committed_through,
+    options,
     records,
     running,
-    settings,
 )
 from tests.waiting import until
 
@@ -46,7 +47,7 @@ async def test_offsets_commit_after_their_rows_are_written_and_in_fetch_order() 
 
     scorer.hook = first_call_finishes_last
     consumer.add(*records(0, ["one", "two", "three", "four"]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=2)
+    pipeline = Pipeline(options(2, workers=2), consumer, scorer, store, detector=DETECTOR)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 4)
 
@@ -63,7 +64,7 @@ async def test_pauses_while_busy_keeps_polling_and_resumes_when_the_work_is_done
     gate = threading.Event()
     scorer = FakeScorer(gate)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=1)
+    pipeline = Pipeline(options(2, workers=1), consumer, scorer, store, detector=DETECTOR)
     async with running(pipeline, gate):
         await until(lambda: scorer.calls == 1)
         # The one worker is busy: the partition is paused, but the consumer keeps polling.
@@ -86,7 +87,7 @@ async def test_drain_before_a_revoke_writes_and_commits_what_was_fetched_and_fet
     gate = threading.Event()
     scorer = FakeScorer(gate)
     consumer.add(*records(0, [f"headline {i}" for i in range(6)]))
-    pipeline = Pipeline(settings(2), consumer, scorer, store, detector=DETECTOR, workers=1)
+    pipeline = Pipeline(options(2, workers=1), consumer, scorer, store, detector=DETECTOR)
 
     async def revoke() -> None:
         """What the rebalance listener does: drain, then the partition goes."""
@@ -117,7 +118,7 @@ async def test_retries_while_the_store_is_unavailable_then_writes_once_and_commi
     metrics = Metrics()
     consumer.add(*records(0, ["one", "two"]))
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=(0.001, 0.004), metrics=metrics
+        options(10, write_backoff_s=(0.001, 0.004)), consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics
     )
     async with running(pipeline):
         await until(lambda: store.offset_reads >= 3)
@@ -141,7 +142,7 @@ async def test_gives_up_on_an_unwritable_batch_at_shutdown_without_committing_it
     consumer, store = FakeConsumer(log), FakeStore(log)
     store.down = True
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, write_backoff_s=(0.001, 0.004))
+    pipeline = Pipeline(options(10, write_backoff_s=(0.001, 0.004)), consumer, FakeScorer(), store, detector=DETECTOR)
     with capture_logs() as logs:
         async with running(pipeline):
             await until(lambda: store.offset_reads >= 2)
@@ -160,7 +161,7 @@ async def test_a_refused_batch_is_written_row_by_row_and_the_refused_row_becomes
     seen: list[CommittedBatch] = []
     consumer.add(*records(0, ["fine", "poison value", "fraud reported"]))
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics, on_committed=seen.append
+        options(10), consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics, on_committed=seen.append
     )
     async with running(pipeline):
         await until(lambda: consumer.commits != [])
@@ -184,7 +185,7 @@ async def test_no_commit_for_a_partition_no_longer_assigned() -> None:
     gate = threading.Event()
     seen: list[CommittedBatch] = []
     consumer.add(*records(0, ["a", "b"]), *records(1, ["c", "d"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(gate), store, detector=DETECTOR, on_committed=seen.append)
+    pipeline = Pipeline(options(10), consumer, FakeScorer(gate), store, detector=DETECTOR, on_committed=seen.append)
     async with running(pipeline, gate):
         await until(lambda: pipeline.scorer.calls == 1)  # type: ignore[attr-defined]
         consumer.assigned.discard(P1)  # revoked without a drain (the member was fenced)
@@ -204,7 +205,7 @@ async def test_identifiers_masked_in_a_batch_are_counted_by_kind_and_only_the_ki
     metrics = Metrics()
     texts = ["card 4111 1111 1111 1111 and 5555 5555 5555 4444", "mail ann@example.com, SSN 123-45-6789", "calm"]
     consumer.add(*records(0, texts))
-    chosen = settings(10).model_copy(update={"mask_kinds": frozenset({"card", "email"})})
+    chosen = replace(options(10), mask_kinds=frozenset({"card", "email"}))
     pipeline = Pipeline(chosen, consumer, FakeScorer(), store, detector=DETECTOR, metrics=metrics)
     async with running(pipeline):
         await until(lambda: consumer.commits != [])

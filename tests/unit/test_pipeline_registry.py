@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from monitor.errors import RegistryUnavailable
 from monitor.pipeline import Pipeline
 from monitor.records import SourceRecord
@@ -20,9 +18,9 @@ from tests.fakes import (
     committed_through,
     dead_letter_topic,
     framed,
+    options,
     records,
     running,
-    settings,
 )
 from tests.waiting import until
 
@@ -39,11 +37,10 @@ async def test_records_wait_while_the_registry_is_away_and_none_is_dead_lettered
     decoder = FakeDecoder({7: RegistryUnavailable("schema registry unavailable for schema id 7: ConnectError")})
     consumer.add(*records(0, ["plain one", "plain two"]), *framed_records(2, 7, 3))
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, detector=DETECTOR, decoder=decoder, retry_backoff_s=FAST
-    )
+        options(10, retry_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR, decoder=decoder)
     async with running(pipeline):
         await until(lambda: len(decoder.calls) >= 3 and not pipeline.health().registry)
-        await asyncio.sleep(0.05)
+        await until(lambda: len(decoder.calls) >= 6)  # tried again: the batch waits, whole
         assert consumer.commits == [] and store.dead == {} and store.events == {}
         decoder.answers[7] = {"headline": "ZTX falls"}  # the registry is back
         await until(lambda: committed_through(consumer, P0) == 5)
@@ -59,9 +56,8 @@ async def test_dead_letters_are_acknowledged_by_the_topic_before_offsets_commit(
     consumer.add(*records(0, ["good"]), *framed_records(1, 99, 2))
     topic.down = True
     pipeline = Pipeline(
-        settings(10), consumer, FakeScorer(), store, detector=DETECTOR,
-        decoder=decoder, dead_letter_sink=topic, retry_backoff_s=FAST
-    )
+        options(10, retry_backoff_s=FAST), consumer, FakeScorer(), store, detector=DETECTOR,
+        decoder=decoder, dead_letter_sink=topic)
     async with running(pipeline):
         await until(lambda: topic.attempts >= 3)
         assert consumer.commits == [] and not pipeline.health().dead_letter_topic
@@ -77,7 +73,7 @@ async def test_a_batch_without_dead_letters_sends_nothing_to_the_topic() -> None
     log: Log = []
     consumer, store, topic = FakeConsumer(log), FakeStore(log), dead_letter_topic(log)
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, dead_letter_sink=topic)
+    pipeline = Pipeline(options(10), consumer, FakeScorer(), store, detector=DETECTOR, dead_letter_sink=topic)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 2)
     assert topic.attempts == 0

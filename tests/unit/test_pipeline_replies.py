@@ -15,10 +15,10 @@ from tests.fakes import (
     FakeStore,
     Log,
     committed_through,
+    options,
     records,
     replies_topic,
     running,
-    settings,
 )
 from tests.waiting import until
 
@@ -38,8 +38,7 @@ async def test_replies_are_acknowledged_by_the_topic_before_offsets_commit() -> 
     consumer.add(*records(0, ["one", "two"]))
     topic.down = True
     pipeline = Pipeline(
-        settings(10), consumer, ReplyingScorer(), store, detector=DETECTOR, reply_sink=topic, retry_backoff_s=FAST
-    )
+        options(10, retry_backoff_s=FAST), consumer, ReplyingScorer(), store, detector=DETECTOR, reply_sink=topic)
     async with running(pipeline):
         await until(lambda: topic.attempts >= 3)
         assert consumer.commits == [] and "replies_topic" in pipeline.health().failing
@@ -55,7 +54,7 @@ async def test_events_without_a_reply_send_nothing() -> None:
     log: Log = []
     consumer, store, topic = FakeConsumer(log), FakeStore(log), replies_topic(log)
     consumer.add(*records(0, ["one", "two"]))
-    pipeline = Pipeline(settings(10), consumer, FakeScorer(), store, detector=DETECTOR, reply_sink=topic)
+    pipeline = Pipeline(options(10), consumer, FakeScorer(), store, detector=DETECTOR, reply_sink=topic)
     async with running(pipeline):
         await until(lambda: committed_through(consumer, P0) == 2)
     assert topic.attempts == 0

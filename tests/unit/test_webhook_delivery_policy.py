@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 
-from monitor.alerts.payload import AlertView, notification_body
+from monitor.alerts.payload import AlertView, Page, notification_body
 from monitor.alerts.retry import DeliveryStatus, Outcome, classify, next_delay_s, parse_retry_after
 from monitor.backoff import backoff_s
 from monitor.config import Settings
@@ -78,7 +78,7 @@ def test_body_carries_the_fields_receivers_need_with_cards_masked() -> None:
         1,
         (7,),
     )
-    body = notification_body(alert, "firing", NOW)
+    body = notification_body(alert, Page.FIRING, NOW)
     for key in (
         "id",
         "rule",
@@ -93,7 +93,7 @@ def test_body_carries_the_fields_receivers_need_with_cards_masked() -> None:
     ):
         assert key in body
     assert body["evidence"] == [7]
-    assert "WHERE id IN (7)" in body["sql"]
+    assert "WHERE scored_events.id IN (7)" in body["sql"]
     assert "4111 1111 1111 1111" not in json.dumps(body)
     assert body["entity"] == "cust 4111 11** **** 1111"
 

@@ -70,7 +70,7 @@ async def gather_report(
         dead_letters=await dead_letter_count(conn, scope),
         sentiments=sentiments,
         intents=await intent_counts(conn, scope),
-        queries=[(q, await fetch(conn, q.sql)) for q in showcase_queries(scope)],
+        queries=[(q, await fetch(conn, q.sql, *q.args)) for q in showcase_queries(scope)],
         alerts=alerts,
     )
 
@@ -89,7 +89,7 @@ def print_report(report: Report, console: Console, connect: Sequence[str]) -> No
     _print_alerts(report.alerts, console)
     for i, (query, rows) in enumerate(report.queries, 1):
         console.print(Rule(f"SQL {i}/{len(report.queries)}: {query.title}"))
-        console.print(Syntax(query.sql, "sql", theme="ansi_dark", word_wrap=True))
+        console.print(Syntax(f"{query.sql}\n{query.parameters()}", "sql", theme="ansi_dark", word_wrap=True))
         console.print(rows_table(f"{len(rows)} rows", rows))
     console.print(Rule("connect yourself"))
     for line in connect:

@@ -28,7 +28,8 @@ def test_queries_are_scoped_to_the_run_and_refuse_odd_topic_names() -> None:
     scope = Scope("demo-news-ab12", "demo-customer-messages-ab12")
     queries = showcase_queries(scope)
     assert len(queries) == 4
-    assert all("demo-" in q.sql for q in queries)
+    assert all("demo-" not in q.sql and "demo-" in q.parameters() for q in queries)
+    assert queries[0].args == ("demo-news-ab12",)
     with pytest.raises(ValueError, match="unexpected topic"):
         Scope("news'; DROP TABLE scored_events; --", "x")
 
