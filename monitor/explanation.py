@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
-from monitor.records import Scores, Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +68,6 @@ class Reasons:
     sentiment (checkpoints are not explained)."""
     intent: Explanation | None = None
     """The predicted intent: customer messages only; None for news or under a checkpoint override."""
-
-
-@runtime_checkable
-class Explainer(Protocol):
-    """What the alert code needs of the model's explanations. Blocking: call it off the event loop,
-    for the few events that raise or update an alert, never on the scoring path."""
-
-    def explain(
-        self,
-        texts: Sequence[str],
-        streams: Sequence[Stream],
-        top_k: int | None = None,
-        scores: Sequence[Scores] | None = None,
-    ) -> list[Reasons]:
-        """Reasons for each text (already masked), in order; `scores` (from `score`) names the
-        labels to explain, else the model's own predictions are."""
-        ...
 
 
 _TRIM_START = "\"'\u2018\u201c([{<\u00ab"

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from monitor.batch import AlertEffects, WriteBatch, WriteResult
+from monitor.explanation import Reasons
 from monitor.logwatch import LogChange, LogState, Position
 from monitor.records import DeadLetter, Partition, ScoredEvent, Scores, SourceRecord, Stream
 
@@ -179,6 +180,23 @@ class ReplySink(Protocol):
 
     async def send(self, events: Sequence[ScoredEvent]) -> None:
         """Produce each event's reply (`monitor.replies.reply_record`), keyed by customer; await the acks."""
+        ...
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    """What the alert code needs of the model's explanations. Blocking: call it off the event loop,
+    for the few events that raise or update an alert, never on the scoring path."""
+
+    def explain(
+        self,
+        texts: Sequence[str],
+        streams: Sequence[Stream],
+        top_k: int | None = None,
+        scores: Sequence[Scores] | None = None,
+    ) -> list[Reasons]:
+        """Reasons for each text (already masked), in order; `scores` (from `score`) names the
+        labels to explain, else the model's own predictions are."""
         ...
 
 

@@ -25,7 +25,6 @@ from monitor.db.connection import make_engine
 from monitor.db.partitions import MAINTENANCE_INTERVAL_S, maintain_partitions
 from monitor.db.store import Store
 from monitor.entities import EntityLinker
-from monitor.explanation import Explainer
 from monitor.kafka import (
     ConsumerAdapter,
     DeadLetterProducer,
@@ -44,7 +43,7 @@ from monitor.model.reference import load_reference
 from monitor.model.scorer import load_scorer
 from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline, PipelineOptions
-from monitor.ports import Scorer
+from monitor.ports import Explainer, Scorer
 from monitor.registry import make_decoder
 from monitor.routing import version_for
 from monitor.web import HttpServer

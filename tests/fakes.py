@@ -537,11 +537,11 @@ class FakeAlertTables:
 
     def store(self, facts: EventFacts, text: str = "", language: str | None = "en") -> EventFacts:
         """An event in `scored_events`, as the rules and the explainer read it back."""
-        event = EvidenceEvent(
-            facts.id, facts.stream, text or f"text {facts.id}", language, facts.sentiment,  # type: ignore[arg-type]
-            -0.5, facts.sentiment_confidence, facts.intent, facts.intent_confidence,
-            dict(facts.intent_probabilities),
+        scores = Scores(
+            facts.sentiment, -0.5, facts.sentiment_confidence, facts.intent,  # type: ignore[arg-type]
+            facts.intent_confidence, facts.intent_probabilities,
         )
+        event = EvidenceEvent(facts.id, facts.stream, text or f"text {facts.id}", language, scores)  # type: ignore[arg-type]
         self.stored[facts.id] = (facts, event)
         return facts
 

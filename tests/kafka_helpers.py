@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,14 @@ __all__ = ["create_topics", "encode", "produce"]
 
 async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 3) -> None:
     await kafka.create_topics(bootstrap, names, partitions)
+
+
+async def fresh_topics(bootstrap: str, partitions: int) -> tuple[str, str]:
+    """A news topic and a customer-messages topic of this test's own, created: (news, customer)."""
+    suffix = uuid.uuid4().hex[:6]
+    news, customer = f"news-{suffix}", f"cust-{suffix}"
+    await create_topics(bootstrap, [news, customer], partitions)
+    return news, customer
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[Any]) -> int:

@@ -41,13 +41,13 @@ from monitor.alerts import reasons as rs
 from monitor.alerts.budget import BudgetPolicy, ExplainBudget, is_urgent, urgent_wait_s
 from monitor.alerts.ports import AlertsDatabase, EvidenceEvent, ExplainingTables, Explanations, Waiting
 from monitor.errors import StoreUnavailable
-from monitor.explanation import Explainer, Reasons
+from monitor.explanation import Reasons
 from monitor.load import Load
 from monitor.masking import ALL_KINDS, Kind
 from monitor.metrics import Metrics
 from monitor.periodic import pause
-from monitor.ports import RoutingScorer
-from monitor.records import Scores, Stream
+from monitor.ports import Explainer, RoutingScorer
+from monitor.records import Stream
 
 log = structlog.get_logger(__name__)
 
@@ -81,18 +81,6 @@ class Pending(Waiting):
     @property
     def urgent(self) -> bool:
         return is_urgent(self.payload.get("severity"))
-
-
-def scores_of(event: EvidenceEvent) -> Scores:
-    """A stored event's scores (the labels `explain` is asked about)."""
-    return Scores(
-        sentiment=event.sentiment,
-        sentiment_score=event.sentiment_score,
-        sentiment_confidence=event.sentiment_confidence,
-        intent=event.intent,
-        intent_confidence=event.intent_confidence,
-        intent_probabilities=tuple(sorted(event.intent_probabilities.items(), key=lambda kv: -kv[1])),
-    )
 
 
 class AlertExplainer:
@@ -267,7 +255,7 @@ class AlertExplainer:
         (also when the wait for it was given up: the thread ran to the end all the same)."""
         texts = [e.text for e in events]  # stored texts are masked
         streams: list[Stream] = [e.stream for e in events]
-        scores = [scores_of(e) for e in events]
+        scores = [e.scores for e in events]
         loop = asyncio.get_running_loop()
 
         def run() -> list[Reasons]:

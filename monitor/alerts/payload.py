@@ -1,7 +1,9 @@
 """The JSON body of a webhook notification, built from plain alert data (pure).
 
-The body is frozen into the outbox when the notification is written, so every retry sends the
-same content under the same webhook-id, and what a receiver got can be read back in SQL.
+The body is written with the notification. Where an explainer runs, it is completed once, before
+the notification is ready to send, with the evidence's words (`monitor.alerts.reasons.with_reasons`);
+from then on it is frozen, so every retry sends the same content under the same webhook-id, and
+what a receiver got can be read back in SQL.
 """
 
 from __future__ import annotations

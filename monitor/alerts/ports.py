@@ -20,7 +20,7 @@ from monitor.alerts.payload import AlertView, Page
 from monitor.alerts.retry import DeliveryStatus
 from monitor.alerts.rules import StoryItem, Trigger
 from monitor.masking import Kind
-from monitor.records import Sentiment, Stream
+from monitor.records import Scores, Stream
 
 Key = tuple[str, str]
 """(rule, entity): at most one alert of a key is open at a time."""
@@ -74,12 +74,7 @@ class EvidenceEvent:
     stream: Stream
     text: str
     language: str | None
-    sentiment: Sentiment
-    sentiment_score: float
-    sentiment_confidence: float
-    intent: str | None
-    intent_confidence: float | None
-    intent_probabilities: dict[str, float]
+    scores: Scores
 
 
 @dataclass(frozen=True, slots=True)

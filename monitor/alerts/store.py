@@ -61,6 +61,11 @@ def facts(event_id: int, event: ScoredEvent) -> r.EventFacts:
     )
 
 
+def paged_at(alert: AlertView) -> datetime:
+    """When an open alert was last paged (every alert is paged as it opens)."""
+    return alert.last_notified_at or alert.first_seen
+
+
 class AlertStore:
     """Raises, updates and resolves alerts, writing their notifications to the outbox.
 
@@ -136,9 +141,8 @@ class AlertStore:
         self, tables: AlertTables, alert: AlertView, candidate: r.Candidate, now: datetime
     ) -> AlertView | None:
         """Add the candidate's events to an open alert; returns it when it is to be paged again."""
-        assert alert.last_notified_at is not None  # every open alert was paged when it opened
         current = r.OpenAlert(
-            str(alert.id), alert.evidence, alert.first_seen, alert.last_seen, alert.event_count, alert.last_notified_at
+            str(alert.id), alert.evidence, alert.first_seen, alert.last_seen, alert.event_count, paged_at(alert)
         )
         if candidate.rule == r.NEGATIVE_NEWS_BURST:
             # A burst counts stories: only an event of a story the alert does not hold yet is new.
@@ -214,8 +218,7 @@ class AlertStore:
                         severity=rule.severity)
             return
         alert = (await tables.firing([key]))[key]
-        assert alert.last_notified_at is not None
-        page_again = now - alert.last_notified_at >= rule.cooldown
+        page_again = now - paged_at(alert) >= rule.cooldown
         revision = Revision(
             (), alert.first_seen, now, alert.event_count + 1, (*alert.evidence_details, change.as_json()),
             notified_at=now if page_again else None,

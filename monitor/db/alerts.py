@@ -76,6 +76,7 @@ from monitor.db.schema import (
     ScoredEventRow,
     WebhookEndpointRow,
 )
+from monitor.db.store import SCORE_FIELDS, scores_from_columns
 from monitor.masking import Kind
 from monitor.stories import STORY_WINDOW_S
 
@@ -345,20 +346,11 @@ class AlertTables:
     async def events(self, ids: Collection[int]) -> list[EvidenceEvent]:
         if not ids:
             return []
+        scores = [getattr(Ev, name) for name in SCORE_FIELDS]
         rows = await self.conn.execute(
-            select(
-                Ev.id, Ev.stream, Ev.text, Ev.language, Ev.sentiment, Ev.sentiment_score, Ev.sentiment_confidence,
-                Ev.intent, Ev.intent_confidence, Ev.intent_probabilities,
-            ).where(Ev.id.in_(list(ids)))
+            select(Ev.id, Ev.stream, Ev.text, Ev.language, *scores).where(Ev.id.in_(list(ids)))
         )
-        return [
-            EvidenceEvent(
-                id=r.id, stream=r.stream, text=r.text, language=r.language, sentiment=r.sentiment,
-                sentiment_score=r.sentiment_score, sentiment_confidence=r.sentiment_confidence, intent=r.intent,
-                intent_confidence=r.intent_confidence, intent_probabilities=r.intent_probabilities or {},
-            )
-            for r in rows
-        ]
+        return [EvidenceEvent(r.id, r.stream, r.text, r.language, scores_from_columns(r)) for r in rows]
 
     async def store_explanations(self, explained: Mapping[int, tuple[str, Explanations]]) -> None:
         if not explained:

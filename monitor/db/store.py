@@ -82,6 +82,19 @@ def score_columns(s: Scores | None) -> dict[str, Any]:
     }
 
 
+def scores_from_columns(row: Any) -> Scores:
+    """The inverse of `score_columns`: a stored event's scores (rows of scored events only)."""
+    probabilities = row.intent_probabilities or {}
+    return Scores(
+        sentiment=row.sentiment,
+        sentiment_score=row.sentiment_score,
+        sentiment_confidence=row.sentiment_confidence,
+        intent=row.intent,
+        intent_confidence=row.intent_confidence,
+        intent_probabilities=tuple(sorted(probabilities.items(), key=lambda kv: -kv[1])),
+    )
+
+
 def score_row(event_id: int, event: ScoredEvent, origin: str = "live") -> dict[str, Any]:
     """The event's `event_scores` row: its scores under the version that computed them."""
     return {

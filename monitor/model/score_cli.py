@@ -7,10 +7,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from monitor.explanation import Explainer, Reasons
+from monitor.explanation import Reasons
 from monitor.language import UNDETERMINED, LanguageDetector, scorable
 from monitor.masking import ALL_KINDS, Kind, mask_text
 from monitor.model.scorer import Scorer
+from monitor.ports import Explainer
 from monitor.records import Stream
 from monitor.routing import score_texts, version_for
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from monitor.alerts.cli import show_open_alerts
 from monitor.tools.receiver import WebhookReceiver
 from tests.fakes import FakeExplainer
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -71,8 +70,7 @@ async def produce_burst_and_fraud(bootstrap: str, news: str, customer: str) -> N
 async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
     broker, database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=1)
     await produce_burst_and_fraud(broker.bootstrap, news, customer)
     receiver = WebhookReceiver([SECRET]).start()
     settings = settings_for(
@@ -143,8 +141,7 @@ async def test_webhooks_name_the_words_behind_a_burst_and_a_fraud_report(
 async def test_an_alert_that_cannot_be_explained_is_still_sent(
     broker, database_url: str, db: asyncpg.Connection, scorer, delay_s: float
 ) -> None:  # type: ignore[no-untyped-def]
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=1)
     await produce_burst_and_fraud(broker.bootstrap, news, customer)
     receiver = WebhookReceiver([SECRET]).start()
     settings = settings_for(

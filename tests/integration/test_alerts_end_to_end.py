@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +26,7 @@ from monitor.tools.produce import Message
 from monitor.tools.produce import produce as produce_messages
 from monitor.tools.receiver import WebhookReceiver
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -49,8 +48,7 @@ ZTX_HEADLINES = [
 async def test_done_when_scenario(
     broker, database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=3)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=3)
     now = datetime.now(UTC)
     await produce(
         broker.bootstrap,
@@ -164,8 +162,7 @@ async def test_two_pipelines_on_different_partitions_raise_one_alert(
     db: asyncpg.Connection,
     scorer,  # type: ignore[no-untyped-def]
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     await produce_messages(  # 3 per partition; the rule needs 5
         broker.bootstrap,
         [

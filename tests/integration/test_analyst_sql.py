@@ -16,7 +16,7 @@ from monitor.db.migrate import downgrade, upgrade
 from monitor.db.partitions import maintain_partitions
 from tests.conftest import ADMIN_URL
 from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
@@ -60,8 +60,7 @@ def test_queries_file_has_the_documented_queries() -> None:
 async def test_every_documented_query_runs_on_data_written_by_the_service(
     broker, database_url, db, scorer, analyst
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     items = [{"id": f"n{i}", "headline": HEADLINES[i % 5], "tickers": ["ztx"]} for i in range(20)]
     await produce(broker.bootstrap, news, [*items, b"not json"])
     texts = [

@@ -9,15 +9,14 @@ import pytest
 
 from tests.integration.running import HEADLINES, service_env
 from tests.integration.service_process import ServiceProcess
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 
 
 async def test_sigkill_halfway_then_restart_gives_every_message_exactly_once(broker, database_url, db) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=3)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=3)
     total = 3_000
     # No producer ids: the natural key is topic/partition/offset, the harder case for dedup.
     await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} ({i})"} for i in range(total)])
@@ -49,8 +48,7 @@ async def test_sigkill_halfway_then_restart_gives_every_message_exactly_once(bro
 
 
 async def test_sigterm_under_load_finishes_commits_and_exits_zero(broker, database_url, db) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     total = 2_000
     await produce(broker.bootstrap, news, [{"id": f"m{i}", "headline": HEADLINES[i % 5]} for i in range(total)])
     env = service_env(broker.bootstrap, database_url, news, customer, f"g-{uuid.uuid4().hex[:6]}")

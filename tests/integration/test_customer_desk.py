@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -12,6 +11,7 @@ import pytest
 from monitor.alerts.config import load_rules
 from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce, read_topic
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 WATCH_LIST = set(load_rules().rules.fraud_intent.intents)
@@ -37,9 +37,7 @@ async def test_out_of_scope_messages_replies_and_a_fraud_report(
     await produce(broker.bootstrap, customer, MESSAGES)
     settings = settings_for(broker.bootstrap, database_url, news, customer, replies_topic=replies)
     async with service_running(settings, scorer):
-        async with asyncio.timeout(120):
-            while await db.fetchval("SELECT count(*) FROM alert_notifications") < 1:  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+        assert await wait_for_rows(db, "alert_notifications", 1) >= 1
 
     rows = await db.fetch(
         "SELECT message_id, intent, intent_confidence, reply_id, reply_text, reply_score, urgency, queue"

@@ -9,7 +9,6 @@ catches up by itself once the database takes writes again.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import asyncpg
@@ -18,7 +17,7 @@ import pytest
 import structlog
 
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import until, wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -56,8 +55,7 @@ async def counts(db: asyncpg.Connection) -> tuple[int, int, int]:
 async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
     broker, database_url: str, db: asyncpg.Connection, scorer, _free_http_port: int
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     await db.execute(DISK_FULL)
     n = 300
     await produce(broker.bootstrap, news, [{"id": f"n{i}", "headline": f"Markets steady ({i})"} for i in range(n)])
@@ -88,8 +86,7 @@ async def test_a_full_disk_delays_rows_loses_none_and_dead_letters_nothing(
 async def test_a_read_only_primary_delays_rows_loses_none_and_dead_letters_nothing(
     broker, database_url: str, db: asyncpg.Connection, scorer, _free_http_port: int
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     name = database_url.rsplit("/", 1)[1]
     before, during = 100, 200
     settings = settings_for(

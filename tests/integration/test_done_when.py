@@ -20,7 +20,7 @@ from tests.conftest import ADMIN_URL, free_port
 from tests.integration.poison import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, NEWS_POISON, Poison, tables_holding
 from tests.integration.running import HEADLINES, service_env
 from tests.integration.service_process import ServiceProcess
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -99,8 +99,7 @@ async def produce_slowly(bootstrap: str, topic: str, total: int, chunks: int, ga
 
 
 async def test_done_when_3001_rows_one_dead_letter_per_poison_no_card_anywhere(broker, database_url, db) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=3)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=3)
     await produce(broker.bootstrap, news, first_wave())
     env = {
         **service_env(broker.bootstrap, database_url, news, customer, f"g-{uuid.uuid4().hex[:6]}"),

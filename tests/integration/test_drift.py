@@ -3,11 +3,9 @@ when they come back; the done-when scenario runs the service with the real model
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,7 +165,8 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
     from monitor.model.training.reference import compute_reference
     from monitor.tools.receiver import WebhookReceiver, new_webhook_secret
     from tests.integration.running import service_running, settings_for
-    from tests.kafka_helpers import create_topics, produce
+    from tests.kafka_helpers import fresh_topics, produce
+    from tests.waiting import until, wait_for_rows
 
     # The reference as it ships with the model: this model's dev-set predictions.
     reference = tmp_path / "reference.json"
@@ -175,8 +174,7 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
     rules = tmp_path / "rules.yaml"
     rules.write_text(default_rules_path().read_text().replace("check_every: 30s", "check_every: 5s"))
     headlines, tweets = _texts(data_dir)
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     secret = new_webhook_secret()
     receiver = WebhookReceiver([secret]).start()
     settings = settings_for(
@@ -190,11 +188,8 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
     try:
         async with service_running(settings, scorer):
             await produce(broker.bootstrap, news, [{"id": f"h{i}", "headline": t} for i, t in enumerate(headlines)])
-            async with asyncio.timeout(300):
-                # Stored, scored or not: a few PhraseBank lines are French or German (no scores).
-                scored = "SELECT count(*) FROM scored_events WHERE stream = 'news'"
-                while await db.fetchval(scored) < HEADLINES:  # noqa: ASYNC110 - polls the database
-                    await asyncio.sleep(0.5)
+            # Stored, scored or not: a few PhraseBank lines are French or German (no scores).
+            assert await wait_for_rows(db, "scored_events", HEADLINES, within_s=300) == HEADLINES
             # One more round over the full window, judged here as one more replica would (it raises
             # the alert as the service's chore does): then neither it nor the chore's rounds while
             # the headlines were scored raised one.
@@ -213,9 +208,7 @@ async def test_done_when_ordinary_headlines_raise_nothing_and_tweets_on_the_news
 
             started = time.monotonic()
             await produce(broker.bootstrap, news, [{"id": f"t{i}", "headline": t} for i, t in enumerate(tweets)])
-            async with asyncio.timeout(RAISE_WITHIN_S):
-                while not drift_deliveries():  # noqa: ASYNC110 - polls the receiver's thread
-                    await asyncio.sleep(0.5)
+            await until(lambda: bool(drift_deliveries()), RAISE_WITHIN_S, every_s=0.5)
             took_s = time.monotonic() - started
     finally:
         receiver.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -24,7 +23,7 @@ from monitor.db.migrate import upgrade
 from monitor.tools.receiver import WebhookReceiver
 from tests.integration.pg_cluster import Cluster, Relay, cluster, server_bin
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -102,8 +101,7 @@ async def test_a_failover_that_lost_transactions_ends_with_every_message_once_on
     pg.add_standby()
     relay = Relay(pg.primary.port)
     await relay.start()
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     receiver = WebhookReceiver([SECRET]).start()
     settings = settings_for(
         broker.bootstrap,

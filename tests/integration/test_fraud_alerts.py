@@ -6,10 +6,8 @@ the training data. Each comes from its own customer, so each fraud report is its
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -17,7 +15,8 @@ import pytest
 
 from monitor.alerts.config import load_rules
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
+from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +33,13 @@ def probe(label: str, n: int) -> list[str]:
 async def test_fraud_reports_alert_and_ordinary_requests_do_not(
     broker, database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     reports, requests = probe("fraud", 8), probe("ordinary", 8)
     messages = [{"id": f"f{i}", "text": t, "customer_id": f"victim-{i}"} for i, t in enumerate(reports)]
     messages += [{"id": f"o{i}", "text": t, "customer_id": f"asker-{i}"} for i, t in enumerate(requests)]
     await produce(broker.bootstrap, customer, messages)
     async with service_running(settings_for(broker.bootstrap, database_url, news, customer), scorer):
-        async with asyncio.timeout(120):
-            while await db.fetchval("SELECT count(*) FROM scored_events") < len(messages):  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+        assert await wait_for_rows(db, "scored_events", len(messages)) == len(messages)
 
     alerts = await db.fetch("SELECT entity, evidence, evidence_details FROM alerts WHERE rule = 'fraud_intent'")
     alerted = {a["entity"] for a in alerts}

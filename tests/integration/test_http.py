@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import ADMIN_URL
 from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import last_value, wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -48,8 +46,7 @@ async def metrics_text(client: httpx.AsyncClient) -> str:
 async def test_health_readiness_and_metrics_of_a_running_service(
     broker, database_url, db, scorer, _free_http_port
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     headlines = [{"id": f"n{i}", "headline": HEADLINES[i % 5]} for i in range(30)]
     await produce(broker.bootstrap, news, [*headlines, b"{broken"])
     texts = [{"id": f"c{i}", "text": QUESTIONS[i % 4]} for i in range(10)]

@@ -6,12 +6,10 @@ the analyst role may read it."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
@@ -34,8 +32,7 @@ CUSTOMERS = [
 async def test_english_and_chinese_are_scored_each_by_its_model_the_rest_stored_with_its_language(
     broker, database_url, db, scorer
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=1)
     await produce(broker.bootstrap, news, [{"id": i, "headline": text} for i, text, _ in NEWS])
     await produce(
         broker.bootstrap, customer, [{"id": i, "text": text, "customer_id": who} for i, text, _, who in CUSTOMERS]

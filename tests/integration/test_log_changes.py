@@ -11,7 +11,6 @@ per partition, one `kafka_log_changed` alert for the topic, and the metric.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -19,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from monitor.metrics import Metrics
 from monitor.service import run_service
 from tests.integration.running import settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import create_topics, fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
@@ -54,8 +53,7 @@ async def test_a_topic_recreated_under_the_service_is_read_whole_and_reported(
 ) -> None:
     """`while_stopped`: the topic is replaced while the service is down; the next start's
     assignment seeks to the stored positions and finds the log is not the one they were read in."""
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     settings = settings_for(broker.bootstrap, database_url, news, customer, log_check_interval_s=1.0)
     metrics = Metrics()
     await produce(broker.bootstrap, news, headlines("before", BEFORE, ids=ids))
@@ -110,8 +108,7 @@ async def test_a_topic_replaced_mid_stream_lands_the_new_log_once_and_reports_th
     """The soak's extra fault: the topic replaced while a backlog is being read. What the new log
     holds lands once; what the old log held and was never read is reported as lost, offset by offset."""
     old, new = 1_500, 600
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     await produce(broker.bootstrap, news, headlines("old", old, ids=True))
     settings = settings_for(
         broker.bootstrap, database_url, news, customer, log_check_interval_s=1.0, max_poll_records=64

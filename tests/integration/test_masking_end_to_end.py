@@ -5,7 +5,6 @@ explanations, notifications) nor on the dead-letter topic, and /metrics counts t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import unicodedata
@@ -18,7 +17,7 @@ import pytest
 from monitor.masking import KINDS
 from tests.integration.running import service_running, settings_for
 from tests.kafka_helpers import create_topics, produce_raw, read_topic
-from tests.waiting import wait_for_rows
+from tests.waiting import until, wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -133,9 +132,10 @@ async def test_no_identifier_of_any_kind_is_stored_or_sent_in_clear(
         assert await wait_for_rows(db, "dead_letters", 1) == 1
         # The fraud report's alert is explained (its words stored, merged into the notification).
         assert await wait_for_rows(db, "event_explanations", 1, within_s=120) >= 1
-        async with asyncio.timeout(60):
-            while await db.fetchval("SELECT count(*) FROM alert_notifications WHERE explained_at IS NULL"):  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+        async def all_ready() -> bool:
+            return not await db.fetchval("SELECT count(*) FROM alert_notifications WHERE explained_at IS NULL")
+
+        await until(all_ready, within_s=60, every_s=0.2)
         metrics = (await http.get(f"http://127.0.0.1:{_free_http_port}/metrics")).text
 
     values = await every_text_value(db)

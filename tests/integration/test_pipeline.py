@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 import pytest
 
 from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 
 async def test_consumes_scores_and_stores_both_streams_once(broker, database_url, db, scorer) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=3)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=3)
     n_news, n_customer = 200, 80
     await produce(
         broker.bootstrap,
@@ -72,8 +70,7 @@ async def test_a_value_postgres_refuses_becomes_a_dead_letter_not_a_crash_loop(
         return rows
 
     monkeypatch.setattr(monitor.pipeline, "process_records", smuggle_nul)
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=1)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=1)
     values = [{"id": f"n{i}", "headline": HEADLINES[i % 5]} for i in range(20)]
     values.insert(7, {"id": "bad", "headline": "Card 4111 1111 1111 1111 in a refused row"})
     await produce(broker.bootstrap, news, values)

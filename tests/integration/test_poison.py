@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import string
-import uuid
 
 import pytest
 
 from tests.integration.poison import CUSTOMER_POISON, MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, NEWS_POISON, Poison
 from tests.integration.running import HEADLINES, QUESTIONS, service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
@@ -32,8 +31,7 @@ def interleave(poison: tuple[Poison, ...], good: list[dict[str, str]]) -> list[o
 async def test_every_poison_kind_becomes_one_readable_dead_letter_and_the_stream_goes_on(
     broker, database_url, db, scorer
 ) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     n_news, n_customer = GOOD_BETWEEN * (len(NEWS_POISON) + 1), GOOD_BETWEEN * (len(CUSTOMER_POISON) + 1)
     good_news = [{"id": f"n{i}", "headline": HEADLINES[i % 5]} for i in range(n_news)]
     good_customer = [{"id": f"c{i}", "text": QUESTIONS[i % 4]} for i in range(n_customer)]

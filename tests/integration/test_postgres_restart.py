@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import structlog
 
 from monitor.db.migrate import upgrade
 from tests.integration.running import HEADLINES, service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows, wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -72,8 +71,7 @@ async def test_postgres_restarted_the_service_waits_retries_and_catches_up_witho
     broker, private_postgres: PrivatePostgres, scorer, _free_http_port: int
 ) -> None:
     pg = private_postgres
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     before, during = 200, 300
     await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} ({i})"} for i in range(before)])
     settings = settings_for(broker.bootstrap, pg.url, news, customer, max_poll_records=50, http_port=_free_http_port)

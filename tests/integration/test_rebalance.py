@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 
 import pytest
@@ -12,15 +11,14 @@ from structlog.testing import capture_logs
 from monitor.batch import CommittedBatch
 from monitor.service import run_service
 from tests.integration.running import HEADLINES, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import wait_for_rows
 
 pytestmark = pytest.mark.integration
 
 
 async def test_replica_joins_and_leaves_under_load(broker, database_url, db, scorer) -> None:
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=4)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=4)
     total = 2_400
     # No producer ids, so a replayed record would only be caught by its Kafka position.
     await produce(broker.bootstrap, news, [{"headline": f"{HEADLINES[i % 5]} #{i}"} for i in range(total)])

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from tests.integration.running import service_running, settings_for
-from tests.kafka_helpers import create_topics, produce
+from tests.kafka_helpers import fresh_topics, produce
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -46,8 +45,7 @@ INTEL = [
 async def test_reprints_are_one_story_and_bursts_count_stories(
     broker, database_url: str, db: asyncpg.Connection, scorer
 ) -> None:  # type: ignore[no-untyped-def]
-    news, customer = f"news-{uuid.uuid4().hex[:6]}", f"cust-{uuid.uuid4().hex[:6]}"
-    await create_topics(broker.bootstrap, [news, customer], partitions=2)
+    news, customer = await fresh_topics(broker.bootstrap, partitions=2)
     now = datetime.now(UTC)
 
     def at(minutes: float) -> str:

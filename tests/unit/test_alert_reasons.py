@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from monitor.alerts import reasons as rs
 from monitor.alerts.cli import format_table
-from monitor.alerts.explainer import AlertExplainer, ExplainPolicy, scores_of
+from monitor.alerts.explainer import AlertExplainer, ExplainPolicy
 from monitor.alerts.payload import AlertView, Page, notification_body
 from monitor.alerts.ports import EvidenceEvent
-from monitor.explanation import Explainer, Reasons
+from monitor.db.store import score_columns, scores_from_columns
+from monitor.explanation import Reasons
+from monitor.ports import Explainer
+from monitor.records import Scores
 from tests.fakes import FakeAlertTables, FakeClock, FakeExplainer, explanation
 
 CARD = "4111 1111 1111 1111"
@@ -142,15 +146,11 @@ def test_the_why_column_names_the_latest_evidence_words() -> None:
     assert "p=0.80 compromised_card" in table
 
 
-def test_stored_scores_name_the_labels_to_explain() -> None:
-    row = EvidenceEvent(
-        id=1, stream="customer", text="stolen", language="en", sentiment="negative", sentiment_score=-0.7,
-        sentiment_confidence=0.8, intent="compromised_card", intent_confidence=0.6,
-        intent_probabilities={"lost_or_stolen_card": 0.3, "compromised_card": 0.6},
-    )
-    scores = scores_of(row)
-    assert scores.sentiment == "negative" and scores.intent == "compromised_card"
-    assert scores.intent_probabilities[0] == ("compromised_card", 0.6)
+def test_stored_scores_read_back_are_the_scores_written() -> None:
+    written = Scores("negative", -0.7, 0.8, "compromised_card", 0.6, (("compromised_card", 0.6), ("lost", 0.3)))
+    row = SimpleNamespace(**score_columns(written))
+    row.intent_probabilities = {"lost": 0.3, "compromised_card": 0.6}  # JSONB keeps no order
+    assert scores_from_columns(row) == written
 
 
 def test_the_model_is_called_in_a_worker_thread_with_the_stored_scores() -> None:
@@ -158,9 +158,8 @@ def test_the_model_is_called_in_a_worker_thread_with_the_stored_scores() -> None
     assert isinstance(fake, Explainer)
     explainer = AlertExplainer(FakeAlertTables(FakeClock()), fake, "test", ExplainPolicy())
     row = EvidenceEvent(
-        id=1, stream="customer", text=f"my card {CARD[:4]} ************ was stolen", language="en",
-        sentiment="negative", sentiment_score=-0.7, sentiment_confidence=0.8, intent="compromised_card",
-        intent_confidence=0.9, intent_probabilities={},
+        1, "customer", f"my card {CARD[:4]} ************ was stolen", "en",
+        Scores("negative", -0.7, 0.8, "compromised_card", 0.9),
     )
 
     async def go() -> list[Reasons]:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from monitor.explanation import Explainer, WordWeight
+from monitor.explanation import WordWeight
 from monitor.model.scorer import Scorer
+from monitor.ports import Explainer
 from monitor.records import Scores, Stream
 
 _SPACES = re.compile(r"\s{2,}")
