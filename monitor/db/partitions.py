@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.db.alerts import expire as expire_alerts
 from monitor.db.connection import connect, transaction
-from monitor.db.schema import ScoredEventRow
+from monitor.db.schema import EventScoreRow, ScoredEventKeyRow, ScoredEventRow
 from monitor.db.stories import MEMBERS_KEPT_DAYS
 
 log = structlog.get_logger(__name__)
@@ -209,12 +209,8 @@ async def _expire(conn: AsyncConnection, cutoff: datetime) -> int:
     """Delete what the dropped partitions did not hold: old rows in the default partition, old keys,
     and the scores of every expired event (event_scores is not partitioned)."""
     rows = await conn.execute(delete(_DEFAULT).where(_DEFAULT.c.event_time < cutoff))
-    keys = await conn.execute(
-        sql("DELETE FROM scored_event_keys WHERE event_time < :cutoff"), {"cutoff": cutoff}
-    )
-    scores = await conn.execute(
-        sql("DELETE FROM event_scores WHERE event_time < :cutoff"), {"cutoff": cutoff}
-    )
+    keys = await conn.execute(delete(ScoredEventKeyRow).where(ScoredEventKeyRow.event_time < cutoff))
+    scores = await conn.execute(delete(EventScoreRow).where(EventScoreRow.event_time < cutoff))
     return int(rows.rowcount) + int(keys.rowcount) + int(scores.rowcount)
 
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,6 +47,8 @@ from monitor.routing import score_texts, version_for
 
 log = structlog.get_logger(__name__)
 
+E, S = ScoredEventRow, EventScoreRow
+
 LOCK_TIMEOUT = "2s"
 """How long a chunk's update waits on a row lock before giving way and trying again."""
 LOCK_RETRIES = 10
@@ -60,19 +62,15 @@ class Scope:
     until: datetime | None = None
     stream: Stream | None = None
 
-    def where(self) -> tuple[str, dict[str, Any]]:
-        clauses: list[str] = []
-        params: dict[str, Any] = {}
+    def conditions(self) -> list[ColumnElement[bool]]:
+        out = []
         if self.since is not None:
-            clauses.append("s.event_time >= :since")
-            params["since"] = self.since
+            out.append(E.event_time >= self.since)
         if self.until is not None:
-            clauses.append("s.event_time < :until")
-            params["until"] = self.until
+            out.append(E.event_time < self.until)
         if self.stream is not None:
-            clauses.append("s.stream = :stream")
-            params["stream"] = self.stream
-        return "".join(f" AND {c}" for c in clauses), params
+            out.append(E.stream == self.stream)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,26 +108,28 @@ class RescoreReport:
     """Events another writer scored with this version meanwhile (their rows were kept)."""
 
 
-MISSING = """
-FROM scored_events AS s
-WHERE NOT EXISTS (SELECT 1 FROM event_scores AS es WHERE es.event_id = s.id AND es.model_version = :version)
-  AND ((s.language IS NULL AND :undetected) OR s.language = ANY(:languages))
-"""
-"""Events without this version's scores, in a language it reads (NULL: stored before languages were
-detected, when every row was scored): a row stored unscored stays so until a model reads its language."""
+def _missing(model: ModelPass) -> ColumnElement[bool]:
+    """Events without this version's scores, in a language it reads (NULL: stored before languages
+    were detected, when every row was scored): a row stored unscored stays so until a model reads
+    its language."""
+    scored = select(S.event_id).where(S.event_id == E.id, S.model_version == model.version).exists()
+    language: ColumnElement[bool] = E.language.in_(model.languages)
+    if model.undetected:
+        language = or_(E.language.is_(None), language)
+    return and_(~scored, language)
 
-FIRST_CHUNK = (
-    "SELECT s.id, s.event_time, s.stream, s.text, s.language" + MISSING
-    + "{scope} ORDER BY s.event_time, s.id LIMIT :limit"
-)
-NEXT_CHUNK = (
-    "SELECT s.id, s.event_time, s.stream, s.text, s.language"
-    + MISSING
-    + " AND s.event_time >= :after_time AND (s.event_time, s.id) > (:after_time, :after_id)"
-    " {scope} ORDER BY s.event_time, s.id LIMIT :limit"
-)
-"""Keyset pagination on (event_time, id): each chunk starts where the last one ended, reading
-only the days from there on (the range on event_time prunes partitions)."""
+
+def _chunk(
+    model: ModelPass, scope: Scope, size: int, after: tuple[datetime, int] | None
+) -> Select[int, datetime, str, str, str | None]:
+    """The next `size` events to re-score. Keyset pagination on (event_time, id): each chunk starts
+    where the last one ended, reading only the days from there on (the range on event_time prunes
+    partitions)."""
+    query = select(E.id, E.event_time, E.stream, E.text, E.language).where(_missing(model), *scope.conditions())
+    if after is not None:
+        query = query.where(E.event_time >= after[0], tuple_(E.event_time, E.id) > tuple_(*after))
+    return query.order_by(E.event_time, E.id).limit(size)
+
 
 REPLY_COLUMNS = ("reply_id", "reply_text", "reply_score", "urgency", "queue")
 """`scored_events` columns that follow from the scores (the reply book and triage): set with them."""
@@ -166,19 +166,14 @@ def model_passes(scorer: Scorer, monitored: Collection[str] | None) -> list[Mode
     return sorted(passes, key=lambda p: p.version != main)
 
 
-def _params(model: ModelPass) -> dict[str, Any]:
-    return {"version": model.version, "languages": list(model.languages), "undetected": model.undetected}
-
-
 async def count_pending(
     engine: AsyncEngine, scorer: Scorer, scope: Scope, *, monitored: Collection[str] | None = None
 ) -> int:
     """How many events in `scope` lack the version of the model that reads them (for the progress bar)."""
-    where, params = scope.where()
     found = 0
     async with connect(engine) as conn:
         for model in model_passes(scorer, monitored):
-            counted = await conn.scalar(text("SELECT count(*)" + MISSING + where), {**_params(model), **params})
+            counted = await conn.scalar(select(func.count()).select_from(E).where(_missing(model), *scope.conditions()))
             found += int(counted or 0)
     return found
 
@@ -216,20 +211,10 @@ async def _rescore_pass(
     on_chunk: Callable[[int], None] | None,
 ) -> None:
     """The rows `model` reads, chunk by chunk, into `report`."""
-    where, params = scope.where()
     after: tuple[datetime, int] | None = None
     while True:
         async with connect(engine) as conn:
-            if after is None:
-                query, cursor = FIRST_CHUNK, {}
-            else:
-                query, cursor = NEXT_CHUNK, {"after_time": after[0], "after_id": after[1]}
-            rows = (
-                await conn.execute(
-                    text(query.format(scope=where)),
-                    {**_params(model), "limit": chunk_size, **params, **cursor},
-                )
-            ).all()
+            rows = (await conn.execute(_chunk(model, scope, chunk_size, after))).all()
         if not rows:
             return
         chunk = [Pending(row.id, row.event_time, row.stream, row.text, row.language) for row in rows]
@@ -262,7 +247,7 @@ async def _land(engine: AsyncEngine, chunk: Sequence[Pending], scored: Sequence[
     while True:
         try:
             async with transaction(engine) as conn:
-                await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                await conn.execute(select(func.set_config("lock_timeout", LOCK_TIMEOUT, True)))  # SET LOCAL
                 inserted = await conn.execute(
                     insert(EventScoreRow)
                     .on_conflict_do_nothing(index_elements=["event_id", "model_version"])

@@ -19,7 +19,7 @@ from monitor.model.training.data import dev_sets
 from monitor.model.training.finetune import LoopConfig, TaskData, run_loop
 from monitor.model.training.layers import TopBlocks
 from monitor.model.training.recipe import VERSION_PREFIX
-from tests.unit.test_hf_override import save_checkpoint
+from tests.model_helpers import save_checkpoint
 
 pytestmark = pytest.mark.integration
 

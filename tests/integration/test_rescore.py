@@ -146,7 +146,7 @@ async def test_a_time_range_rescoring_only_those_days(database_url: str, db: asy
 def _checkpoints(tmp_path: Path) -> dict[str, str]:
     """A tiny BERT per task (test_hf_override's): sentiment always negative, intent always one label."""
     from monitor.model.heads import Heads
-    from tests.unit.test_hf_override import save_checkpoint
+    from tests.model_helpers import save_checkpoint
 
     try:
         intents = Heads.load().intent.labels

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_layers import TOOLS, module_files
+from tests.package_source import TOOLS, module_files
 
 OWNER = "monitor.db.alerts"
 MAPPINGS = "monitor.db.schema"

@@ -10,34 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from monitor.errors import ModelError
-from monitor.model.encoder import default_encoder_path
 from monitor.model.hf import HFClassifier
 from monitor.records import SENTIMENTS
+from tests.model_helpers import save_checkpoint
 
 TEXTS = ["Profit rose sharply.", "The plant closed and 300 jobs were cut in the region."]
-
-
-def save_checkpoint(directory: Path, id2label: dict[int, str], winner: int) -> Path:
-    """A tiny BERT classifier whose class `winner` gets nearly all the probability."""
-    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-        num_labels=len(id2label), id2label=id2label,
-        label2id={v: k for k, v in id2label.items()},
-    )
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.fill_(0.0)
-        model.classifier.bias[winner] = 10.0
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
 
 
 def test_finbert_label_order_maps_onto_ours(tmp_path: Path) -> None:

@@ -11,9 +11,7 @@ import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import monitor
-
-PACKAGE = Path(monitor.__file__).parent
+from tests.package_source import TOOLS, module_files
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("records", ("monitor.records", "monitor.errors")),
@@ -55,8 +53,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 """Floors, lowest first; a module may import its own floor and those below. A name covers its
 submodules; the longest name that matches a module places it."""
 
-TOOLS = "monitor.tools"
-"""Apart: the tools may import anything, and nothing but `TOOLS_DOOR` imports them."""
 TOOLS_DOOR = "monitor.cli.tools"
 """`monitor demo` and `monitor bench`: import the tools lazily, after checking for the extra."""
 
@@ -67,16 +63,6 @@ EDGE_LIBRARIES = frozenset(
      "jsonschema", "lingua", "asyncpg", "alembic", "aiohttp", "standardwebhooks"}
 )
 """What the core never imports: models, the database, Kafka, HTTP, the registry client."""
-
-
-def module_files(package: Path = PACKAGE) -> dict[str, Path]:
-    """Every module of the package by dotted name (the migrations ship apart and import nothing of ours)."""
-    out = {}
-    for path in sorted(package.rglob("*.py")):
-        parts = path.relative_to(package.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        out[name] = path
-    return out
 
 
 def imports_of(name: str, path: Path, known: Iterable[str]) -> tuple[set[str], set[str]]:

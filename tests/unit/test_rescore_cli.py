@@ -28,8 +28,8 @@ def test_an_unknown_stream_is_refused() -> None:
 
 
 def test_the_scope_filters_only_what_was_asked() -> None:
-    assert Scope().where() == ("", {})
+    assert Scope().conditions() == []
     since = datetime(2026, 11, 1, tzinfo=UTC)
-    where, params = Scope(since=since, stream="news").where()
-    assert where == " AND s.event_time >= :since AND s.stream = :stream"
-    assert params == {"since": since, "stream": "news"}
+    news_since = Scope(since=since, stream="news").conditions()
+    rendered = [str(c.compile(compile_kwargs={"literal_binds": True})) for c in news_since]
+    assert rendered == ["scored_events.event_time >= '2026-11-01 00:00:00+00:00'", "scored_events.stream = 'news'"]

@@ -18,7 +18,7 @@ from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.scorer import TransformerScorer
 from monitor.records import OUT_OF_SCOPE, Scores
 from monitor.replies import ReplyBook, parse_replies
-from tests.unit.test_scorer_heads import heads
+from tests.model_helpers import heads
 
 WEATHER = "Will it rain in London tomorrow?"
 

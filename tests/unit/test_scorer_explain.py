@@ -16,8 +16,7 @@ from monitor.model.explain import Target
 from monitor.model.hf import HFClassifier
 from monitor.model.scorer import TransformerScorer
 from monitor.records import SENTIMENTS
-from tests.unit.test_hf_override import save_checkpoint
-from tests.unit.test_scorer_heads import FixedEncoder, heads
+from tests.model_helpers import FixedEncoder, heads, save_checkpoint
 
 
 class StubAttributor:

@@ -6,43 +6,16 @@ the heads here answer from one embedding dimension each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import torch
 
 from monitor.errors import ModelError
-from monitor.model.heads import Head, Heads
+from monitor.model.heads import Heads
 from monitor.model.scorer import TransformerScorer
 from monitor.records import INTENT_PROBABILITY_FLOOR, TOP_INTENTS
-
-INTENTS = (*(f"intent_{i:02d}" for i in range(20)), "Refund_not_showing_up")
-
-
-class FixedEncoder:
-    """Every text embeds to the same unit vector along dimension 0."""
-
-    def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        out = torch.zeros((len(texts), 4))
-        out[:, 0] = 1.0
-        return out
-
-
-def head(labels: tuple[str, ...], winner: int, margin: float = 8.0) -> Head:
-    weight = torch.zeros((len(labels), 4))
-    weight[winner, 0] = margin
-    return Head(labels, weight, torch.zeros(len(labels)))
-
-
-def heads() -> Heads:
-    sentiments = ("negative", "neutral", "positive")
-    return Heads(
-        "test-v1",
-        news_sentiment=head(sentiments, 1),  # the news head says neutral
-        customer_sentiment=head(sentiments, 0),  # the mood head says upset
-        intent=head(INTENTS, len(INTENTS) - 1, margin=3.0),
-    )
+from tests.model_helpers import FixedEncoder, heads
 
 
 def scorer() -> TransformerScorer:
