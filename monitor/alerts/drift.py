@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor import drift
 from monitor.alerts import rules as r
 from monitor.alerts.config import ModelDrift, RulesConfig
+from monitor.alerts.payload import AlertView
 from monitor.alerts.ports import AlertTables, Revision
 from monitor.alerts.store import AlertStore
 from monitor.db.alerts import AlertTables as SqlAlertTables
@@ -109,7 +110,10 @@ class DriftWatch:
         done = []
         for stream, task in drift.WATCHED:
             async with transaction(engine) as conn:
-                result = await self._check_one(conn, stream, task)
+                result, raised = await self._check_one(conn, stream, task)
+            for alert in raised:  # counted once committed, as the pipeline counts a batch's
+                if self.metrics is not None:
+                    self.metrics.alerts_raised.labels(rule=alert.rule, severity=alert.severity).inc()
             if result is not None:
                 done.append(result)
                 if self.metrics is not None and self.language is None:
@@ -118,22 +122,25 @@ class DriftWatch:
         log.debug("drift checked", checks=describe(done))
         return done
 
-    async def _check_one(self, conn: AsyncConnection, stream: str, task: str) -> drift.DriftCheck | None:
+    async def _check_one(
+        self, conn: AsyncConnection, stream: str, task: str
+    ) -> tuple[drift.DriftCheck | None, list[AlertView]]:
+        """Judge one (stream, task) under its lock; the check (None: nothing to judge) and the
+        alerts it raised."""
         entity = drift.entity_of(stream, task, self.language)
         tables = SqlAlertTables(conn)
         await tables.lock([(r.MODEL_DRIFT, entity)])
         window = await self._window(conn, stream, task)
         reference, kind = await self._reference(conn, stream, task)
         if reference is None:
-            return None
+            return None, []
         result = drift.check(
             stream=stream, task=task, labels=window.labels, confidences=window.confidences,
             reference=reference, thresholds=self.thresholds(task), reference_kind=kind, language=self.language,
         )
         if result is None:
-            return None
-        await self._apply(tables, result, window)
-        return result
+            return None, []
+        return result, await self._apply(tables, result, window)
 
     async def _window(self, conn: AsyncConnection, stream: str, task: str) -> Window:
         window = live_scores(stream, task, self.model_version, self.rule.window)
@@ -161,7 +168,8 @@ class DriftWatch:
             return None, "baseline"
         return drift.summarise([row.label for row in rows], [float(row.confidence) for row in rows]), "baseline"
 
-    async def _apply(self, tables: AlertTables, result: drift.DriftCheck, window: Window) -> None:
+    async def _apply(self, tables: AlertTables, result: drift.DriftCheck, window: Window) -> list[AlertView]:
+        """Raise, refresh or resolve the alert as the check says; returns what it raised."""
         now = self.alerts.clock()
         key = (r.MODEL_DRIFT, result.entity)
         open_alert = (await tables.firing([key])).get(key)
@@ -175,12 +183,12 @@ class DriftWatch:
                 first_seen=min(window.times), last_seen=max(window.times), event_count=result.n,
                 extra_details=details,
             )
-            for alert in await self.alerts.raise_alerts(tables, [trigger], now):
+            raised = await self.alerts.raise_alerts(tables, [trigger], now)
+            for alert in raised:
                 log.warning("alert raised", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                             severity=alert.severity, **result.as_json())
-                if self.metrics is not None:
-                    self.metrics.alerts_raised.labels(rule=alert.rule, severity=alert.severity).inc()
-        elif result.drifted and open_alert is not None:
+            return raised
+        if result.drifted and open_alert is not None:
             # Still drifted: the latest window replaces the evidence (a judgement, not an
             # accumulation); `updated_at` moves, which keeps the resolve_after backstop away; no page.
             revision = Revision(
@@ -191,6 +199,7 @@ class DriftWatch:
             alert = await self.alerts.resolve(tables, open_alert.id, details, now)
             log.info("alert resolved", alert_id=str(alert.id), rule=alert.rule, entity=alert.entity,
                      **result.as_json())
+        return []
 
 
 def _thresholds_json(t: drift.Thresholds) -> dict[str, float | int]:
