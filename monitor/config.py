@@ -216,12 +216,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    def stream_of(self, topic: str) -> Literal["news", "customer"]:
-        """Which kind of stream a topic carries."""
-        if topic in self.customer_topics:
-            return "customer"
-        return "news"
-
     @property
     def topics(self) -> tuple[str, ...]:
         return self.news_topics + self.customer_topics

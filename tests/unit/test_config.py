@@ -4,6 +4,7 @@ import pytest
 
 from monitor.config import Settings
 from monitor.masking import KINDS
+from monitor.pipeline import PipelineOptions
 
 
 def test_comma_lists_and_stream_mapping_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,8 +15,9 @@ def test_comma_lists_and_stream_mapping_from_the_environment(monkeypatch: pytest
     assert s.news_topics == ("news", "wires")
     assert s.kafka_bootstrap_servers == ("a:9092", "b:9092")
     assert s.topics == ("news", "wires", "customer-messages")
-    assert s.stream_of("wires") == "news"
-    assert s.stream_of("customer-messages") == "customer"
+    options = PipelineOptions.of(s)
+    assert options.stream_of("wires") == "news"
+    assert options.stream_of("customer-messages") == "customer"
 
 
 def test_defaults_match_the_design() -> None:
