@@ -10,7 +10,7 @@ script pre-check it starts with and the routing rule, both tested without it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 UNDETERMINED = "und"
@@ -29,8 +29,9 @@ sentence ("Tencent (腾讯) shares fell 5%", 2 of 22 letters) stays with the det
 class LanguageDetector(Protocol):
     """Names the language of a text. Blocking CPU work: the pipeline calls it in its scoring workers."""
 
-    def detect(self, text: str) -> str:
-        """An ISO 639-1 code (`en`, `zh`, ...), or `UNDETERMINED`."""
+    def detect_all(self, texts: Sequence[str]) -> list[str]:
+        """For each text, an ISO 639-1 code (`en`, `zh`, ...) or `UNDETERMINED`: a batch at a time,
+        so a library can spread the work over the cores and take the GIL once."""
         ...
 
 

@@ -44,17 +44,19 @@ def process_records(
     """
     batch = WriteBatch()
     masking = MaskTally(mask_kinds, batch.masked)
-    messages: list[tuple[Message, str]] = []
+    valid: list[Message] = []
     for record in records:
         outcome = validate(record, stream_of(record.topic), limits, decoder, masking)
         if isinstance(outcome, DeadLetter):
             batch.dead_letters.append(outcome)
         else:
-            messages.append((outcome, detector.detect(outcome.text)))
+            valid.append(outcome)
+    messages = list(zip(valid, detector.detect_all([m.text for m in valid]), strict=True))
     readable = [(m, language) for m, language in messages if scorable(language, languages, scorer.languages)]
     scores = {id(m): s for m, s in _score(readable, scorer, batch, mask_kinds)}
     readable_ids = {id(m) for m, _ in readable}
     linker = linker or EntityLinker()
+    versions = {language: version_for(scorer, language) for language in {language for _, language in messages}}
     for message, language in messages:
         if id(message) in readable_ids and id(message) not in scores:
             continue  # the model failed on it alone: a dead letter now
@@ -65,7 +67,7 @@ def process_records(
                 message=message,
                 scores=got,
                 entities=tuple(link.entity for link in links),
-                model_version=version_for(scorer, language) if got is not None else None,
+                model_version=versions[language] if got is not None else None,
                 received_at=received_at,
                 language=language,
                 links=links,

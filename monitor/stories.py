@@ -64,7 +64,7 @@ def story_sketch(text: str) -> tuple[int, ...]:
         return ()
     m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
     m.update_batch([w.encode() for w in words])
-    return tuple(int(v) for v in m.hashvalues)
+    return tuple(m.hashvalues.tolist())
 
 
 def band_keys(sketch: Sequence[int]) -> tuple[int, ...]:

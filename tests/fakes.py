@@ -166,11 +166,23 @@ class FakeScorer:
 class ScriptDetector:
     """English unless the script says otherwise (Han is Chinese): the language detector's fake."""
 
-    def detect(self, text: str) -> str:
-        return by_script(text) or "en"
+    def detect_all(self, texts: Sequence[str]) -> list[str]:
+        return [by_script(text) or "en" for text in texts]
 
 
 DETECTOR = ScriptDetector()
+
+
+class PrefixDetector:
+    """`es: ...` is Spanish (languages the script alone cannot tell); else the script decides."""
+
+    def detect_all(self, texts: Sequence[str]) -> list[str]:
+        return [_prefix(text) or DETECTOR.detect_all([text])[0] for text in texts]
+
+
+def _prefix(text: str) -> str | None:
+    code, sep, _ = text.partition(": ")
+    return code if sep and len(code) == 2 else None
 
 
 class FakeStore:

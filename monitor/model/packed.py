@@ -8,6 +8,11 @@ only to its own longest text, and rounds the row count up to one of a few sizes 
 the dense layers, nearly all the work, run as one matmul of a shape seen before, and attention,
 the one step that must keep texts apart, runs on each group's rows as they lie.
 
+On a CPU attention is two batched matmuls and a float32 softmax, not PyTorch's fused
+`scaled_dot_product_attention`: for these short texts (a few dozen tokens, 32-wide heads) the
+fused kernel took about a third of the model's time for under 2% of its FLOPs, and the plain
+form scored 10-13% more messages a second (`docs/performance.md`); on a GPU the fused kernel stays.
+
 Reads the weights of the Hugging Face `BertModel` it is given at every call, so deltas applied to
 it, a precision cast or training steps are always what it computes with.
 """
@@ -34,6 +39,8 @@ class AttentionGroup:
     width: int
     keys: torch.Tensor
     """(rows, 1, 1, width) bool: which of the group's slots hold real tokens."""
+    bias: torch.Tensor
+    """`keys` as a float32 term added to the attention scores: 0 on real tokens, -inf on padding."""
 
     @property
     def end(self) -> int:
@@ -84,15 +91,17 @@ def pack(ids: Sequence[list[int]], groups: Sequence[Sequence[int]], pad_id: int,
             host = host.pin_memory()
         return host.to(device, non_blocking=True)
 
+    def attention_group(start: int, rows: int, width: int, keys: list[bool]) -> AttentionGroup:
+        real = tensor(keys, torch.bool).view(rows, 1, 1, width)
+        bias = torch.zeros(real.shape, device=real.device).masked_fill_(~real, float("-inf"))
+        return AttentionGroup(start, rows, width, real, bias)
+
     return PackedCall(
         tensor(token_ids),
         tensor(positions),
         tensor(owners),
         tensor(lengths, torch.float32),
-        [
-            AttentionGroup(start, rows, width, tensor(keys, torch.bool).view(rows, 1, 1, width))
-            for start, rows, width, keys in layout
-        ],
+        [attention_group(*spec) for spec in layout],
     )
 
 
@@ -112,10 +121,15 @@ class PackedForward:
     def _attend(self, qkv: torch.Tensor, groups: Sequence[AttentionGroup]) -> torch.Tensor:
         """Each group's attention over its own texts; `qkv` is (R, 3 x hidden), packed."""
         head_dim = self.hidden // self.heads
+        fused = qkv.device.type != "cpu"
         out = []
         for g in groups:
             q, k, v = qkv[g.start : g.end].view(g.rows, g.width, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=g.keys)
+            if fused:
+                attended = F.scaled_dot_product_attention(q, k, v, attn_mask=g.keys)
+            else:
+                scores = torch.matmul(q, k.transpose(-1, -2)).float().mul_(head_dim**-0.5).add_(g.bias)
+                attended = torch.matmul(scores.softmax(-1).to(qkv.dtype), v)
             out.append(attended.transpose(1, 2).reshape(g.rows * g.width, self.hidden))
         rounding = qkv.shape[0] - groups[-1].end
         out.append(qkv.new_zeros(rounding, self.hidden))

@@ -47,7 +47,7 @@ def score_lines(
     masked before the model reads a text; masking keeps every character in place, so explanation spans
     index the text as given, and the words (like `text`) show the masked characters."""
     masked = [mask_text(t, mask_kinds) for t in texts]
-    found = [detector.detect(t) for t in masked]
+    found = detector.detect_all(masked)
     readable = [i for i, language in enumerate(found) if scorable(language, languages, scorer.languages)]
     read = [masked[i] for i in readable]
     streams: list[Stream] = [stream] * len(read)

@@ -66,6 +66,18 @@ def test_the_detector_names_the_language_of_each_sample_text(
     assert detector.detect(text) == language
 
 
+def test_a_batch_gets_each_text_its_own_language_in_order(detector: LinguaDetector) -> None:
+    """`detect_all` decides each text as `detect` does alone, whichever pass decides it (the script,
+    the quick pass, the precise pass), and keeps the batch's order."""
+    texts = [text for text, _ in sample()]
+    spanish = "Las acciones del banco cayeron con fuerza tras los resultados"
+    texts += ["$AAPL 4/7 https://t.co/NGkYTADOSt", "ZTX 股价暴跌", spanish]
+    batch = detector.detect_all(texts)
+    assert batch == [detector.detect(text) for text in texts]
+    assert batch[-3:] == [UNDETERMINED, "zh", "es"]
+    assert detector.detect_all([]) == []
+
+
 def test_links_tickers_and_digits_alone_are_undetermined(detector: LinguaDetector) -> None:
     assert detector.detect("$AAPL $MSFT 4/7 https://t.co/NGkYTADOSt") == UNDETERMINED
 

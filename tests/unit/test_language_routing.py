@@ -18,7 +18,19 @@ from monitor.pipeline import Pipeline
 from monitor.processing import process_records
 from monitor.records import Scores, SourceRecord, Stream
 from monitor.validation import Limits
-from tests.fakes import DETECTOR, P0, TOPIC, FakeConsumer, FakeStore, Log, committed_through, options, records, running
+from tests.fakes import (
+    DETECTOR,
+    P0,
+    TOPIC,
+    FakeConsumer,
+    FakeStore,
+    Log,
+    PrefixDetector,
+    committed_through,
+    options,
+    records,
+    running,
+)
 from tests.waiting import until
 
 
@@ -37,13 +49,6 @@ class RecordingScorer:
             self.seen += texts
         return [Scores("negative", -0.8, 0.9) for _ in texts]
 
-
-class PrefixDetector:
-    """`es: ...` is Spanish: languages the script alone cannot tell, for the routing's sake."""
-
-    def detect(self, text: str) -> str:
-        code, sep, _ = text.partition(": ")
-        return code if sep and len(code) == 2 else DETECTOR.detect(text)
 
 
 TEXTS = ["Shares of ZTX plunge", "融创中国债务违约，股价单日暴跌六成", "es: Las acciones cayeron", "トヨタの株価が下落"]

@@ -30,7 +30,7 @@ from monitor.records import SENTIMENTS, Scores, Stream
 from monitor.replies import ReplyBook, parse_replies
 from monitor.triage import Triage
 from monitor.validation import Limits
-from tests.fakes import DETECTOR, records
+from tests.fakes import PrefixDetector, records
 
 INTENTS = ("compromised_card", "exchange_rate", "lost_or_stolen_card")
 WATCH_LIST = frozenset({"compromised_card", "lost_or_stolen_card"})
@@ -60,13 +60,6 @@ def heads(version: str, axis: int, sentiment: str, intent: str) -> Heads:
 
     return Heads(version, head(SENTIMENTS, sentiment), head(SENTIMENTS, sentiment), head(INTENTS, intent))
 
-
-class PrefixDetector:
-    """`es: ...` is Spanish (languages the script alone cannot tell); else the script decides."""
-
-    def detect(self, text: str) -> str:
-        code, sep, _ = text.partition(": ")
-        return code if sep and len(code) == 2 else DETECTOR.detect(text)
 
 
 TRIAGE = Triage(WATCH_LIST, 0.5, frozenset(), {}, "general")

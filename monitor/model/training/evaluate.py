@@ -48,7 +48,7 @@ def evaluate(
     scorer = load_scorer(settings)
     # Each text is read by its language's model (Chinese: the multilingual one), as the service reads it.
     detector = shared_detector(settings.languages)
-    languages = [detector.detect(t) for t in texts]
+    languages = detector.detect_all(texts)
     scores = score_texts(scorer, texts, [stream] * len(texts), languages)
     extra: dict[str, object] = {}
     if task == "sentiment":

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from monitor.masking import mask
-from monitor.tools.bench.middle import us_per_text
+from monitor.tools.bench.middle import each, us_per_text
 
 
 def _texts(path: Path) -> list[str]:
@@ -32,7 +32,7 @@ def main() -> None:
         path = args.data_dir / name
         if path.exists():
             texts = _texts(path)[: args.messages]
-            out[name.split("/")[0]] = round(us_per_text(mask, texts), 2)
+            out[name.split("/")[0]] = round(us_per_text(each(mask), texts), 2)
     print(json.dumps({"masking_us_per_message": out}))
 
 
