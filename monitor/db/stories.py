@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.db.schema import NewsStoryMemberRow
 from monitor.records import ScoredEvent
-from monitor.stories import STORY_WINDOW_S, Assignment, Member, assign, band_keys, story_key
+from monitor.stories import MEMBERS_PER_BAND, STORY_WINDOW_S, Assignment, Member, assign, band_keys, story_key
 
 LOCK_CLASS = 0x73746F72  # "stor"
 LOCK_BUCKETS = 64
@@ -34,12 +34,17 @@ MEMBERS_KEPT_DAYS = 2
 
 _LOCK = sql("SELECT pg_advisory_xact_lock(:cls, b) FROM unnest(CAST(:buckets AS int[])) AS b")
 _CANDIDATES = sql(
-    "SELECT m.story_id, m.event_time, m.sketch, array_agg(b.band) AS bands "
+    "SELECT m.story_id, m.event_time, m.sketch, array_agg(r.band) AS bands "
+    "FROM (SELECT b.band, b.member_key, "
+    "row_number() OVER (PARTITION BY b.band ORDER BY m.event_time DESC, b.member_key) AS newest "
     "FROM news_story_bands AS b JOIN news_story_members AS m USING (member_key) "
-    "WHERE b.band = ANY(CAST(:bands AS bigint[])) AND m.event_time BETWEEN :lo AND :hi "
-    "GROUP BY m.member_key"
+    "WHERE b.band = ANY(CAST(:bands AS bigint[])) AND m.event_time BETWEEN :lo AND :hi) AS r "
+    "JOIN news_story_members AS m USING (member_key) "
+    "WHERE r.newest <= :per_band "
+    "GROUP BY m.member_key ORDER BY m.event_time, m.member_key"
 )
-"""Recent members sharing a band with the batch, with the bands they share."""
+"""Members in the batch's window sharing a band with it, at most `MEMBERS_PER_BAND` newest per
+band, oldest first, with the bands they share."""
 _INSERT_BANDS = sql(
     "INSERT INTO news_story_bands (band, member_key) "
     "SELECT * FROM unnest(CAST(:bands AS bigint[]), CAST(:members AS bigint[])) ON CONFLICT DO NOTHING"
@@ -67,9 +72,14 @@ async def assign_stories(
     window = timedelta(seconds=STORY_WINDOW_S)
     rows = await conn.execute(
         _CANDIDATES,
-        {"bands": every_band, "lo": news[0].event_time - window, "hi": news[-1].event_time + window},
+        {
+            "bands": every_band,
+            "lo": news[0].event_time - window,
+            "hi": news[-1].event_time + window,
+            "per_band": MEMBERS_PER_BAND,
+        },
     )
-    # Members by band key: a headline's candidates are those under any of its own keys.
+    # Members by band key, oldest first: a headline's candidates are the newest under any of its keys.
     pool: dict[int, list[tuple[datetime, Member]]] = defaultdict(list)
     for row in rows:
         member = (row.event_time, Member.of(row.story_id, row.sketch))
@@ -82,7 +92,10 @@ async def assign_stories(
     for event in news:
         mine = bands[_key(event)]
         near = {
-            id(m): m for band in mine for t, m in pool.get(band, ()) if abs(t - event.event_time) <= window
+            id(m): m
+            for band in mine
+            for t, m in pool.get(band, [])[-MEMBERS_PER_BAND:]
+            if abs(t - event.event_time) <= window
         }
         story = assign(event.sketch, story_key(*_key(event)), near.values())
         assigned[_key(event)] = story

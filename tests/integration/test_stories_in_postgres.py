@@ -16,7 +16,7 @@ from monitor.db.connection import make_engine
 from monitor.db.partitions import maintain_partitions
 from monitor.db.store import Store
 from monitor.records import ScoredEvent
-from monitor.stories import BANDS, story_sketch
+from monitor.stories import BANDS, MEMBERS_PER_BAND, story_sketch
 from tests.alert_helpers import alert_store, batch, news_event, rules
 
 pytestmark = pytest.mark.integration
@@ -92,6 +92,28 @@ async def test_replays_keep_their_story_and_a_restart_finds_the_recent_ones(
     view = await db.fetchrow("SELECT * FROM stories WHERE story_id = $1", story)
     assert view["items"] == 2 and view["first_headline"] == REPRINTS[0].format(c="Globex")
     assert view["first_seen"] <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+async def test_a_story_reprinted_many_times_is_found_among_its_newest_members(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    """Past `MEMBERS_PER_BAND` reprints a headline is compared with the newest of them only (so a
+    batch's write does not grow with the story): a reprint still joins, a new story still starts."""
+    reprints = [REPRINTS[i % len(REPRINTS)].format(c="Hooli") for i in range(3 * MEMBERS_PER_BAND)]
+    store = Store(make_engine(database_url))
+    try:
+        for start in range(0, len(reprints), MEMBERS_PER_BAND // 2):
+            chunk = reprints[start : start + MEMBERS_PER_BAND // 2]
+            await store.write(batch(*(headline(h, age_s=len(reprints) - start - i) for i, h in enumerate(chunk))))
+        await store.write(batch(headline(f"WRAPUP 2-{REPRINTS[0].format(c='Hooli')}"), headline("Hooli opens a lab")))
+    finally:
+        await store.close()
+    rows = await db.fetch("SELECT text, story_id, story_first FROM scored_events WHERE text LIKE '%Hooli%'")
+    story = {r["story_id"] for r in rows if "lab" not in r["text"]}
+    assert len(story) == 1 and sum(r["story_first"] for r in rows if "lab" not in r["text"]) == 1
+    assert [r["story_id"] for r in rows if "lab" in r["text"]] != list(story)
+    view = await db.fetchrow("SELECT * FROM stories WHERE story_id = $1", story.pop())
+    assert view["items"] == len(reprints) + 1
 
 
 async def test_the_upkeep_forgets_members_past_any_story_window(database_url: str, db: asyncpg.Connection) -> None:

@@ -4,11 +4,12 @@
 
 Starts an embedded Tansu broker and Postgres, runs `monitor run` as its own process (so the RSS
 measured is the service's alone), waits until it is ready and idle, then produces the whole backlog
-at once, far faster than the model drains it. It samples the process's resident memory (Linux
-/proc) while the backlog drains and reports the idle baseline, the peak (the kernel's high-water
-mark) and the RSS at each tenth of the backlog. Bounded in-flight work (MAX_BATCHES_IN_FLIGHT
-polls of MONITOR_MAX_POLL_RECORDS, paused partitions, a per-partition fetch limit) should keep the
-peak flat whatever the backlog's length.
+at once, far faster than the model drains it. It reports how long the replica took from its launch
+to its first ready answer (`ready_seconds`: models loaded, group joined), and samples the process's
+resident memory (Linux /proc) while the backlog drains: the idle baseline, the peak (the kernel's
+high-water mark) and the RSS at each tenth of the backlog. Bounded in-flight work
+(MAX_BATCHES_IN_FLIGHT polls of MONITOR_MAX_POLL_RECORDS, paused partitions, a per-partition fetch
+limit) should keep the peak flat whatever the backlog's length.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ async def _run(bootstrap: str, database_url: str, messages: int, max_seconds: fl
         "MONITOR_HTTP_PORT": str(port),
         "MONITOR_LOG_LEVEL": "WARNING",
     }
+    launched = time.monotonic()
     with log.open("wb") as out:
         service = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, stdout=out, stderr=out)  # noqa: ASYNC220 - once, before any concurrent work
     db = None
     try:
         await _wait_ready(port, service)
+        ready_s = time.monotonic() - launched
         await asyncio.sleep(2)
         idle_rss, _ = memory_mb(service.pid)
         producing = asyncio.create_task(_produce(bootstrap, topic, messages))
@@ -113,6 +116,7 @@ async def _run(bootstrap: str, database_url: str, messages: int, max_seconds: fl
         service.terminate()
         service.wait(60)
     return {
+        "ready_seconds": round(ready_s, 1),
         "messages": messages,
         "drained": drained,
         "drain_seconds": round(seconds, 1),
