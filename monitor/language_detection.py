@@ -60,10 +60,6 @@ class LinguaDetector:
         self._precise = builder.build()
         self._quick = builder.with_low_accuracy_mode().build()
 
-    def detect(self, text: str) -> str:
-        """The language of one text (`detect_all` of one)."""
-        return self.detect_all([text])[0]
-
     def detect_all(self, texts: Sequence[str]) -> list[str]:
         """The language of each text, lingua's passes each made once over all the texts that need
         it (`..._in_parallel`: spread over the cores in Rust, with the same confidences as one text

@@ -45,7 +45,7 @@ MEMBERS_PER_BAND = 32
 
 A headline reprinted thousands of times in a day (a wire story, a bot) puts every reprint under
 the same band keys; comparing each new one with all of them made storing a batch quadratic: 4,000
-near-identical headlines drained at 215 msgs/s, the event loop spending 99% of its write time
+near-identical headlines drained at 150-221 msgs/s, the event loop spending 99% of its write time
 here while the model waited. Members of one story are alike, so the newest few find it as surely
 as all of them do."""
 

@@ -63,29 +63,29 @@ def detector() -> LinguaDetector:
 def test_the_detector_names_the_language_of_each_sample_text(
     detector: LinguaDetector, text: str, language: str
 ) -> None:
-    assert detector.detect(text) == language
+    assert detector.detect_all([text]) == [language]
 
 
 def test_a_batch_gets_each_text_its_own_language_in_order(detector: LinguaDetector) -> None:
-    """`detect_all` decides each text as `detect` does alone, whichever pass decides it (the script,
+    """A batch decides each text as it is decided alone, whichever pass decides it (the script,
     the quick pass, the precise pass), and keeps the batch's order."""
     texts = [text for text, _ in sample()]
     spanish = "Las acciones del banco cayeron con fuerza tras los resultados"
     texts += ["$AAPL 4/7 https://t.co/NGkYTADOSt", "ZTX 股价暴跌", spanish]
     batch = detector.detect_all(texts)
-    assert batch == [detector.detect(text) for text in texts]
+    assert batch == [detector.detect_all([text])[0] for text in texts]
     assert batch[-3:] == [UNDETERMINED, "zh", "es"]
     assert detector.detect_all([]) == []
 
 
 def test_links_tickers_and_digits_alone_are_undetermined(detector: LinguaDetector) -> None:
-    assert detector.detect("$AAPL $MSFT 4/7 https://t.co/NGkYTADOSt") == UNDETERMINED
+    assert detector.detect_all(["$AAPL $MSFT 4/7 https://t.co/NGkYTADOSt"]) == [UNDETERMINED]
 
 
 def test_short_english_that_n_grams_alone_call_dutch_or_german_stays_english(detector: LinguaDetector) -> None:
     # lingua on its own says Dutch, German, French: the close call goes to the home language.
-    for text in ("My card is broken", "$MDCO: Oppenheimer cuts to Perform", "$1 charge in transaction."):
-        assert detector.detect(text) == "en", text
+    texts = ["My card is broken", "$MDCO: Oppenheimer cuts to Perform", "$1 charge in transaction."]
+    assert detector.detect_all(texts) == ["en"] * len(texts)
 
 
 def test_the_sample_covers_every_language_told_apart() -> None:
@@ -94,7 +94,7 @@ def test_the_sample_covers_every_language_told_apart() -> None:
 
 def test_monitored_languages_beyond_the_default_set_are_loaded_and_unknown_codes_refused() -> None:
     swedish = LinguaDetector(("sv",))
-    assert swedish.detect("Banken höjde räntan igen och aktien föll kraftigt") == "sv"
+    assert swedish.detect_all(["Banken höjde räntan igen och aktien föll kraftigt"]) == ["sv"]
     with pytest.raises(ValueError, match="no language detector"):
         LinguaDetector(("xx",))
 
@@ -118,4 +118,4 @@ def test_every_line_of_the_chinese_dev_sets_is_chinese(detector: LinguaDetector)
         for row in csv.DictReader((folder / name).read_text(encoding="utf-8").splitlines())
     ]
     assert len(texts) == 146
-    assert {t: detector.detect(t) for t in texts if detector.detect(t) != "zh"} == {}
+    assert {t: found for t, found in zip(texts, detector.detect_all(texts), strict=True) if found != "zh"} == {}
