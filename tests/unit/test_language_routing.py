@@ -50,7 +50,6 @@ class RecordingScorer:
         return [Scores("negative", -0.8, 0.9) for _ in texts]
 
 
-
 TEXTS = ["Shares of ZTX plunge", "融创中国债务违约，股价单日暴跌六成", "es: Las acciones cayeron", "トヨタの株価が下落"]
 
 

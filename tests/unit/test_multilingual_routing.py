@@ -61,7 +61,6 @@ def heads(version: str, axis: int, sentiment: str, intent: str) -> Heads:
     return Heads(version, head(SENTIMENTS, sentiment), head(SENTIMENTS, sentiment), head(INTENTS, intent))
 
 
-
 TRIAGE = Triage(WATCH_LIST, 0.5, frozenset(), {}, "general")
 
 

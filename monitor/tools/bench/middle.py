@@ -11,14 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from monitor.config import Settings
 from monitor.entities import EntityLinker
 from monitor.language_detection import shared_detector
 from monitor.masking import mask
 from monitor.records import Message
 from monitor.stories import story_sketch
 
-BATCH = 512
-"""Texts a step is given at once: a poll's worth (`MONITOR_MAX_POLL_RECORDS`), as the service gives them."""
+BATCH: int = Settings.model_fields["max_poll_records"].default
+"""Texts a step is given at once: a poll's worth (`MONITOR_MAX_POLL_RECORDS`'s default), as the
+service gives them."""
 
 
 def us_per_text(step: Callable[[Sequence[str]], object], texts: Sequence[str], min_seconds: float = 0.5) -> float:
