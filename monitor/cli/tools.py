@@ -72,7 +72,7 @@ def bench(  # noqa: PLR0917 - typer reads the options from the signature
 
     from monitor.model.layout import scoring_layout
     from monitor.model.scorer import TransformerScorer, load_scorer
-    from monitor.tools.bench.model import batched_rate, model_only, news_texts
+    from monitor.tools.bench.model import batched_cost, model_only, news_texts
 
     settings = Settings()
     configure_logging("WARNING", stream=sys.stderr)  # stdout carries the report (one line with --json)
@@ -105,8 +105,9 @@ def bench(  # noqa: PLR0917 - typer reads the options from the signature
             alerts = alert_messages if alert_messages >= 0 else 200 if device.type == "cpu" else 2_000
             # The model alone again, just before the drain: on a shared machine its rate moves by a
             # third within a minute, and the ratio must compare the two at the same moment.
-            model_rate = batched_rate(scorer, texts, scoring_layout(settings), device)
+            model_rate, model_cpu_us = batched_cost(scorer, texts, scoring_layout(settings), device)
             report["batched_before_e2e_msgs_per_s"] = model_rate
+            report["batched_before_e2e_cpu_us_per_msg"] = model_cpu_us
             report.update(
                 end_to_end(
                     scorer, e2e_texts, paced_seconds=paced_seconds, progress=progress, alert_messages=alerts,
@@ -114,6 +115,7 @@ def bench(  # noqa: PLR0917 - typer reads the options from the signature
                 )
             )
             report["e2e_vs_batched"] = float(report["e2e_msgs_per_s"]) / model_rate  # type: ignore[arg-type]
+            report["e2e_cpu_bound_vs_batched"] = float(report["e2e_cpu_bound_msgs_per_s"]) / model_rate  # type: ignore[arg-type]
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}
     if as_json:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
 import time
 import uuid
@@ -28,6 +29,7 @@ from monitor.kafka import create_topics
 from monitor.metrics import Metrics
 from monitor.ports import Scorer
 from monitor.service import run_service
+from monitor.tools.bench.cpu import cpu_seconds, postmaster_pid, usable_cores
 from monitor.tools.bench.spikes import spike_backlog
 from monitor.tools.embedded import embedded_broker, embedded_postgres
 from monitor.tools.produce import produce, to_topic
@@ -91,6 +93,7 @@ async def _run(
     queries: Sequence[str],
     receiver: WebhookReceiver,
     progress: Callable[[str], None],
+    pids: dict[str, int],
 ) -> dict[str, float]:
     topic = f"bench-news-{uuid.uuid4().hex[:6]}"
     customers = f"{topic}-customers"
@@ -110,12 +113,18 @@ async def _run(
         webhook_secret=SecretStr(receiver.secrets[0]),
     )
     recorder, stop, metrics = _Recorder(), asyncio.Event(), Metrics()
+    cpu_at_start = cpu_seconds(pids)
     service = asyncio.create_task(
         run_service(settings, stop=stop, scorer=scorer, on_committed=recorder, metrics=metrics)
     )
     try:
         progress("end to end: draining the backlog")
+        await _wait_for(recorder, 1, timeout_s=120)
+        first, cpu_at_first = recorder.committed, cpu_seconds(pids)
         await _wait_for(recorder, len(texts), timeout_s=600)
+        # From the first commit on, the start-up left out; from the start if one batch took it all.
+        since = (cpu_at_first, recorder.committed - first) if recorder.committed > first else (cpu_at_start, first)
+        cpu = _cpu_profile(since[0], cpu_seconds(pids), since[1])
         drained, drain_s = recorder.span_since(0)
         rate = drained / drain_s
         profile = _profile(metrics, drain_s)
@@ -143,6 +152,7 @@ async def _run(
     lat = sorted(recorder.latencies_ms)
     return {
         **profile,
+        **cpu,
         "e2e_msgs_per_s": rate,
         "e2e_p50_ms": statistics.median(lat),
         "e2e_p99_ms": _p99(lat),
@@ -249,6 +259,16 @@ def _profile(metrics: Metrics, wall_s: float) -> dict[str, float]:
     return {"e2e_share_validate_and_score": score_s / wall_s, "e2e_share_db_write": write_s / wall_s}
 
 
+def _cpu_profile(before: dict[str, float], after: dict[str, float], messages: int) -> dict[str, float]:
+    """CPU µs a message of each process from the first commit to the last, and the rate this
+    machine's cores would allow if nothing but that CPU time limited the drain."""
+    per_message = {name: (after[name] - before[name]) / messages * 1e6 for name in after}
+    return {
+        **{f"e2e_cpu_us_per_msg_{name}": us for name, us in per_message.items()},
+        "e2e_cpu_bound_msgs_per_s": usable_cores() / sum(per_message.values()) * 1e6,
+    }
+
+
 def end_to_end(
     scorer: Scorer,
     texts: Sequence[str],
@@ -271,5 +291,6 @@ def end_to_end(
             broker.bootstrap, database_url, scorer, texts,
             paced_seconds=paced_seconds, alert_messages=alert_messages, queries=queries, receiver=receiver,
             progress=progress,
+            pids={"service": os.getpid(), "broker": broker.process.pid, "postgres": postmaster_pid(database_url)},
         )
         return asyncio.run(run)

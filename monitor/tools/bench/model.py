@@ -129,16 +129,19 @@ def bert_base_classifier(encoder: Encoder) -> torch.nn.Module:
     return model.to(encoder.device, dtype=next(encoder.model.parameters()).dtype).eval()
 
 
-def batched_rate(scorer: Scorer, texts: Sequence[str], layout: ScoringLayout, device: torch.device) -> float:
-    """Messages/s scoring `texts` laid out as the service does: `layout.workers` shards at once."""
+def batched_cost(
+    scorer: Scorer, texts: Sequence[str], layout: ScoringLayout, device: torch.device
+) -> tuple[float, float]:
+    """(messages/s, this process's CPU µs a message) scoring `texts` laid out as the service does:
+    `layout.workers` shards at once."""
     apply_layout(layout)
     shards = [texts[i :: layout.workers] for i in range(layout.workers)]
     with ThreadPoolExecutor(layout.workers) as pool:
         list(pool.map(lambda shard: scorer.score(shard[:256], ["news"] * len(shard[:256])), shards))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         list(pool.map(lambda shard: scorer.score(shard, ["news"] * len(shard)), shards))
         sync(device)
-        return len(texts) / (time.perf_counter() - started)
+        return len(texts) / (time.perf_counter() - started), (time.process_time() - cpu) / len(texts) * 1e6
 
 
 ZH_TEXTS = Path(__file__).resolve().parents[3] / "tests" / "data" / "zh" / "news_train.csv"
@@ -160,7 +163,7 @@ def chinese_texts(n: int) -> list[str]:
 
 def chinese_rate(scorer: Scorer, texts: Sequence[str], layout: ScoringLayout) -> float:
     """Messages/s of Chinese news through the scorer's routing (the multilingual model), laid out
-    as `batched_rate` lays English out."""
+    as `batched_cost` lays English out."""
     apply_layout(layout)
     shards = [texts[i :: layout.workers] for i in range(layout.workers)]
 
@@ -194,7 +197,7 @@ def model_only(
     out["peak_gflops_serving"] = peak_gflops(device, dtype=encoder.dtype)
 
     progress("batched scoring")
-    out["batched_msgs_per_s"] = batched_rate(scorer, texts, layout, device)
+    out["batched_msgs_per_s"], out["batched_cpu_us_per_msg"] = batched_cost(scorer, texts, layout, device)
     batched_s = len(texts) / out["batched_msgs_per_s"]
     torch.set_num_threads(DEFAULT_THREADS)
     out["model_gflops"] = encoder_flops(encoder, texts) / batched_s / 1e9

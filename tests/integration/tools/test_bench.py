@@ -18,7 +18,9 @@ KEYS = {
     "peak_gflops_serving", "model_efficiency_serving", "e2e_msgs_per_s", "e2e_p50_ms", "e2e_p99_ms",
     "e2e_customer_plain_msgs_per_s", "e2e_customer_alerting_msgs_per_s", "e2e_alerting_vs_plain",
     "alerts_delivered", "alert_webhook_p50_ms", "alert_webhook_p99_ms",
-    "batched_before_e2e_msgs_per_s", "e2e_vs_batched",
+    "batched_before_e2e_msgs_per_s", "e2e_vs_batched", "batched_cpu_us_per_msg", "batched_before_e2e_cpu_us_per_msg",
+    "e2e_cpu_us_per_msg_service", "e2e_cpu_us_per_msg_broker", "e2e_cpu_us_per_msg_postgres",
+    "e2e_cpu_bound_msgs_per_s", "e2e_cpu_bound_vs_batched",
     "zh_batched_msgs_per_s", "zh_rate_vs_english",  # the dev extra installs the multilingual model
     *(f"{step}_{figure}" for step in ("masking", "language", "linking", "story_sketch")
       for figure in ("us_per_msg", "share_of_model")),
@@ -51,6 +53,11 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     # End to end against the model alone measured just before the drain, not minutes earlier.
     before_drain = report["batched_before_e2e_msgs_per_s"]
     assert report["e2e_vs_batched"] == pytest.approx(report["e2e_msgs_per_s"] / before_drain, rel=0.01)
+    # The ceiling the cores put on the drain: every process's CPU time a message, broker and Postgres too.
+    cpu_us = sum(report[f"e2e_cpu_us_per_msg_{name}"] for name in ("service", "broker", "postgres"))
+    bound = report["e2e_cpu_bound_msgs_per_s"]
+    assert bound == pytest.approx(len(os.sched_getaffinity(0)) / cpu_us * 1e6, rel=0.01)
+    assert report["e2e_cpu_bound_vs_batched"] == pytest.approx(bound / before_drain, rel=0.01)
     # Each fraud report comes from its own customer: one alert, one webhook each (a report the
     # model misses raises none), its evidence explained unless the explainer ran out of time.
     assert report["alerts_delivered"] <= ALERT_MESSAGES
