@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None
+    second_opinion: bool = True
+    """English customer messages that might report fraud are read by the multilingual model's
+    intent head too, the two distributions averaged (`monitor.model.second_opinion`; needs Chinese
+    in `languages`, the `multilingual` extra and the `fraud_intent` rule)."""
     sentiment_labels: CommaList = ()
     """Our label for each class id of `sentiment_model`, in id order, when its own names are
     generic (`LABEL_0`); empty means map by the checkpoint's names."""

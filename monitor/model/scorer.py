@@ -26,6 +26,7 @@ from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain
 from monitor.model.hf import HFClassifier
 from monitor.model.multilingual import E5Scorer, load_e5_scorer
 from monitor.model.scope import ScopeHead, scoped_intents
+from monitor.model.second_opinion import SecondOpinion
 from monitor.ports import Scorer
 from monitor.records import (
     OUT_OF_SCOPE,
@@ -64,6 +65,7 @@ class TransformerScorer:
         replies: ReplyBook | None = None,
         triage: Triage | None = None,
         multilingual: E5Scorer | None = None,
+        second_opinion: SecondOpinion | None = None,
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
@@ -83,6 +85,10 @@ class TransformerScorer:
             parts.append(f"intent={intent_model.version}")
         if self.scope is not None:
             parts.append(f"scope={self.scope.version}")
+        self.second_opinion = second_opinion if encoder is not None and intent_model is None else None
+        """Asked about the customer messages that might report fraud (`monitor.model.second_opinion`)."""
+        if self.second_opinion is not None:
+            parts.append(f"second={self.second_opinion.version}")
         self.model_version = ";".join(parts)
         self.multilingual = multilingual
         """Reads what the English model cannot (Chinese), in its own batches (`score_languages`)."""
@@ -129,6 +135,8 @@ class TransformerScorer:
             else:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
+                if self.second_opinion is not None:
+                    probs = self.second_opinion.revise([texts[i] for i in customers], probs)
             judged = scoped_intents(probs, self.intent_labels, self.scope, None if emb is None else emb[customers])
             intents = dict(zip(customers, judged, strict=True))
         customer_emb = emb[customers].numpy() if customers and emb is not None else None
@@ -298,7 +306,16 @@ def load_scorer(settings: Settings) -> Scorer:
         queue_of=config.triage.queue_of(),
         default_queue=config.triage.default_queue,
     )
+    multilingual = load_e5_scorer(settings, triage, config)
+    second = None
+    if (
+        settings.second_opinion and multilingual is not None and fraud.enabled
+        and tuple(multilingual.heads.intent.labels) == tuple(heads.intent.labels)
+    ):
+        second = SecondOpinion.over(
+            multilingual.intent_probabilities, heads.intent.labels, fraud.intents, multilingual.heads.version
+        )
     return TransformerScorer(
         encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
-        multilingual=load_e5_scorer(settings, triage, config),
+        multilingual=multilingual, second_opinion=second,
     )

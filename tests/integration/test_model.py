@@ -17,6 +17,7 @@ from monitor.model.encoder import Encoder
 from monitor.model.scorer import load_scorer
 from monitor.model.training.data import dev_sets
 from monitor.model.training.finetune import LoopConfig, TaskData, run_loop
+from monitor.model.training.fraud_written import FRAUD, written_messages
 from monitor.model.training.layers import TopBlocks
 from monitor.model.training.recipe import VERSION_PREFIX
 from tests.model_helpers import save_checkpoint
@@ -96,6 +97,26 @@ def test_the_scope_head_leaves_banking_requests_and_their_intents_alone(
     report = eval_json("intent", "customer", dev, monkeypatch)
     assert report["in_scope_marked_out_of_scope"] <= 0.03 * len(texts)
     assert report["intent_head_accuracy_in_scope"] >= 0.93  # the intent head's own, as before the scope head
+
+
+def test_the_second_opinion_catches_fraud_told_in_everyday_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The written dev reports (never trained on): 25 / 32 alerted with the multilingual head's
+    second opinion, 22 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
+    "third round")."""
+    texts, intents = written_messages("dev", with_typos=False)
+    dev = tmp_path / "written_dev.csv"
+    with dev.open("w", newline="", encoding="utf-8") as f:
+        labels = ("fraud" if intent in FRAUD else "ordinary" for intent in intents)
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels, strict=False)])
+    with_it = eval_json("fraud", "customer", dev, monkeypatch)
+    monkeypatch.setenv("MONITOR_SECOND_OPINION", "false")
+    without = eval_json("fraud", "customer", dev, monkeypatch)
+    assert ";second=e5-small-zh-" in str(with_it["model_version"])
+    assert ";second=" not in str(without["model_version"])
+    assert with_it["alerted_fraud"] >= 24 > without["alerted_fraud"]  # type: ignore[operator]
+    assert with_it["alerted_ordinary"] <= 1  # type: ignore[operator]
 
 
 def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:

@@ -1,0 +1,77 @@
+"""The second opinion: asked only where the English head sees a chance of fraud and is not sure
+of it, then averaged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import torch
+
+from monitor.model.scorer import TransformerScorer
+from monitor.model.second_opinion import SecondOpinion
+from tests.model_helpers import INTENTS, FixedEncoder, heads
+
+LABELS = ("card_arrival", "compromised_card", "card_payment_not_recognised", "top_up_failed")
+WATCH = ("compromised_card", "card_payment_not_recognised")
+SECOND = torch.tensor([0.0, 0.5, 0.5, 0.0])
+"""The second head's view of every text it is asked about: a fraud report."""
+
+
+class Reader:
+    """The second head: the same `answer` for every text, and which texts it was asked about."""
+
+    def __init__(self, answer: torch.Tensor = SECOND) -> None:
+        self.answer = answer
+        self.asked: list[list[str]] = []
+
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
+        self.asked.append(list(texts))
+        return self.answer.repeat(len(texts), 1)
+
+
+def opinion(reader: Reader) -> SecondOpinion:
+    return SecondOpinion.over(reader, LABELS, WATCH, "second-v1")
+
+
+def test_only_messages_with_a_chance_of_fraud_are_read_again_and_averaged() -> None:
+    reader = Reader()
+    english = torch.tensor([
+        [0.98, 0.005, 0.004, 0.011],  # watch list 0.009: below the bar, kept as it is
+        [0.70, 0.20, 0.05, 0.05],  # watch list 0.25: asked
+        [0.10, 0.00, 0.00, 0.90],
+        [0.01, 0.60, 0.385, 0.005],  # watch list 0.985: an alert whatever the second head says
+    ])
+    texts = ["where is my card", "money gone from my account", "top up failed", "my card was stolen"]
+    revised = opinion(reader).revise(texts, english)
+    assert reader.asked == [["money gone from my account"]]
+    assert torch.equal(revised[[0, 2, 3]], english[[0, 2, 3]])
+    assert revised[1].tolist() == pytest.approx([0.35, 0.35, 0.275, 0.025])
+    assert revised.sum(dim=1).tolist() == pytest.approx([1.0] * 4)
+    assert english[1, 0] == pytest.approx(0.70)  # the caller's tensor is left alone
+
+
+def test_a_batch_with_no_chance_of_fraud_asks_nothing() -> None:
+    reader = Reader()
+    english = torch.tensor([[0.99, 0.0, 0.0, 0.01]])
+    assert opinion(reader).revise(["when will my card arrive"], english) is english
+    assert reader.asked == []
+
+
+def test_the_watch_list_is_read_by_label() -> None:
+    assert opinion(Reader()).watch == (1, 2)
+
+
+def test_the_scorer_asks_about_customer_messages_only_and_names_the_second_head() -> None:
+    sure = torch.zeros(len(INTENTS))
+    sure[0] = 1.0  # the second head: certainly intent_00, which the English head gives 2.4%
+    reader = Reader(sure)
+    second = SecondOpinion.over(reader, INTENTS, ("intent_00",), "second-v1")
+    scorer = TransformerScorer(FixedEncoder(), heads(), second_opinion=second)  # type: ignore[arg-type]
+    news, customer = scorer.score(["a headline", "a customer"], ["news", "customer"])
+    assert reader.asked == [["a customer"]]
+    assert news.intent is None
+    assert customer.intent == "intent_00" and customer.intent_confidence == pytest.approx(0.512, abs=1e-3)
+    assert scorer.model_version == "test-v1;second=second-v1"
+    alone = TransformerScorer(FixedEncoder(), heads()).score(["a customer"], ["customer"])[0]  # type: ignore[arg-type]
+    assert alone.intent == "refund_not_showing_up"
