@@ -24,20 +24,25 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds (user + system) of `root` and every live descendant, with the children each has
-    reaped (a database backend that came and went counts through its parent)."""
+def cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far (user + system) of each named process tree: the root, every live
+    descendant, and the children each has reaped (a database backend that came and went counts
+    through its parent)."""
     stats = {int(p.name): s for p in Path("/proc").iterdir() if p.name.isdigit() and (s := _stat(int(p.name)))}
     children: dict[int, list[int]] = {}
     for pid, fields in stats.items():
         children.setdefault(int(fields[1]), []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            total += sum(int(v) for v in stats[pid][11:15])  # utime, stime, cutime, cstime
-            todo += children.get(pid, [])
-    return total / _TICKS
+
+    def tree(root: int) -> float:
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                total += sum(int(v) for v in stats[pid][11:15])  # utime, stime, cutime, cstime
+                todo += children.get(pid, [])
+        return total / _TICKS
+
+    return {name: tree(pid) for name, pid in roots.items()}
 
 
 def postmaster_pid(database_url: str) -> int:
@@ -47,10 +52,6 @@ def postmaster_pid(database_url: str) -> int:
     return int(lock.read_text().split()[0])
 
 
-def cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each named process tree."""
-    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
-
-
 def usable_cores() -> int:
+    """The cores this process (and so the bench's broker and Postgres) may run on."""
     return len(os.sched_getaffinity(0))
