@@ -43,8 +43,11 @@ def test_bench_json_line_has_every_documented_figure(data_dir: Path) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report.keys() >= KEYS
     assert report["device"].startswith("cpu")
-    for key in KEYS - {"device"}:
+    # The broker and Postgres may use less than one clock tick (10 ms) in the drain of 96 messages.
+    ticks = {"e2e_cpu_us_per_msg_broker", "e2e_cpu_us_per_msg_postgres"}
+    for key in KEYS - {"device"} - ticks:
         assert report[key] > 0, key
+    assert all(report[key] >= 0 for key in ticks)
     # Efficiency is useful FLOP/s over the measured matmul peak: a ratio, so it is comparable.
     assert report["model_gflops"] == pytest.approx(report["model_efficiency"] * report["peak_gflops"], rel=0.01)
     serving = report["model_efficiency_serving"] * report["peak_gflops_serving"]
