@@ -308,12 +308,12 @@ def load_scorer(settings: Settings) -> Scorer:
     )
     multilingual = load_e5_scorer(settings, triage, config)
     second = None
-    if (
-        settings.second_opinion and multilingual is not None and fraud.enabled
-        and tuple(multilingual.heads.intent.labels) == tuple(heads.intent.labels)
+    english_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
+    if settings.second_opinion and multilingual is not None and fraud.enabled and (
+        multilingual.intent_labels == english_labels
     ):
         second = SecondOpinion.over(
-            multilingual.intent_probabilities, heads.intent.labels, fraud.intents, multilingual.heads.version
+            multilingual.intent_probabilities, english_labels, fraud.intents, multilingual.heads.version
         )
     return TransformerScorer(
         encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
