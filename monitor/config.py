@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     intent_model: Path | None = None
     second_opinion: bool = True
     """English customer messages that might report fraud are read by the multilingual model's
-    intent head too, the two distributions averaged (`monitor.model.second_opinion`; needs Chinese
+    intent head too, the two heads' watch-list probabilities averaged (`monitor.model.second_opinion`; needs Chinese
     in `languages`, the `multilingual` extra and the `fraud_intent` rule)."""
     sentiment_labels: CommaList = ()
     """Our label for each class id of `sentiment_model`, in id order, when its own names are

@@ -309,12 +309,16 @@ def load_scorer(settings: Settings) -> Scorer:
     multilingual = load_e5_scorer(settings, triage, config)
     second = None
     english_labels = tuple(canonical_intent(label) for label in heads.intent.labels)
-    if settings.second_opinion and multilingual is not None and fraud.enabled and (
-        multilingual.intent_labels == english_labels
-    ):
-        second = SecondOpinion.over(
-            multilingual.intent_probabilities, english_labels, fraud.intents, multilingual.heads.version
-        )
+    if settings.second_opinion and multilingual is not None and fraud.enabled:
+        if multilingual.intent_labels == english_labels:
+            second = SecondOpinion.over(
+                multilingual.intent_probabilities, english_labels, fraud.intents, multilingual.heads.version
+            )
+        else:
+            log.warning(
+                "second opinion off: the multilingual intent head's labels are not the English head's",
+                english=heads.version, multilingual=multilingual.heads.version,
+            )
     return TransformerScorer(
         encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
         multilingual=multilingual, second_opinion=second,

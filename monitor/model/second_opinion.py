@@ -2,10 +2,13 @@
 
 The English intent head misses fraud told in everyday words ("my balance is 300 down and I was at
 a wedding all day"). The multilingual encoder's intent head, fitted on English templates and on
-Chinese customers' own words, reads such stories differently. Asking it only about the messages
-to which the English head gives a real but unsure chance of a watch-list intent, and averaging the
-two heads' distributions, raised fraud recall on two independent probes without more false
-alarms (docs/model.md, "third round"); everything else keeps the English head's verdict alone.
+Chinese customers' own words, reads such stories differently. It is asked only about the messages
+to which the English head gives a real but unsure chance of a watch-list intent, and only whether
+the message is on the watch list: the two heads' watch-list probabilities are averaged, and the
+English head, the better intent classifier (0.94 against 0.80 on Banking77 dev), still says which
+intent, its distribution rescaled to the averaged watch-list share. That raised fraud recall on
+three independent probes without more false alarms on plain requests (docs/model.md, "third" and
+"fourth round"); everything else keeps the English head's verdict alone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ which no message measured did (so the same decisions as asking above 1% alone: d
 "third round"), and a storm of plain fraud reports costs nothing more. About one Banking77 query
 in twenty is asked, half the written fraud reports."""
 
+WEIGHT = 0.5
+"""The second head's part of the watch-list probability of an asked message. Chosen over averaging
+the whole distributions, which let the weaker head move intents within and off the watch list
+(Banking77 dev, the intent head's accuracy in scope: 0.9344 averaged, 0.9354 as the English head
+alone and with the watch-list share alone averaged)."""
+
 
 @dataclass(frozen=True)
 class SecondOpinion:
@@ -34,6 +43,7 @@ class SecondOpinion:
     """The second head's model version, named in `model_version`."""
     ask_from: float = ASK_FROM
     ask_below: float = ASK_BELOW
+    weight: float = WEIGHT
 
     @classmethod
     def over(
@@ -43,12 +53,19 @@ class SecondOpinion:
         return cls(read, tuple(i for i, label in enumerate(labels) if label in watch_list), version)
 
     def revise(self, texts: Sequence[str], probabilities: torch.Tensor) -> torch.Tensor:
-        """`probabilities` (one row per text), the rows worth a second opinion averaged with it."""
-        watched = probabilities[:, list(self.watch)].sum(dim=1)
+        """`probabilities` (one row per text), the watch-list share of the rows worth a second
+        opinion moved toward the second head's, each intent's part within and off the list kept."""
+        watch = list(self.watch)
+        watched = probabilities[:, watch].sum(dim=1)
         asked = ((watched >= self.ask_from) & (watched < self.ask_below)).nonzero().flatten().tolist()
         if not asked:
             return probabilities
+        theirs = self.read([texts[i] for i in asked])[:, watch].sum(dim=1).to(probabilities.dtype)
+        mine = watched[asked]
+        share = (1 - self.weight) * mine + self.weight * theirs
+        on_list = torch.zeros(probabilities.shape[1], dtype=torch.bool)
+        on_list[watch] = True
+        scale = torch.where(on_list, (share / mine)[:, None], ((1 - share) / (1 - mine))[:, None])
         revised = probabilities.clone()
-        second = self.read([texts[i] for i in asked]).to(revised.dtype)
-        revised[asked] = (revised[asked] + second) / 2
+        revised[asked] = probabilities[asked] * scale
         return revised

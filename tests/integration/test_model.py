@@ -32,8 +32,8 @@ FLOORS = {
     ("tfns", "sentiment", "news"): (0.85, 0.80, 0.07),
     ("customer_voice", "sentiment", "customer"): (0.78, 0.70, 0.07),
     ("bank_mood", "sentiment", "customer"): (0.85, 0.80, 0.10),
-    # Served with the scope head: the 19 queries it marks out_of_scope count wrong (0.923 / 0.919,
-    # against 0.936 / 0.936 for the intent head alone: test_the_scope_head_leaves_banking_requests...).
+    # Served with the scope head: the 24 queries it marks out_of_scope count wrong (0.916 / 0.911,
+    # against 0.934 for the intent head alone: test_the_scope_head_leaves_banking_requests...).
     ("banking77", "intent", "customer"): (0.91, 0.90, 0.05),
 }
 
@@ -67,8 +67,9 @@ def test_shipped_model_beats_its_floor_on_dev(
 
 
 EVERYDAY_DEV = Path(__file__).parents[1] / "data" / "oos_everyday_dev.csv"
-# The scope head on its dev sets (docs/model.md, "Out of scope": everyday 56 / 60, customer voice
-# 0.984, news 0.985, Banking77 19 / 1,021 marked): what it must catch at least, what it may mark at most.
+# The scope head on its dev sets (docs/model.md, "Out of scope" and "fourth round": everyday 56 / 60,
+# customer voice 0.982, news 0.983, Banking77 24 / 1,021 marked): what it must catch at least, what it
+# may mark at most.
 SCOPE_CAUGHT = {"everyday": 0.9, "customer_voice": 0.95, "fpb": 0.95}
 
 
@@ -117,6 +118,19 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     assert ";second=" not in str(without["model_version"])
     assert with_it["alerted_fraud"] >= 24 > without["alerted_fraud"]  # type: ignore[operator]
     assert with_it["alerted_ordinary"] <= 1  # type: ignore[operator]
+
+
+FOURTH_PROBE = Path(__file__).parents[1] / "data" / "fraud_probe_fourth_plain.csv"
+
+
+def test_fraud_told_at_length_stays_in_scope_and_raises_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fraud reports told as customers tell them (the fourth probe's plain half, 24 reports and 24
+    plain requests; docs/model.md, "fourth round"): 19 alerted since the scope head learned the
+    hand-written messages are ours, 14 before, when it marked most of the misses out of scope."""
+    report = eval_json("fraud", "customer", FOURTH_PROBE, monkeypatch)
+    assert (report["fraud"], report["ordinary"]) == (24, 24)
+    assert report["alerted_fraud"] >= 18  # type: ignore[operator]
+    assert report["alerted_ordinary"] == 0
 
 
 def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:

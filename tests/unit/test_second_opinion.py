@@ -1,5 +1,5 @@
 """The second opinion: asked only where the English head sees a chance of fraud and is not sure
-of it, then averaged."""
+of it, and only whether the message is on the watch list."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def opinion(reader: Reader) -> SecondOpinion:
     return SecondOpinion.over(reader, LABELS, WATCH, "second-v1")
 
 
-def test_only_messages_with_a_chance_of_fraud_are_read_again_and_averaged() -> None:
+def test_only_messages_with_a_chance_of_fraud_are_read_again_and_their_watch_list_share_averaged() -> None:
     reader = Reader()
     english = torch.tensor([
         [0.98, 0.005, 0.004, 0.011],  # watch list 0.009: below the bar, kept as it is
@@ -46,9 +46,20 @@ def test_only_messages_with_a_chance_of_fraud_are_read_again_and_averaged() -> N
     revised = opinion(reader).revise(texts, english)
     assert reader.asked == [["money gone from my account"]]
     assert torch.equal(revised[[0, 2, 3]], english[[0, 2, 3]])
-    assert revised[1].tolist() == pytest.approx([0.35, 0.35, 0.275, 0.025])
+    # Watch list 0.25 and 1.0: 0.625, shared as the English head shares it (4:1); off the list 0.375,
+    # all but the English head's 0.05 of top_up_failed still card_arrival.
+    assert revised[1].tolist() == pytest.approx([0.35, 0.5, 0.125, 0.025])
     assert revised.sum(dim=1).tolist() == pytest.approx([1.0] * 4)
     assert english[1, 0] == pytest.approx(0.70)  # the caller's tensor is left alone
+
+
+def test_the_second_head_says_whether_fraud_not_which_intent() -> None:
+    """Sure of another watch-list intent, and of an off-list intent the English head ranks second,
+    the second head moves only the watch list's share: the intents keep the English head's order."""
+    reader = Reader(torch.tensor([0.0, 0.0, 0.8, 0.2]))
+    english = torch.tensor([[0.50, 0.20, 0.00, 0.30]])
+    revised = opinion(reader).revise(["someone used my card"], english)[0]
+    assert revised.tolist() == pytest.approx([0.3125, 0.5, 0.0, 0.1875])  # watch list 0.2 and 0.8: 0.5
 
 
 def test_a_batch_with_no_chance_of_fraud_asks_nothing() -> None:

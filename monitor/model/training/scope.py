@@ -3,17 +3,19 @@
 Recipe (`monitor model train-oos`; deterministic: full-batch L-BFGS from zeros, no sampling):
 
 1. Data. In scope: Banking77 minus its 10% hash dev split (the intent head's own training texts)
-   and the generated fraud reports (`fraud_phrasings.py`), so a theft told in everyday words stays
-   ours. Out of scope: the customer-voice set (customers writing to an airline) and news
-   headlines (FPB `train.csv`, TFNS minus its hash dev split), each minus the same hash dev split
-   as the sentiment heads use, and an everyday set written for this head (weather, restaurants,
-   sport, chit-chat, other companies' business, messages sent to the wrong person:
-   `tests/data/oos_everyday_{train,dev}.csv`).
+   and the generated fraud reports (`fraud_phrasings.py`), and, weighing `WRITTEN_SHARE` of in
+   scope, the hand-written train part of `fraud_written.py` (fraud reports and ordinary requests
+   told the way customers tell them: several sentences, asides, typos), so that a theft told in
+   everyday words stays ours and reaches the fraud rule. Out of scope: the customer-voice set
+   (customers writing to an airline) and news headlines (FPB `train.csv`, TFNS minus its hash dev
+   split), each minus the same hash dev split as the sentiment heads use, and an everyday set
+   written for this head (weather, restaurants, sport, chit-chat, other companies' business,
+   messages sent to the wrong person: `tests/data/oos_everyday_{train,dev}.csv`).
 2. Embed every text with the served encoder (the shipped deltas added, served precision): the
    embedding the scorer already computes.
 3. Fit a two-class logistic regression (`fit_weighted`): in scope and out of scope weigh half
    each, and within out of scope each source a third, so 100 everyday lines count as much as
-   10,000 airline tweets. L2 `L2`.
+   10,000 airline tweets (`source_weights`). L2 `L2`.
 4. Fit the temperature on the dev sets, each weighing the same (`recipe.fit_temperature`). The
    threshold stays 0.5: a temperature never moves a two-class decision, so the dev figures are
    not tuned on dev.
@@ -31,6 +33,7 @@ from monitor.model.encoder import Encoder
 from monitor.model.heads import Head
 from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.training.data import hash_split, read_labelled, task_splits
+from monitor.model.training.fraud_written import written_messages
 from monitor.model.training.metrics import expected_calibration_error
 from monitor.model.training.recipe import fit_temperature
 
@@ -38,6 +41,12 @@ IN, OUT = SCOPE_LABELS
 L2 = 3e-3
 """Chosen among 1e-4, 1e-3, 3e-3 and 1e-2 on the dev sets (docs/model.md, "Out of scope"): the
 one that keeps Banking77 dev under 2% marked while catching 93% of everyday dev."""
+WRITTEN_SHARE = 0.1
+"""The hand-written customer messages' part of in scope's half (Banking77 has the rest). Without
+them the head marked long, chatty fraud reports out of scope, which took them below the fraud
+rule (7 of the 15 the rule missed on the fourth probe). Chosen among 0.1, 0.2, 0.3 and 0.5 on
+dev as the smallest that kept them in; the larger shares marked more of Banking77 dev out of
+scope (docs/model.md, "fourth round")."""
 EVERYDAY_DIR = Path("tests/data")
 """Where `oos_everyday_train.csv` and `oos_everyday_dev.csv` are (the repository's test data)."""
 
@@ -50,6 +59,8 @@ class Source:
     label: str
     train: list[str]
     dev: list[str]
+    share: float = 1.0
+    """Its part of its label's half, relative to the label's other sources."""
 
 
 @dataclass(frozen=True)
@@ -73,19 +84,28 @@ def sources(data_dir: Path, everyday_dir: Path = EVERYDAY_DIR) -> list[Source]:
     everyday_x, _ = read_labelled(everyday_dir / "oos_everyday_train.csv")
     everyday_dev, _ = read_labelled(everyday_dir / "oos_everyday_dev.csv")
     return [
-        Source("banking77", IN, intent_x, intent_dev),
+        Source("banking77", IN, intent_x, intent_dev, share=1 - WRITTEN_SHARE),
+        Source(
+            "written", IN, written_messages("train")[0], written_messages("dev", with_typos=False)[0],
+            share=WRITTEN_SHARE,
+        ),
         Source("customer_voice", OUT, cv_x, cv_dev),
         Source("news", OUT, fpb_x + tw_x, fpb_dev + tw_dev),
         Source("everyday", OUT, everyday_x, everyday_dev),
     ]
 
 
-def source_weights(sizes: Sequence[tuple[str, int]]) -> torch.Tensor:
-    """Per-text weights: each label weighs half, each source an equal part of its label."""
-    per_label: dict[str, int] = {}
-    for label, _ in sizes:
-        per_label[label] = per_label.get(label, 0) + 1
-    parts = [torch.full((n,), 0.5 / per_label[label] / max(n, 1)) for label, n in sizes]
+def source_weights(sizes: Sequence[tuple[str, int]], shares: Sequence[float] | None = None) -> torch.Tensor:
+    """Per-text weights: each label weighs half, split among its sources by `shares` (equal parts
+    where none are given)."""
+    shares = shares or [1.0] * len(sizes)
+    per_label: dict[str, float] = {}
+    for (label, _), share in zip(sizes, shares, strict=True):
+        per_label[label] = per_label.get(label, 0.0) + share
+    parts = [
+        torch.full((n,), 0.5 * share / per_label[label] / max(n, 1))
+        for (label, n), share in zip(sizes, shares, strict=True)
+    ]
     return torch.cat(parts)
 
 
@@ -115,7 +135,7 @@ def train_scope(
     chosen = sources(data_dir, everyday_dir)
     x = encoder.embed([t for s in chosen for t in s.train])
     y = torch.tensor([SCOPE_LABELS.index(s.label) for s in chosen for _ in s.train])
-    head = fit_weighted(x, y, source_weights([(s.label, len(s.train)) for s in chosen]))
+    head = fit_weighted(x, y, source_weights([(s.label, len(s.train)) for s in chosen], [s.share for s in chosen]))
     dev = [(encoder.embed(s.dev), [s.label] * len(s.dev)) for s in chosen]
     head.temperature = fit_temperature(head, dev)
     scope = ScopeHead(head)
