@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     """`auto` takes CUDA when present, else the CPU; or name a torch device."""
     precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Serving precision: `auto` is bf16/fp16 on a GPU and bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
+    compile: bool = False
+    """On a CPU, serve the English model's dense layers compiled by TorchInductor (1.1-1.3x its
+    eager rate here; needs a C++ compiler and 20-30 s at start): `monitor.model.compiled`. Where
+    compiling fails the eager path serves, and the log and `monitor_model_path` say so."""
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None

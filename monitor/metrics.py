@@ -137,6 +137,11 @@ class Metrics:
             "1 for the model version this replica scores with (and whether its drift reference shipped).",
             ["model_version", "reference"], registry=r,
         )
+        self.model_path = Gauge(
+            "monitor_model_path",
+            "1 for the forward this replica's English model serves with: compiled (TorchInductor) or eager.",
+            ["path"], registry=r,
+        )
         self.kafka_log_changes = Counter(
             "monitor_kafka_log_changes",
             "Partitions' logs found replaced, truncated or expired (kafka_log_events; an alert each).",

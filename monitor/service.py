@@ -40,7 +40,7 @@ from monitor.language_detection import shared_detector
 from monitor.metrics import Metrics
 from monitor.model.layout import apply_layout, scoring_layout
 from monitor.model.reference import load_reference
-from monitor.model.scorer import load_scorer
+from monitor.model.scorer import TransformerScorer, load_scorer
 from monitor.periodic import pause, run_periodically
 from monitor.pipeline import Pipeline, PipelineOptions
 from monitor.ports import Explainer, Scorer
@@ -199,6 +199,8 @@ def _drift_watches(
     shipped = reference is not None and reference.model_version == main
     log.info("drift reference", shipped=shipped)
     metrics.model_info.labels(model_version=main, reference="shipped" if shipped else "baseline").set(1)
+    if isinstance(scorer, TransformerScorer):
+        metrics.model_path.labels(path=scorer.model_path).set(1)
     others: dict[str, list[str]] = {}
     for language in sorted(scorer.languages & set(settings.languages)):
         if (version := version_for(scorer, language)) != main:

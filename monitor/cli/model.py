@@ -1,5 +1,5 @@
 """The model's commands: `monitor score`, and `monitor model train|train-oos|train-zh|train-zh-oos|
-train-intent|eval|reference`."""
+train-intent|eval|reference|warm`."""
 
 from __future__ import annotations
 
@@ -247,3 +247,25 @@ def model_reference(
     save_reference(reference, out or REFERENCE_FILE)
     for (stream, task), dist in sorted(reference.distributions.items()):
         typer.echo(json.dumps({"stream": stream, "task": task, "n": dist.n, "model_version": reference.model_version}))
+
+
+@model_app.command("warm")
+def model_warm() -> None:
+    """Compile the English model's dense layers as `MONITOR_COMPILE=true` serves them: a check that
+    this machine can (exit 1 where it cannot, and eager would serve), which also fills the C++
+    compiler's cache (`TORCHINDUCTOR_CACHE_DIR`) that a replica's start then reuses."""
+    import time
+
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    from monitor.model.scorer import TransformerScorer, load_scorer
+
+    settings = Settings(compile=True)
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
+    started = time.perf_counter()
+    scorer = load_scorer(settings)
+    path = scorer.model_path if isinstance(scorer, TransformerScorer) else "eager"
+    seconds = round(time.perf_counter() - started, 1)
+    typer.echo(json.dumps({"path": path, "seconds": seconds, "cache_dir": cache_dir()}))
+    if path != "compiled":
+        raise typer.Exit(1)

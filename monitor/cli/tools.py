@@ -86,7 +86,10 @@ def bench(  # noqa: PLR0917 - typer reads the options from the signature
         typer.echo(f"no {settings.data_dir / 'fpb'}: timing four built-in sentences (set MONITOR_DATA_DIR)", err=True)
     texts = news_texts(settings.data_dir, n)
     mean_tokens = sum(len(ids) for ids in encoder.token_lengths(texts)) / n
-    report: dict[str, object] = {"device": str(torch_device_name(device)), "messages": n, "mean_tokens": mean_tokens}
+    report: dict[str, object] = {
+        "device": str(torch_device_name(device)), "model_path": scorer.model_path,
+        "messages": n, "mean_tokens": mean_tokens,
+    }
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("loading", total=None)
 

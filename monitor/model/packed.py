@@ -135,6 +135,18 @@ class PackedForward:
         out.append(qkv.new_zeros(rounding, self.hidden))
         return torch.cat(out)
 
+    def _qkv(self, index: int, layer: BertLayer, x: torch.Tensor) -> torch.Tensor:
+        """Q, K and V of every row in one matmul. The weights are joined per call (a few MB), so
+        that training steps or deltas applied to the model are never stale here."""
+        parts = (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value)
+        return F.linear(x, torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts]))
+
+    def _dense_after(self, index: int, layer: BertLayer, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The layer's work after attention: output projection, feed-forward, both residual norms."""
+        x = self._norm(layer.attention.output.dense(attended) + x, layer.attention.output.LayerNorm)
+        inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
+        return self._norm(layer.output.dense(inner) + x, layer.output.LayerNorm)
+
     def __call__(self, call: PackedCall) -> torch.Tensor:
         """(texts, hidden) float32 sentence embeddings, texts in the order `pack` laid them out."""
         embeddings = self.model.embeddings
@@ -144,16 +156,8 @@ class PackedForward:
             + embeddings.token_type_embeddings.weight[0]
         )
         x = self._norm(x, embeddings.LayerNorm)
-        for layer in cast("Sequence[BertLayer]", self.model.encoder.layer):
-            attention = layer.attention
-            parts = (attention.self.query, attention.self.key, attention.self.value)
-            # One matmul for Q, K and V (the weights are joined per call: a few MB, so that
-            # training steps or deltas applied to the model are never stale here).
-            qkv = F.linear(x, torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts]))
-            attended = self._attend(qkv, call.groups)
-            x = self._norm(attention.output.dense(attended) + x, attention.output.LayerNorm)
-            inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
-            x = self._norm(layer.output.dense(inner) + x, layer.output.LayerNorm)
+        for index, layer in enumerate(cast("Sequence[BertLayer]", self.model.encoder.layer)):
+            x = self._dense_after(index, layer, self._attend(self._qkv(index, layer, x), call.groups), x)
         texts = call.lengths.numel()
         sums = x.new_zeros(texts + 1, self.hidden).index_add_(0, call.owners, x)[:texts]
         return F.normalize(sums.float() / call.lengths[:, None], dim=-1)

@@ -18,6 +18,7 @@ from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.explanation import Explanation, Reasons
 from monitor.language import by_script
+from monitor.model.compiled import ModelPath, serve_compiled
 from monitor.model.deltas import apply_deltas
 from monitor.model.desk import batch_scores
 from monitor.model.encoder import Encoder
@@ -66,10 +67,13 @@ class TransformerScorer:
         triage: Triage | None = None,
         multilingual: E5Scorer | None = None,
         second_opinion: SecondOpinion | None = None,
+        model_path: ModelPath = "eager",
     ) -> None:
         if encoder is None and (sentiment_model is None or intent_model is None):
             raise ValueError("an encoder is needed for any task still on the embedded heads")
         self.encoder = encoder
+        self.model_path = model_path
+        """Which forward `encoder` serves with (`monitor.model.compiled.serve_compiled`)."""
         self.heads = heads
         self.sentiment_model = sentiment_model
         self.intent_model = intent_model
@@ -281,6 +285,7 @@ def load_scorer(settings: Settings) -> Scorer:
             settings.intent_model, heads.intent.labels, settings.intent_labels, **common
         )
     encoder = None
+    path: ModelPath = "eager"
     if sentiment is None or intent is None:
         encoder = Encoder(
             device=settings.device,
@@ -289,6 +294,8 @@ def load_scorer(settings: Settings) -> Scorer:
         )
         apply_deltas(encoder.model, WEIGHTS_DIR)
         encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
+        if settings.compile:
+            path = serve_compiled(encoder)  # after the deltas and the cast: it freezes the weights
     if encoder is None:
         return TransformerScorer(encoder, heads, sentiment, intent, multilingual=load_e5_scorer(settings, None))
     config = load_replies(settings.replies_file)
@@ -321,5 +328,5 @@ def load_scorer(settings: Settings) -> Scorer:
             )
     return TransformerScorer(
         encoder, heads, sentiment, intent, scope=ScopeHead.load(), replies=book, triage=triage,
-        multilingual=multilingual, second_opinion=second,
+        multilingual=multilingual, second_opinion=second, model_path=path,
     )

@@ -73,6 +73,7 @@ async def test_health_readiness_and_metrics_of_a_running_service(
         assert sample("monitor_db_write_seconds_count", "", body) >= 1
         assert sample("monitor_model_seconds_count", "", body) >= 1
         assert sample("monitor_batch_latency_seconds_count", "", body) >= 1
+        assert sample("monitor_model_path", 'path="eager"', body) == 1  # the test scorer is not compiled
         lags = [line for line in body.splitlines() if line.startswith("monitor_consumer_lag{")]
         assert lags and all(line.endswith(" 0.0") for line in lags)
 
