@@ -6,9 +6,10 @@ Chinese customers' own words, reads such stories differently. It is asked only a
 to which the English head gives a real but unsure chance of a watch-list intent, and only whether
 the message is on the watch list: the two heads' watch-list probabilities are averaged, and the
 English head, the better intent classifier (0.94 against 0.80 on Banking77 dev), still says which
-intent, its distribution rescaled to the averaged watch-list share. That raised fraud recall on
-three independent probes without more false alarms on plain requests (docs/model.md, "third" and
-"fourth round"); everything else keeps the English head's verdict alone.
+intent, its distribution rescaled to the averaged watch-list share. Averaging raised fraud recall
+on two independent probes without more false alarms (docs/model.md, "third round"); averaging the
+watch-list share alone makes the same fraud decisions on every probe and keeps the English head's
+intents ("fourth round"). Everything else keeps the English head's verdict alone.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SecondOpinion:
         theirs = self.read([texts[i] for i in asked])[:, watch].sum(dim=1).to(probabilities.dtype)
         mine = watched[asked]
         share = (1 - self.weight) * mine + self.weight * theirs
-        on_list = torch.zeros(probabilities.shape[1], dtype=torch.bool)
+        on_list = torch.zeros(probabilities.shape[1], dtype=torch.bool, device=probabilities.device)
         on_list[watch] = True
         scale = torch.where(on_list, (share / mine)[:, None], ((1 - share) / (1 - mine))[:, None])
         revised = probabilities.clone()
