@@ -115,7 +115,7 @@ def _decode(record: SourceRecord, limits: Limits, decoder: SchemaDecoder | None)
         return f"invalid JSON: {e}"
     if not isinstance(value, dict):
         return f"JSON value is {type(value).__name__}, not an object"
-    if (bad := _unstorable_string(value)) is not None:
+    if (bad := _unstorable(value)) is not None:
         return bad
     return value
 
@@ -136,7 +136,7 @@ def _decode_framed(topic: str, value: bytes, decoder: SchemaDecoder | None) -> d
         return f"schema id {frame.schema_id}: {e}"
     if not isinstance(decoded, dict):
         return f"schema id {frame.schema_id}: the decoded value is {type(decoded).__name__}, not a record"
-    if (bad := _unstorable_string(decoded)) is not None:
+    if (bad := _unstorable(decoded)) is not None:
         return f"schema id {frame.schema_id}: {bad}"
     return decoded
 
@@ -157,21 +157,29 @@ def _finite_float(literal: str) -> float:
     return number
 
 
-def _unstorable_string(value: Any) -> str | None:
-    """Why a key or string in `value` cannot be stored in Postgres text or JSONB, or None.
+MAX_JSON_DEPTH = 500
+"""Objects and arrays nested deeper than this are a dead letter. Checked here, not left to the
+decoder's `RecursionError`, which comes at the interpreter's recursion limit: that limit moves
+(compiling the model, `MONITOR_COMPILE`, raises it from 1,000 to 2,000), and a value the decoder
+only just managed may be too deep for the encoder that writes it to JSONB."""
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why `value` cannot be stored in Postgres text or JSONB, or None.
 
     JSON escapes can spell NUL (\\u0000: Postgres text and JSONB refuse it) and lone UTF-16
-    surrogates (\\ud800: not encodable as UTF-8). Either would make the batch's transaction fail
+    surrogates (\\ud800: not encodable as UTF-8), and a value can nest deeper than the JSON
+    encoder that writes it to JSONB will go. Any of these would make the batch's transaction fail
     on every replay, so such a message is a dead letter instead.
     """
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"invalid JSON: nested too deeply (over {MAX_JSON_DEPTH} levels)"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, str):
             if "\x00" in item:
                 return "unstorable text: a string contains NUL (\\u0000), which Postgres cannot store"

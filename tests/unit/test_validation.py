@@ -96,6 +96,7 @@ def test_card_numbers_are_masked_in_text_fields_and_ids() -> None:
         (b'{"headline": "ok", "x": -Infinity}', "invalid JSON: -Infinity is not a JSON value"),
         (b'{"headline": "ok", "x": 1e999}', "invalid JSON: 1e999 is out of range"),
         (b'{"headline": "ok", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}", "invalid JSON: nested too deeply"),
+        (b'{"headline": "ok", "x": ' + b"[" * 600 + b"]" * 600 + b"}", "invalid JSON: nested too deeply"),
         (b'{"headline": "ok", "x": 1' + b"0" * 5000 + b"}", "invalid JSON: Exceeds the limit"),
         (b'{"headline": "ok", "id": "' + b"i" * 513 + b'"}', "id is 513 characters, over the limit of 512"),
         (
