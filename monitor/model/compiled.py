@@ -33,7 +33,7 @@ from transformers import BertModel
 from transformers.models.bert.modeling_bert import BertLayer
 
 from monitor.model.encoder import Encoder
-from monitor.model.packed import PackedForward
+from monitor.model.packed import PackedForward, dense_after, joined_qkv
 
 ModelPath = Literal["compiled", "eager"]
 """Which forward a replica serves: `CompiledForward` or the eager `PackedForward`."""
@@ -55,26 +55,23 @@ class _JoinedQKV(nn.Module):
 
     def __init__(self, layer: BertLayer) -> None:
         super().__init__()
-        parts = (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value)
-        self.weight = nn.Parameter(torch.cat([p.weight for p in parts]).detach(), requires_grad=False)
-        self.bias = nn.Parameter(torch.cat([p.bias for p in parts]).detach(), requires_grad=False)
+        weight, bias = joined_qkv(layer)
+        self.weight = nn.Parameter(weight.detach(), requires_grad=False)
+        self.bias = nn.Parameter(bias.detach(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
 
 
 class _DenseAfter(nn.Module):
-    """A layer's work after attention, as `PackedForward._dense_after` computes it."""
+    """A layer's work after attention (`packed.dense_after`), as a module for the graph to freeze."""
 
     def __init__(self, layer: BertLayer) -> None:
         super().__init__()
         self.layer = layer
 
     def forward(self, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        layer = self.layer
-        x = layer.attention.output.LayerNorm(layer.attention.output.dense(attended) + x)
-        inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
-        return layer.output.LayerNorm(layer.output.dense(inner) + x)
+        return dense_after(self.layer, attended, x)
 
 
 def _compiled(module: nn.Module) -> Callable[..., torch.Tensor]:

@@ -138,14 +138,10 @@ class PackedForward:
     def _qkv(self, index: int, layer: BertLayer, x: torch.Tensor) -> torch.Tensor:
         """Q, K and V of every row in one matmul. The weights are joined per call (a few MB), so
         that training steps or deltas applied to the model are never stale here."""
-        parts = (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value)
-        return F.linear(x, torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts]))
+        return F.linear(x, *joined_qkv(layer))
 
     def _dense_after(self, index: int, layer: BertLayer, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The layer's work after attention: output projection, feed-forward, both residual norms."""
-        x = self._norm(layer.attention.output.dense(attended) + x, layer.attention.output.LayerNorm)
-        inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
-        return self._norm(layer.output.dense(inner) + x, layer.output.LayerNorm)
+        return dense_after(layer, attended, x)
 
     def __call__(self, call: PackedCall) -> torch.Tensor:
         """(texts, hidden) float32 sentence embeddings, texts in the order `pack` laid them out."""
@@ -161,3 +157,17 @@ class PackedForward:
         texts = call.lengths.numel()
         sums = x.new_zeros(texts + 1, self.hidden).index_add_(0, call.owners, x)[:texts]
         return F.normalize(sums.float() / call.lengths[:, None], dim=-1)
+
+
+def joined_qkv(layer: BertLayer) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layer's Q, K and V weights and biases, joined for one matmul."""
+    parts = (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value)
+    return torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts])
+
+
+def dense_after(layer: BertLayer, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The layer's work after attention: output projection, feed-forward, both residual norms
+    (eager here; `monitor.model.compiled` compiles this same function)."""
+    x = layer.attention.output.LayerNorm(layer.attention.output.dense(attended) + x)
+    inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
+    return layer.output.LayerNorm(layer.output.dense(inner) + x)
