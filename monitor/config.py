@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from monitor.masking import ALL_KINDS, Kind, parse_kinds
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/monitor`, else `~/.cache/monitor`: what `monitor` may rebuild if deleted."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "monitor"
 
 
 def _split_commas(value: object) -> object:
@@ -103,9 +109,14 @@ class Settings(BaseSettings):
     precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Serving precision: `auto` is bf16/fp16 on a GPU and bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
     compile: bool = False
-    """On a CPU, serve the English model's dense layers compiled by TorchInductor (1.1-1.3x its
-    eager rate here; needs a C++ compiler and 20-30 s at start): `monitor.model.compiled`. Where
-    compiling fails the eager path serves, and the log and `monitor_model_path` say so."""
+    """On a CPU, serve the English model's dense layers compiled ahead of time by AOTInductor
+    (1.1-1.2x its eager rate here): `monitor.model.compiled`. The graphs are built once into
+    `compiled_dir` (`monitor model warm`, or the first start: a minute or more, with a C++ compiler)
+    and loaded in under a second after that. Where that fails the eager path serves, and the log and
+    `monitor_model_path` say so."""
+    compiled_dir: Path = Field(default_factory=lambda: default_cache_dir() / "compiled")
+    """Where the compiled graphs are kept, a folder per weights and CPU; writable where a start
+    may build them. Default `$XDG_CACHE_HOME/monitor/compiled` (else `~/.cache/monitor/compiled`)."""
     sentiment_model: Path | None = None
     """A Hugging Face sequence-classification checkpoint on disk to use instead of the embedded head."""
     intent_model: Path | None = None

@@ -251,12 +251,10 @@ def model_reference(
 
 @model_app.command("warm")
 def model_warm() -> None:
-    """Compile the English model's dense layers as `MONITOR_COMPILE=true` serves them: a check that
-    this machine can (exit 1 where it cannot, and eager would serve), which also fills the C++
-    compiler's cache (`TORCHINDUCTOR_CACHE_DIR`) that a replica's start then reuses."""
+    """Build the compiled graphs that `MONITOR_COMPILE=true` serves, into `MONITOR_COMPILED_DIR`, so
+    that a replica's start loads them instead of compiling (a minute or more, with a C++ compiler).
+    Exit 1 where this machine cannot, and eager would serve."""
     import time
-
-    from torch._inductor.runtime.cache_dir_utils import cache_dir
 
     from monitor.model.scorer import TransformerScorer, load_scorer
 
@@ -266,6 +264,6 @@ def model_warm() -> None:
     scorer = load_scorer(settings)
     path = scorer.model_path if isinstance(scorer, TransformerScorer) else "eager"
     seconds = round(time.perf_counter() - started, 1)
-    typer.echo(json.dumps({"path": path, "seconds": seconds, "cache_dir": cache_dir()}))
+    typer.echo(json.dumps({"path": path, "seconds": seconds, "compiled_dir": str(settings.compiled_dir)}))
     if path != "compiled":
         raise typer.Exit(1)

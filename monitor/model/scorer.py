@@ -295,7 +295,8 @@ def load_scorer(settings: Settings) -> Scorer:
         apply_deltas(encoder.model, WEIGHTS_DIR)
         encoder.set_precision(settings.precision)  # after the fp32 addition of the deltas
         if settings.compile:
-            path = serve_compiled(encoder)  # after the deltas and the cast: it freezes the weights
+            # after the deltas and the cast: the graphs freeze the weights
+            path = serve_compiled(encoder, settings.compiled_dir)
     if encoder is None:
         return TransformerScorer(encoder, heads, sentiment, intent, multilingual=load_e5_scorer(settings, None))
     config = load_replies(settings.replies_file)
