@@ -31,6 +31,7 @@ from tokenizers import Tokenizer
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
+from monitor import config
 from monitor.batching import plan_calls
 from monitor.errors import ModelError
 from monitor.model.encoder import mean_pool
@@ -202,7 +203,7 @@ def file_digest(path: Path) -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "monitor" / "e5"
+    return config.default_cache_dir() / "e5"
 
 
 def load_e5_model(weights: Path | None = None, cache_dir: Path | None = None) -> BertModel:
