@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     """Serving precision: `auto` is bf16/fp16 on a GPU and bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
     compile: bool = False
     """On a CPU, serve the English model's dense layers compiled ahead of time by AOTInductor
-    (1.1-1.2x its eager rate here): `monitor.model.compiled`. The graphs are built once into
+    (1.1-1.4x its eager rate here, docs/performance.md): `monitor.model.compiled`. The graphs are built once into
     `compiled_dir` (`monitor model warm`, or the first start: a minute or more, with a C++ compiler)
     and loaded in under a second after that. Where that fails the eager path serves, and the log and
     `monitor_model_path` say so."""

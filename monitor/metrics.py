@@ -139,7 +139,7 @@ class Metrics:
         )
         self.model_path = Gauge(
             "monitor_model_path",
-            "1 for the forward this replica's English model serves with: compiled (TorchInductor) or eager.",
+            "1 for the forward the English model serves with: compiled (AOTInductor, MONITOR_COMPILE) or eager.",
             ["path"], registry=r,
         )
         self.kafka_log_changes = Counter(
