@@ -1,4 +1,4 @@
-"""The model's commands: `monitor score`, and `monitor model train|train-oos|train-zh|train-zh-oos|
+"""The model's commands: `monitor score`, and `monitor model train|train-more|train-oos|train-zh|train-zh-oos|
 train-intent|eval|reference|warm`."""
 
 from __future__ import annotations
@@ -81,6 +81,36 @@ def model_train(
     configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
     for report in train(data_dir or settings.data_dir, out_dir or WEIGHTS_DIR):
         typer.echo(json.dumps({"split": "dev", **report.__dict__}))
+
+
+@model_app.command("train-more")
+def model_train_more(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder with fpb/, tfns/, customer_voice/ and banking77/")
+    ] = None,
+    start_dir: Annotated[
+        Path | None, typer.Option(help="the weights to continue from (default: the package's)")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write the weights (default: into the package)")
+    ] = None,
+) -> None:
+    """Continue training from trained weights with the hand-written fraud reports and ordinary
+    requests, and average with where it started (`training/continued.py`); then run `train-oos` and
+    `reference`."""
+    import tempfile
+
+    from monitor.model.heads import WEIGHTS_DIR
+    from monitor.model.training.continued import train_more
+
+    settings = Settings()
+    configure_logging(settings.log_level, mask_kinds=settings.mask_kinds)
+    with tempfile.TemporaryDirectory() as work_dir:
+        version, reports = train_more(
+            start_dir or WEIGHTS_DIR, data_dir or settings.data_dir, out_dir or WEIGHTS_DIR, Path(work_dir)
+        )
+    for report in reports:
+        typer.echo(json.dumps({"split": "dev", "version": version, **report.__dict__}))
 
 
 @model_app.command("train-zh")

@@ -67,8 +67,8 @@ def test_shipped_model_beats_its_floor_on_dev(
 
 
 EVERYDAY_DEV = Path(__file__).parents[1] / "data" / "oos_everyday_dev.csv"
-# The scope head on its dev sets (docs/model.md, "Out of scope" and "fourth round": everyday 56 / 60,
-# customer voice 0.982, news 0.983, Banking77 24 / 1,021 marked): what it must catch at least, what it
+# The scope head on its dev sets (docs/model.md, "Out of scope" and "fifth round": everyday 55 / 60,
+# customer voice 0.982, news 0.983, Banking77 23 / 1,021 marked): what it must catch at least, what it
 # may mark at most.
 SCOPE_CAUGHT = {"everyday": 0.9, "customer_voice": 0.95, "fpb": 0.95}
 
@@ -103,9 +103,9 @@ def test_the_scope_head_leaves_banking_requests_and_their_intents_alone(
 def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The written dev reports (never trained on): 25 / 32 alerted with the multilingual head's
-    second opinion, 22 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
-    "third round")."""
+    """The written dev reports (never trained on): 28 / 32 alerted with the multilingual head's
+    second opinion, 24 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
+    "third round" and "fifth round")."""
     texts, intents = written_messages("dev", with_typos=False)
     dev = tmp_path / "written_dev.csv"
     with dev.open("w", newline="", encoding="utf-8") as f:
@@ -116,7 +116,8 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     without = eval_json("fraud", "customer", dev, monkeypatch)
     assert ";second=e5-small-zh-" in str(with_it["model_version"])
     assert ";second=" not in str(without["model_version"])
-    assert with_it["alerted_fraud"] >= 24 > without["alerted_fraud"]  # type: ignore[operator]
+    assert with_it["alerted_fraud"] >= 27  # type: ignore[operator]
+    assert without["alerted_fraud"] < with_it["alerted_fraud"]  # type: ignore[operator]
     assert with_it["alerted_ordinary"] <= 1  # type: ignore[operator]
 
 
@@ -125,11 +126,12 @@ FOURTH_PROBE = Path(__file__).parents[1] / "data" / "fraud_probe_fourth_plain.cs
 
 def test_fraud_told_at_length_stays_in_scope_and_raises_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fraud reports told as customers tell them (the fourth probe's plain half, 24 reports and 24
-    plain requests; docs/model.md, "fourth round"): 19 alerted since the scope head learned the
-    hand-written messages are ours, 14 before, when it marked most of the misses out of scope."""
+    plain requests; docs/model.md, "fourth round" and "fifth round"): 21 alerted since the encoder
+    learned the hand-written messages, 19 since the scope head learned they are ours, 14 before,
+    when it marked most of the misses out of scope."""
     report = eval_json("fraud", "customer", FOURTH_PROBE, monkeypatch)
     assert (report["fraud"], report["ordinary"]) == (24, 24)
-    assert report["alerted_fraud"] >= 18  # type: ignore[operator]
+    assert report["alerted_fraud"] >= 20  # type: ignore[operator]
     assert report["alerted_ordinary"] == 0
 
 

@@ -8,7 +8,7 @@ every head). This refits the intent head in seconds:
    split and the generated fraud reports) and the written messages' train part
    (`fraud_written.py`) with the served encoder (the shipped deltas added, served precision): the
    embedding the scorer computes. The written messages are added here, not in `task_splits`, so
-   `monitor model train` and `train-oos` still reproduce the shipped weights.
+   `monitor model train` still gives the weights `train-more` continues from (`continued.py`).
 2. Start from the shipped intent head, the one fine-tuned with the encoder, and minimise the
    recipe's loss (cross-entropy, label smoothing 0.1) on that set by full-batch L-BFGS, the
    written messages weighing more (`text_weights`), plus `ANCHOR` times the squared distance to

@@ -28,6 +28,9 @@ Recipe (`monitor model train`, fixed seed 0; see docs/model.md for its time on t
    `weights/heads.safetensors` (+ `heads.json` with the version
    `minilm-l6-ft-<hash of deltas, heads and temperatures>`).
 
+The shipped weights went one step further: `monitor model train-more` (`continued.py`) continued
+from this recipe's weights with the hand-written customer messages and averaged with them.
+
 What was measured and did not help (LoRA on all blocks, fewer tuned blocks, a higher learning
 rate for both tasks, no label smoothing, weight averaging, class weights, R-Drop, attention
 pooling) is in docs/model.md.
