@@ -80,29 +80,36 @@ def save_deltas(tensors: dict[str, torch.Tensor], first_layer: int, directory: P
     return path
 
 
-def apply_deltas(model: nn.Module, directory: Path) -> bool:
-    """Add the deltas saved in `directory` to `model`'s weights; False when there are none."""
+def served_deltas(directory: Path) -> dict[str, torch.Tensor]:
+    """The deltas saved in `directory` as they are added to the weights (int8 times the row's
+    scale, fp16 vectors), in float32 by `layer.<i>.<parameter name>`; empty when there are none."""
     path = directory / FILE
     if not path.exists():
-        return False
+        return {}
     tensors = load_file(str(path))
+    deltas: dict[str, torch.Tensor] = {}
+    for stored, value in tensors.items():
+        key, _, kind = stored.rpartition(".")
+        if kind == "scale":
+            continue
+        deltas[key] = value.float() * tensors[f"{key}.scale"].float()[:, None] if kind == "int8" else value.float()
+    return deltas
+
+
+def apply_deltas(model: nn.Module, directory: Path) -> bool:
+    """Add the deltas saved in `directory` to `model`'s weights; False when there are none."""
+    deltas = served_deltas(directory)
+    if not deltas:
+        return False
     params = {
         f"layer.{i}.{name}": param
         for i, block in enumerate(blocks(model))
         for name, param in block.named_parameters()
     }
     with torch.no_grad():
-        for stored, value in tensors.items():
-            key, _, kind = stored.rpartition(".")
-            if kind == "scale":
-                continue
-            if key not in params:
-                raise ModelError(f"delta {key} does not fit the encoder")
-            delta = value.float()
-            if kind == "int8":
-                delta = delta * tensors[f"{key}.scale"].float()[:, None]
-            param = params[key]
-            if param.shape != delta.shape:
+        for key, delta in deltas.items():
+            param = params.get(key)
+            if param is None or param.shape != delta.shape:
                 raise ModelError(f"delta {key} does not fit the encoder")
             param.add_(delta.to(param.dtype).to(param.device))
     return True

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from monitor.model.deltas import quantize_rows, save_deltas
+from monitor.model.deltas import quantize_rows, save_deltas, served_deltas
 from monitor.model.heads import Head, Heads
-from monitor.model.training.continued import average, served_deltas
+from monitor.model.training.continued import average
 
 LABELS = {
     "news_sentiment": ("negative", "neutral", "positive"),

@@ -28,11 +28,16 @@ from pathlib import Path
 
 import structlog
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from monitor.model.deltas import FILE as DELTAS_FILE
-from monitor.model.deltas import apply_deltas, delta_tensors, frozen_weights, quantize_rows, save_deltas
+from monitor.model.deltas import (
+    apply_deltas,
+    delta_tensors,
+    frozen_weights,
+    quantize_rows,
+    save_deltas,
+    served_deltas,
+)
 from monitor.model.encoder import Encoder
 from monitor.model.heads import Head, Heads
 from monitor.model.training.data import TASKS, Task, task_splits
@@ -87,19 +92,6 @@ def continue_training(start_dir: Path, data_dir: Path, out_dir: Path, seed: int)
         task: Head(heads[task].labels, d.weight.detach(), d.bias.detach()) for task, d in zip(TASKS, data, strict=True)
     }
     Heads(start.version, trained["news_sentiment"], trained["customer_sentiment"], trained["intent"]).save(out_dir)
-
-
-def served_deltas(directory: Path) -> dict[str, torch.Tensor]:
-    """The deltas in `directory` as the scorer adds them (int8 times its row scale; fp16 vectors)."""
-    stored = load_file(str(directory / DELTAS_FILE))
-    out: dict[str, torch.Tensor] = {}
-    for name, value in stored.items():
-        key, _, kind = name.rpartition(".")
-        if kind == "int8":
-            out[key] = value.float() * stored[f"{key}.scale"].float()[:, None]
-        elif kind == "fp16":
-            out[key] = value.float()
-    return out
 
 
 def average(folders: Sequence[tuple[Path, float]]) -> tuple[dict[str, torch.Tensor], dict[Task, Head]]:
