@@ -9,6 +9,7 @@ import torch
 from monitor.model.deltas import quantize_rows, save_deltas, served_deltas
 from monitor.model.heads import Head, Heads
 from monitor.model.training.continued import average
+from monitor.model.training.finetune import TaskData
 
 LABELS = {
     "news_sentiment": ("negative", "neutral", "positive"),
@@ -51,3 +52,15 @@ def test_a_folder_weighing_nothing_leaves_the_other_as_it_was(tmp_path: Path) ->
     same, original = served_deltas(tmp_path / "same"), served_deltas(start)
     assert all(torch.allclose(same[key], original[key], atol=1e-6) for key in original)
     assert torch.equal(heads["news_sentiment"].weight, Heads.load(start).news_sentiment.weight)
+
+
+def test_training_starts_from_a_copy_of_the_head_and_gives_it_back() -> None:
+    start = Head(LABELS["intent"], torch.randn(2, 3), torch.randn(2))
+    labels = ["compromised_card", "card_arrival", "card_arrival"]
+    task = TaskData.from_head("intent", [torch.randn(4, 3)] * 3, start, labels)
+    assert task.targets == [1, 0, 0]
+    with torch.no_grad():
+        task.weight.add_(1.0)
+    trained = task.head(start.labels)
+    assert torch.allclose(trained.weight, start.weight + 1.0)
+    assert torch.equal(trained.bias, start.bias)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import structlog
 import torch
-from torch import nn
 
 from monitor.model.deltas import (
     apply_deltas,
@@ -78,19 +77,11 @@ def continue_training(start_dir: Path, data_dir: Path, out_dir: Path, seed: int)
             written, intents = written_messages("train")
             texts, labels = texts + written * WRITTEN_REPEAT, labels + intents * WRITTEN_REPEAT
         states, _ = top.lower(encoder.token_lengths(texts))
-        head = heads[task]
-        data.append(
-            TaskData(
-                task, states, [head.labels.index(label) for label in labels],
-                nn.Parameter(head.weight.clone()), nn.Parameter(head.bias.clone()),
-            )
-        )
+        data.append(TaskData.from_head(task, states, heads[task], labels))
     log.info("lower blocks cached", seed=seed, elapsed_s=round(time.monotonic() - started))
     run_loop(top, data, replace(LOOP, seed=seed))
     save_deltas(delta_tensors(encoder.model, frozen, LOOP.first_tuned_block), LOOP.first_tuned_block, out_dir)
-    trained = {
-        task: Head(heads[task].labels, d.weight.detach(), d.bias.detach()) for task, d in zip(TASKS, data, strict=True)
-    }
+    trained = {task: d.head(heads[task].labels) for task, d in zip(TASKS, data, strict=True)}
     Heads(start.version, trained["news_sentiment"], trained["customer_sentiment"], trained["intent"]).save(out_dir)
 
 

@@ -17,6 +17,7 @@ import structlog
 import torch
 from torch import nn
 
+from monitor.model.heads import Head
 from monitor.model.training.layers import TopBlocks
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,28 @@ class TaskData:
     lr_scale: float = 1.0
     """The blocks' learning rate on this task's batches, relative to `LoopConfig.lr_blocks`: lets
     one task move the shared blocks faster without shaking the other."""
+
+    @classmethod
+    def from_head(
+        cls,
+        name: str,
+        states: list[torch.Tensor],
+        head: Head,
+        labels: Sequence[str],
+        *,
+        lr_scale: float = 1.0,
+        device: torch.device | str = "cpu",
+    ) -> TaskData:
+        """The texts' cached states and label names, with a copy of `head` to train from."""
+        return cls(
+            name, states, [head.labels.index(label) for label in labels],
+            nn.Parameter(head.weight.detach().clone().to(device)), nn.Parameter(head.bias.detach().clone().to(device)),
+            lr_scale,
+        )
+
+    def head(self, labels: tuple[str, ...]) -> Head:
+        """The head as trained, on the CPU (temperature 1 until `recipe.calibrate` fits one)."""
+        return Head(labels, self.weight.detach().cpu(), self.bias.detach().cpu())
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ from pathlib import Path
 
 import structlog
 import torch
-from torch import nn
 
 from monitor.model.deltas import FILE as DELTAS_FILE
 from monitor.model.deltas import apply_deltas, delta_tensors, frozen_weights, save_deltas
@@ -165,23 +164,11 @@ def train(
         states, embeddings = top.lower(encoder.token_lengths(train_x))
         head = fit_head(embeddings, train_y)
         labels[task] = head.labels
-        data.append(
-            TaskData(
-                name=task,
-                states=states,
-                targets=[head.labels.index(y) for y in train_y],
-                weight=nn.Parameter(head.weight.to(encoder.device)),
-                bias=nn.Parameter(head.bias.to(encoder.device)),
-                lr_scale=LR_SCALE[task],
-            )
-        )
+        data.append(TaskData.from_head(task, states, head, train_y, lr_scale=LR_SCALE[task], device=encoder.device))
     log.info("lower blocks cached, warm-start heads fitted", elapsed_s=round(time.monotonic() - started))
     run_loop(top, data, loop)
     save_deltas(delta_tensors(encoder.model, frozen, loop.first_tuned_block), loop.first_tuned_block, out_dir)
-    trained = {
-        task: Head(labels[task], d.weight.detach().cpu(), d.bias.detach().cpu())
-        for task, d in zip(tasks, data, strict=True)
-    }
+    trained = {task: d.head(labels[task]) for task, d in zip(tasks, data, strict=True)}
     version, reports = calibrate(trained, data_dir, out_dir, device=str(encoder.device))
     log.info("trained", model_version=version, elapsed_s=round(time.monotonic() - started))
     return reports
