@@ -32,7 +32,7 @@ FLOORS = {
     ("tfns", "sentiment", "news"): (0.85, 0.80, 0.07),
     ("customer_voice", "sentiment", "customer"): (0.78, 0.70, 0.07),
     ("bank_mood", "sentiment", "customer"): (0.85, 0.80, 0.10),
-    # Served with the scope head: the 24 queries it marks out_of_scope count wrong (0.916 / 0.911,
+    # Served with the scope head: the 23 queries it marks out_of_scope count wrong (0.917 / 0.914,
     # against 0.934 for the intent head alone: test_the_scope_head_leaves_banking_requests...).
     ("banking77", "intent", "customer"): (0.91, 0.90, 0.05),
 }
@@ -67,8 +67,8 @@ def test_shipped_model_beats_its_floor_on_dev(
 
 
 EVERYDAY_DEV = Path(__file__).parents[1] / "data" / "oos_everyday_dev.csv"
-# The scope head on its dev sets (docs/model.md, "Out of scope" and "fifth round": everyday 55 / 60,
-# customer voice 0.982, news 0.983, Banking77 23 / 1,021 marked): what it must catch at least, what it
+# The scope head on its dev sets (docs/model.md, "Out of scope" and "sixth round": everyday 56 / 60,
+# customer voice 0.982, news 0.981, Banking77 23 / 1,021 marked): what it must catch at least, what it
 # may mark at most.
 SCOPE_CAUGHT = {"everyday": 0.9, "customer_voice": 0.95, "fpb": 0.95}
 
@@ -103,9 +103,9 @@ def test_the_scope_head_leaves_banking_requests_and_their_intents_alone(
 def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The written dev reports (never trained on): 28 / 32 alerted with the multilingual head's
+    """The written dev reports (never trained on): 29 / 32 alerted with the multilingual head's
     second opinion, 24 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
-    "third round" and "fifth round")."""
+    "third round", "fifth round" and "sixth round")."""
     texts, intents = written_messages("dev", with_typos=False)
     dev = tmp_path / "written_dev.csv"
     with dev.open("w", newline="", encoding="utf-8") as f:
@@ -121,17 +121,20 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     assert with_it["alerted_ordinary"] <= 1  # type: ignore[operator]
 
 
-FOURTH_PROBE = Path(__file__).parents[1] / "data" / "fraud_probe_fourth_plain.csv"
+PLAIN_HALVES = {"fourth": 20, "ninth": 19, "tenth": 19}
+"""Probes no model trains on, their plain halves (24 reports, 24 plain requests): the reports each
+must alert at least, a little under what ships (docs/model.md, "sixth round": 21, 20, 20)."""
 
 
-def test_fraud_told_at_length_stays_in_scope_and_raises_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fraud reports told as customers tell them (the fourth probe's plain half, 24 reports and 24
-    plain requests; docs/model.md, "fourth round" and "fifth round"): 21 alerted since the encoder
-    learned the hand-written messages, 19 since the scope head learned they are ours, 14 before,
-    when it marked most of the misses out of scope."""
-    report = eval_json("fraud", "customer", FOURTH_PROBE, monkeypatch)
+@pytest.mark.parametrize("probe", PLAIN_HALVES)
+def test_fraud_told_at_length_stays_in_scope_and_raises_the_alert(probe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fraud reports told as customers tell them, by writers who never saw the training messages. On the
+    fourth probe: 21 alerted since the encoder learned the hand-written messages (fifth round), 19 since
+    the scope head learned they are ours, 14 before, when it marked most of the misses out of scope."""
+    data = Path(__file__).parents[1] / "data" / f"fraud_probe_{probe}_plain.csv"
+    report = eval_json("fraud", "customer", data, monkeypatch)
     assert (report["fraud"], report["ordinary"]) == (24, 24)
-    assert report["alerted_fraud"] >= 20  # type: ignore[operator]
+    assert report["alerted_fraud"] >= PLAIN_HALVES[probe]  # type: ignore[operator]
     assert report["alerted_ordinary"] == 0
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 from monitor.alerts.config import load_rules
-from monitor.model.training.fraud_written import FRAUD, ORDINARY, written_messages
+from monitor.model.training.fraud_written import FRAUD, ORDINARY, probe_messages, written_messages
 from monitor.model.training.intent_head import WATCH_LIST
 
 INTENTS = json.loads((Path(__file__).parents[2] / "monitor/model/weights/heads.json").read_text())["intent"]["labels"]
@@ -43,3 +44,21 @@ def test_typo_copies_come_beside_each_message_and_keep_its_intent() -> None:
     assert len(plain) < len(texts) <= 2 * len(plain)
     by_text = dict(zip(texts, intents, strict=True))
     assert all(by_text[t] == i for t, i in zip(plain, plain_intents, strict=True))
+
+
+def test_spent_probes_give_half_reports_half_ordinary_each_under_an_intent_the_head_knows() -> None:
+    texts, intents = probe_messages(with_typos=False)
+    assert len(texts) == len(set(texts)) == 672
+    assert {i.lower() for i in intents} <= {label.lower() for label in INTENTS}
+    assert sum(i in WATCH_LIST for i in intents) == 336
+
+
+def test_no_probe_still_measuring_is_trained_on() -> None:
+    measuring = set()
+    for path in (Path(__file__).parents[1] / "data").glob("fraud_probe*.csv"):
+        with path.open(encoding="utf-8") as f:
+            measuring |= {row["text"] for row in csv.DictReader(f)}
+    texts, _ = probe_messages(with_typos=False)
+    assert len(measuring) > 400
+    # Two writers, independently, asked this one plain request in the same five words.
+    assert measuring & set(texts) <= {"How do I change my PIN?"}

@@ -24,13 +24,20 @@ the customer did not do, each under its Banking77 intent, so the head does not l
 "cash machine" as fraud.
 
 Every fifth message of each table is held out (`part="dev"`) to judge a head trained on the rest
-(`monitor model train-intent` trains on the train part and reports the dev part). Not in the
-shipped weights: the head trained on them alerted more ordinary messages on the independent probe
-than the rule allows (docs/model.md, "Fraud in other people's words").
+(`monitor model train-intent` trains on the train part and reports the dev part). The train part
+is in the shipped encoder and intent head since the fifth round (`continued.py`) and in the scope
+head's in-scope texts since the fourth (`scope.py`); the intent head refitted on them alone was
+not shipped (docs/model.md, "Fraud in other people's words").
+
+`probe_messages` are seven spent probes' messages, written the same way by other helpers: since
+the sixth round they are in scope for the scope head (`scope.py`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from importlib.resources import files
 from typing import Literal
 
 from monitor.model.training.variants import typos
@@ -444,4 +451,24 @@ def written_messages(part: Part = "train", with_typos: bool = True) -> tuple[lis
             for form in dict.fromkeys(forms):
                 texts.append(form)
                 labels.append(intent)
+    return texts, labels
+
+
+def probe_messages(with_typos: bool = True) -> tuple[list[str], list[str]]:
+    """(texts, intents): the 672 messages of seven spent fraud probes (`monitor/data/fraud_probes_written.csv`).
+
+    Each probe was written by its own helper that opened no file of the project, to judge one round
+    (docs/model.md); once its round was decided it could judge nothing more, so its 336 reports and
+    336 ordinary messages (plain requests and look-alikes) became training data in the sixth round.
+    Their writers gave no intent, only fraud or not: each carries the shipped English head's likeliest
+    intent of its kind (a report its likeliest watch-list intent, any other message its likeliest
+    intent off the list; the rule sums the watch list, so which of the five matters less)."""
+    text = files("monitor").joinpath("data/fraud_probes_written.csv").read_text(encoding="utf-8")
+    texts: list[str] = []
+    labels: list[str] = []
+    for row in csv.DictReader(io.StringIO(text)):
+        forms = [row["text"], typos(row["text"])] if with_typos else [row["text"]]
+        for form in dict.fromkeys(forms):
+            texts.append(form)
+            labels.append(row["intent"])
     return texts, labels

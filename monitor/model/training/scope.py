@@ -4,9 +4,10 @@ Recipe (`monitor model train-oos`; deterministic: full-batch L-BFGS from zeros, 
 
 1. Data. In scope: Banking77 minus its 10% hash dev split (the intent head's own training texts)
    and the generated fraud reports (`fraud_phrasings.py`), and, weighing `WRITTEN_SHARE` of in
-   scope, the hand-written train part of `fraud_written.py` (fraud reports and ordinary requests
-   told the way customers tell them: several sentences, asides, typos), so that a theft told in
-   everyday words stays ours and reaches the fraud rule. Out of scope: the customer-voice set
+   scope, the hand-written train part of `fraud_written.py` and the seven spent probes' messages
+   (`probe_messages`: fraud reports and ordinary requests told the way customers tell them:
+   several sentences, asides, typos), so that a theft told in everyday words stays ours and
+   reaches the fraud rule. Out of scope: the customer-voice set
    (customers writing to an airline) and news headlines (FPB `train.csv`, TFNS minus its hash dev
    split), each minus the same hash dev split as the sentiment heads use, and an everyday set
    written for this head (weather, restaurants, sport, chit-chat, other companies' business,
@@ -33,7 +34,7 @@ from monitor.model.encoder import Encoder
 from monitor.model.heads import Head
 from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.training.data import hash_split, read_labelled, task_splits
-from monitor.model.training.fraud_written import written_messages
+from monitor.model.training.fraud_written import probe_messages, written_messages
 from monitor.model.training.metrics import expected_calibration_error
 from monitor.model.training.recipe import fit_temperature
 
@@ -46,7 +47,8 @@ WRITTEN_SHARE = 0.1
 them the head marked long, chatty fraud reports out of scope, which took them below the fraud
 rule (7 of the 15 the rule missed on the fourth probe). Chosen among 0.1, 0.2, 0.3 and 0.5 on
 dev as the smallest that kept them in; the larger shares marked more of Banking77 dev out of
-scope (docs/model.md, "fourth round")."""
+scope (docs/model.md, "fourth round"). The spent probes' messages joined them in the sixth round,
+in the same share."""
 EVERYDAY_DIR = Path("tests/data")
 """Where `oos_everyday_train.csv` and `oos_everyday_dev.csv` are (the repository's test data)."""
 
@@ -86,8 +88,8 @@ def sources(data_dir: Path, everyday_dir: Path = EVERYDAY_DIR) -> list[Source]:
     return [
         Source("banking77", IN, intent_x, intent_dev, share=1 - WRITTEN_SHARE),
         Source(
-            "written", IN, written_messages("train")[0], written_messages("dev", with_typos=False)[0],
-            share=WRITTEN_SHARE,
+            "written", IN, written_messages("train")[0] + probe_messages()[0],
+            written_messages("dev", with_typos=False)[0], share=WRITTEN_SHARE,
         ),
         Source("customer_voice", OUT, cv_x, cv_dev),
         Source("news", OUT, fpb_x + tw_x, fpb_dev + tw_dev),
