@@ -104,7 +104,7 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The written dev reports (never trained on): 29 / 32 alerted with the multilingual head's
-    second opinion, 24 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
+    second opinion, 25 / 32 without it, none of the 25 ordinary requests either way (docs/model.md,
     "third round", "fifth round" and "sixth round")."""
     texts, intents = written_messages("dev", with_typos=False)
     dev = tmp_path / "written_dev.csv"
