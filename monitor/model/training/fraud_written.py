@@ -440,18 +440,11 @@ def _in_part(index: int, part: Part) -> bool:
 def written_messages(part: Part = "train", with_typos: bool = True) -> tuple[list[str], list[str]]:
     """(texts, intents): the fraud reports and the ordinary requests of `part`; with `with_typos`,
     each again with a few typos (`variants.typos`, seeded by the text), as customers type them."""
-    texts: list[str] = []
-    labels: list[str] = []
+    chosen: list[tuple[str, str]] = []
     for table in (FRAUD, ORDINARY):
         rows = [(intent, text) for intent, written in table.items() for text in written]
-        for index, (intent, text) in enumerate(rows):
-            if not _in_part(index, part):
-                continue
-            forms = [text, typos(text)] if with_typos else [text]
-            for form in dict.fromkeys(forms):
-                texts.append(form)
-                labels.append(intent)
-    return texts, labels
+        chosen += [row for index, row in enumerate(rows) if _in_part(index, part)]
+    return _with_typos(chosen, with_typos)
 
 
 def probe_messages(with_typos: bool = True) -> tuple[list[str], list[str]]:
@@ -464,11 +457,16 @@ def probe_messages(with_typos: bool = True) -> tuple[list[str], list[str]]:
     intent of its kind (a report its likeliest watch-list intent, any other message its likeliest
     intent off the list; the rule sums the watch list, so which of the five matters less)."""
     text = files("monitor").joinpath("data/fraud_probes_written.csv").read_text(encoding="utf-8")
+    return _with_typos([(row["intent"], row["text"]) for row in csv.DictReader(io.StringIO(text))], with_typos)
+
+
+def _with_typos(rows: list[tuple[str, str]], with_typos: bool) -> tuple[list[str], list[str]]:
+    """(texts, intents) of (intent, text) rows; with `with_typos`, each text followed by a copy with
+    a few typos (`variants.typos`, seeded by the text) where that differs, as customers type them."""
     texts: list[str] = []
     labels: list[str] = []
-    for row in csv.DictReader(io.StringIO(text)):
-        forms = [row["text"], typos(row["text"])] if with_typos else [row["text"]]
-        for form in dict.fromkeys(forms):
+    for intent, text in rows:
+        for form in dict.fromkeys([text, typos(text)] if with_typos else [text]):
             texts.append(form)
-            labels.append(row["intent"])
+            labels.append(intent)
     return texts, labels
