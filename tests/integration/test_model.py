@@ -121,9 +121,14 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
     assert with_it["alerted_ordinary"] <= 1  # type: ignore[operator]
 
 
-PLAIN_HALVES = {"fourth": 20, "ninth": 19, "tenth": 19}
+PLAIN_HALVES = {
+    "fourth": (20, 0), "ninth": (19, 0), "tenth": (19, 0),
+    "twelfth": (20, 1), "thirteenth": (20, 1), "fourteenth": (17, 1), "fifteenth": (17, 0),
+}
 """Probes no model trains on, their plain halves (24 reports, 24 plain requests): the reports each
-must alert at least, a little under what ships (docs/model.md, "sixth round": 21, 20, 20)."""
+must alert at least, a little under what ships, and the requests it may alert at most, what ships
+(docs/model.md, "sixth round": 21, 20, 20; "seventh round": 21, 21, 19, 18, and the plain requests
+alerted, each about a direct debit the customer manages)."""
 
 
 @pytest.mark.parametrize("probe", PLAIN_HALVES)
@@ -133,9 +138,10 @@ def test_fraud_told_at_length_stays_in_scope_and_raises_the_alert(probe: str, mo
     the scope head learned they are ours, 14 before, when it marked most of the misses out of scope."""
     data = Path(__file__).parents[1] / "data" / f"fraud_probe_{probe}_plain.csv"
     report = eval_json("fraud", "customer", data, monkeypatch)
+    reports, requests = PLAIN_HALVES[probe]
     assert (report["fraud"], report["ordinary"]) == (24, 24)
-    assert report["alerted_fraud"] >= PLAIN_HALVES[probe]  # type: ignore[operator]
-    assert report["alerted_ordinary"] == 0
+    assert report["alerted_fraud"] >= reports  # type: ignore[operator]
+    assert report["alerted_ordinary"] <= requests  # type: ignore[operator]
 
 
 def test_a_checkpoint_replaces_the_sentiment_head(tmp_path: Path) -> None:

@@ -60,5 +60,6 @@ def test_no_probe_still_measuring_is_trained_on() -> None:
             measuring |= {row["text"] for row in csv.DictReader(f)}
     texts, _ = probe_messages(with_typos=False)
     assert len(measuring) > 400
-    # Two writers, independently, asked this one plain request in the same five words.
-    assert measuring & set(texts) <= {"How do I change my PIN?"}
+    # Independent writers asked these plain requests in the same words (the PIN three times over, the
+    # council tax in the eighth probe, now training data, and the twelfth).
+    assert measuring & set(texts) <= {"How do I change my PIN?", "How do I set up a direct debit for my council tax?"}
