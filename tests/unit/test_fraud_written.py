@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 from monitor.alerts.config import load_rules
-from monitor.model.training.fraud_written import FRAUD, ORDINARY, probe_messages, written_messages
+from monitor.model.training.fraud_written import (
+    FRAUD,
+    ORDINARY,
+    probe_messages,
+    situation_messages,
+    written_messages,
+)
 from monitor.model.training.intent_head import WATCH_LIST
 
 INTENTS = json.loads((Path(__file__).parents[2] / "monitor/model/weights/heads.json").read_text())["intent"]["labels"]
@@ -53,12 +59,24 @@ def test_spent_probes_give_half_reports_half_ordinary_each_under_an_intent_the_h
     assert sum(i in WATCH_LIST for i in intents) == 336
 
 
+def test_situation_messages_hold_a_fifth_out_and_are_labelled_fraud_or_ordinary() -> None:
+    train, _ = situation_messages("train", with_typos=False)
+    dev, labels = situation_messages("dev", with_typos=False)
+    everything, all_labels = situation_messages("all", with_typos=False)
+    assert len(everything) == len(set(everything)) == 440
+    assert not set(train) & set(dev)
+    assert len(dev) == 88
+    assert set(all_labels) == {"fraud", "ordinary"} and set(labels) == {"fraud", "ordinary"}
+    assert all_labels.count("fraud") == 220  # 120 told as phone or account trouble, 100 in travel words or orders
+    assert len(situation_messages("train")[0]) > len(train)  # with their typo copies
+
+
 def test_no_probe_still_measuring_is_trained_on() -> None:
     measuring = set()
     for path in (Path(__file__).parents[1] / "data").glob("fraud_probe*.csv"):
         with path.open(encoding="utf-8") as f:
             measuring |= {row["text"] for row in csv.DictReader(f)}
-    texts, _ = probe_messages(with_typos=False)
+    texts = probe_messages(with_typos=False)[0] + situation_messages("all", with_typos=False)[0]
     assert len(measuring) > 400
     # Independent writers asked these plain requests in the same words (the PIN three times over, the
     # council tax in the eighth probe, now training data, and the twelfth).

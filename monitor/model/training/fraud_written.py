@@ -460,6 +460,21 @@ def probe_messages(with_typos: bool = True) -> tuple[list[str], list[str]]:
     return _with_typos([(row["intent"], row["text"]) for row in csv.DictReader(io.StringIO(text))], with_typos)
 
 
+def situation_messages(part: Part = "train", with_typos: bool = True) -> tuple[list[str], list[str]]:
+    """(texts, labels `fraud` / `ordinary`): the 440 messages of `monitor/data/scope_situations_written.csv`.
+
+    Written on 2026-12-06 by two helpers that opened no file of the project, about the situations in
+    which the scope head marked fraud reports out of scope on the dev probes (docs/model.md, "seventh
+    round"): SIM swaps told as phone trouble, accounts taken over, phishing (`phone_and_account`);
+    card use told in travel words or with an odd merchant's name, standing orders and direct debits
+    never set up, and the ordinary requests that share those words: travel, direct debits the
+    customer manages, scams that failed (`travel_and_orders`). Every fifth message is dev, as in
+    `written_messages`."""
+    text = files("monitor").joinpath("data/scope_situations_written.csv").read_text(encoding="utf-8")
+    rows = [(row["label"], row["text"]) for row in csv.DictReader(io.StringIO(text))]
+    return _with_typos([row for index, row in enumerate(rows) if _in_part(index, part)], with_typos)
+
+
 def _with_typos(rows: list[tuple[str, str]], with_typos: bool) -> tuple[list[str], list[str]]:
     """(texts, intents) of (intent, text) rows; with `with_typos`, each text followed by a copy with
     a few typos (`variants.typos`, seeded by the text) where that differs, as customers type them."""

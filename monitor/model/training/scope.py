@@ -7,9 +7,12 @@ Recipe (`monitor model train-oos`; deterministic: full-batch L-BFGS from zeros, 
    scope, the hand-written train part of `fraud_written.py` and the seven spent probes' messages
    (`probe_messages`: fraud reports and ordinary requests told the way customers tell them:
    several sentences, asides, typos), so that a theft told in everyday words stays ours and
-   reaches the fraud rule. Out of scope: the customer-voice set
-   (customers writing to an airline) and news headlines (FPB `train.csv`, TFNS minus its hash dev
-   split), each minus the same hash dev split as the sentiment heads use, and an everyday set
+   reaches the fraud rule; and, weighing `SITUATIONS_SHARE`, messages written about the situations
+   it still marked out of scope (`situation_messages`: fraud told in travel words or with an odd
+   merchant's name, standing orders, SIM swaps, and ordinary requests in those words). Out of
+   scope: the customer-voice set (customers writing to an airline) and news headlines (FPB
+   `train.csv`, TFNS minus its hash dev split), each minus the same hash dev split as the sentiment
+   heads use, and an everyday set
    written for this head (weather, restaurants, sport, chit-chat, other companies' business,
    messages sent to the wrong person: `tests/data/oos_everyday_{train,dev}.csv`).
 2. Embed every text with the served encoder (the shipped deltas added, served precision): the
@@ -34,7 +37,7 @@ from monitor.model.encoder import Encoder
 from monitor.model.heads import Head
 from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.training.data import hash_split, read_labelled, task_splits
-from monitor.model.training.fraud_written import probe_messages, written_messages
+from monitor.model.training.fraud_written import probe_messages, situation_messages, written_messages
 from monitor.model.training.metrics import expected_calibration_error
 from monitor.model.training.recipe import fit_temperature
 
@@ -49,6 +52,11 @@ rule (7 of the 15 the rule missed on the fourth probe). Chosen among 0.1, 0.2, 0
 dev as the smallest that kept them in; the larger shares marked more of Banking77 dev out of
 scope (docs/model.md, "fourth round"). The spent probes' messages joined them in the sixth round,
 in the same share."""
+SITUATIONS_SHARE = 0.1
+"""The situation messages' part of in scope's half, a source of their own: among the written
+source's 2,000 texts their 352 train messages (with typo copies) moved little; as a tenth of their
+own they kept more fraud reports in scope, lost none on any dev probe, and left Banking77 dev's
+figures as they were (docs/model.md, "seventh round")."""
 EVERYDAY_DIR = Path("tests/data")
 """Where `oos_everyday_train.csv` and `oos_everyday_dev.csv` are (the repository's test data)."""
 
@@ -86,10 +94,14 @@ def sources(data_dir: Path, everyday_dir: Path = EVERYDAY_DIR) -> list[Source]:
     everyday_x, _ = read_labelled(everyday_dir / "oos_everyday_train.csv")
     everyday_dev, _ = read_labelled(everyday_dir / "oos_everyday_dev.csv")
     return [
-        Source("banking77", IN, intent_x, intent_dev, share=1 - WRITTEN_SHARE),
+        Source("banking77", IN, intent_x, intent_dev, share=1 - WRITTEN_SHARE - SITUATIONS_SHARE),
         Source(
             "written", IN, written_messages("train")[0] + probe_messages()[0],
             written_messages("dev", with_typos=False)[0], share=WRITTEN_SHARE,
+        ),
+        Source(
+            "situations", IN, situation_messages("train")[0], situation_messages("dev", with_typos=False)[0],
+            share=SITUATIONS_SHARE,
         ),
         Source("customer_voice", OUT, cv_x, cv_dev),
         Source("news", OUT, fpb_x + tw_x, fpb_dev + tw_dev),
