@@ -30,7 +30,8 @@ head's in-scope texts since the fourth (`scope.py`); the intent head refitted on
 not shipped (docs/model.md, "Fraud in other people's words").
 
 `probe_messages` are seven spent probes' messages, written the same way by other helpers: since
-the sixth round they are in scope for the scope head (`scope.py`).
+the sixth round they are in scope for the scope head (`scope.py`). `situation_messages`, written in
+the seventh about the situations the scope head still marked out of scope, are a source of its own.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ Recipe (`monitor model train-oos`; deterministic: full-batch L-BFGS from zeros, 
    merchant's name, standing orders, SIM swaps, and ordinary requests in those words). Out of
    scope: the customer-voice set (customers writing to an airline) and news headlines (FPB
    `train.csv`, TFNS minus its hash dev split), each minus the same hash dev split as the sentiment
-   heads use, and an everyday set
-   written for this head (weather, restaurants, sport, chit-chat, other companies' business,
-   messages sent to the wrong person: `tests/data/oos_everyday_{train,dev}.csv`).
+   heads use, and an everyday set written for this head (weather, restaurants, sport, chit-chat,
+   other companies' business, messages sent to the wrong person:
+   `tests/data/oos_everyday_{train,dev}.csv`).
 2. Embed every text with the served encoder (the shipped deltas added, served precision): the
    embedding the scorer already computes.
 3. Fit a two-class logistic regression (`fit_weighted`): in scope and out of scope weigh half
