@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import structlog
 from aiokafka.errors import KafkaConnectionError
@@ -132,6 +133,7 @@ async def run_service(
         resources.push_async_callback(webhooks.aclose)
         dispatcher = Dispatcher(Outbox(engine), webhooks, settings.webhook_url, _policy(settings), metrics)
         drift = _drift_watches(settings, rules, alerts, scorer, metrics)
+        resources.enter_context(_long_lived_heap())
         background = [
             asyncio.create_task(dispatcher.run(stop), name="alert-dispatcher"),
             *([asyncio.create_task(explainer.run(stop), name="alert-explainer")] if explainer is not None else []),
@@ -155,6 +157,24 @@ async def run_service(
             await asyncio.gather(*background, return_exceptions=True)
             await resources.aclose()  # the webhook client, the Kafka clients, HTTP, Postgres, the signals
             log.info("stopped")
+
+
+@contextlib.contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """Keep what start-up built out of the garbage collector's full passes while the service runs.
+
+    The models, tokenizers, rules and clients are half a million objects that live as long as the
+    service. Every full collection walked them all, holding the GIL for about a third of a second:
+    a pause of the event loop and of the scoring thread's Python (docs/performance.md). Frozen, a
+    full pass walks only what was made since. Unfrozen on the way out, so a process that runs the
+    service more than once (the tests, the bench) can free what it no longer uses.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _handle_signals(resources: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:

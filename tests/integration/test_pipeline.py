@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import pytest
 
@@ -34,6 +35,9 @@ async def test_consumes_scores_and_stores_both_streams_once(broker, database_url
     async with service_running(settings, scorer):
         assert await wait_for_rows(db, "scored_events", n_news + n_customer) == n_news + n_customer
         assert await wait_for_rows(db, "dead_letters", 3) == 3
+        # What start-up built (the model among it) is kept out of the collector's full passes...
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0  # ...and given back when the service stops
 
     rows = await db.fetch("SELECT stream, sentiment, intent, entities, model_version FROM scored_events")
     assert {r["sentiment"] for r in rows} == {"negative", "neutral", "positive"}
