@@ -26,6 +26,8 @@ One Han character carries about a word's meaning, so "ZTX 股价暴跌" (3 Latin
 Chinese: what it says is in the Han part, which an English model cannot read. A name in an English
 sentence ("Tencent (腾讯) shares fell 5%", 2 of 22 letters) stays with the detector."""
 
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
 
 class LanguageDetector(Protocol):
     """Names the language of a text. Blocking CPU work: the pipeline calls it in its scoring workers."""
@@ -34,8 +36,6 @@ class LanguageDetector(Protocol):
         """For each text, an ISO 639-1 code (`en`, `zh`, ...) or `UNDETERMINED`: a batch at a time,
         so a library can spread the work over the cores and take the GIL once."""
         ...
-
-_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
 def _is_han(c: str) -> bool:
