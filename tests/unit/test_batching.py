@@ -44,15 +44,25 @@ def test_padding_stays_within_its_share_of_each_batch() -> None:
     assert padded_tokens(lengths, batches) < padded_tokens(lengths, budget_only)
 
 
-def test_calls_pack_whole_groups_within_the_token_budget() -> None:
+def test_calls_fill_the_token_budget_splitting_groups_where_it_runs_out() -> None:
     rng = random.Random(6)
     lengths = [rng.randint(3, 128) for _ in range(700)]
+    groups = plan_batches(lengths, 4_096)
     calls = plan_calls(lengths, max_call_tokens=4_096)
-    assert [g for call in calls for g in call] == plan_batches(lengths, 4_096)
+    # The groups' texts in the groups' order, each once; every part a run of one group.
+    assert [i for call in calls for part in call for i in part] == [i for g in groups for i in g]
+    group_of = {i: n for n, g in enumerate(groups) for i in g}
     for call in calls:
-        real = sum(lengths[i] for group in call for i in group)
-        assert real <= 4_096 or len(call) == 1
-    assert len(calls) < len(plan_batches(lengths, 4_096))
+        for part in call:
+            assert len({group_of[i] for i in part}) == 1
+    real = [sum(lengths[i] for part in call for i in part) for call in calls]
+    assert all(r <= 4_096 for r in real)
+    # Full but for the last: the next text would not have fitted.
+    assert all(r > 4_096 - max(lengths) for r in real[:-1])
+
+
+def test_a_text_longer_than_the_budget_is_a_call_alone() -> None:
+    assert plan_calls([50, 300, 60], max_call_tokens=100) == [[[0]], [[2]], [[1]]]
     assert plan_calls([], 100) == []
 
 
