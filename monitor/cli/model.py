@@ -1,5 +1,5 @@
 """The model's commands: `monitor score`, and `monitor model train|train-more|train-oos|train-zh|train-zh-oos|
-train-intent|eval|reference|warm`."""
+train-fraud|train-intent|eval|reference|warm`."""
 
 from __future__ import annotations
 
@@ -181,6 +181,34 @@ def model_train_oos(
     scope.save(out_dir or WEIGHTS_DIR)
     for report in reports:
         typer.echo(json.dumps({"split": "dev", "version": scope.version, **report.__dict__}))
+
+
+@model_app.command("train-fraud")
+def model_train_fraud(
+    data_dir: Annotated[Path | None, typer.Option(help="folder with banking77/")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write fraud.safetensors/json (default: into the package)")
+    ] = None,
+) -> None:
+    """Fit the fraud head of the second opinion on both served encoders' embeddings; save it. Judge it
+    with `monitor model eval --task fraud` on reports and requests it never saw."""
+    from monitor.alerts.config import load_rules
+    from monitor.model.heads import WEIGHTS_DIR, save_head
+    from monitor.model.scorer import TransformerScorer, load_scorer
+    from monitor.model.second_opinion import FRAUD_STEM
+    from monitor.model.training.fraud_head import train_fraud_head
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    scorer = load_scorer(settings)
+    if not isinstance(scorer, TransformerScorer) or scorer.encoder is None or scorer.multilingual is None:
+        raise typer.BadParameter("the fraud head needs the embedded encoder and the multilingual one (Chinese on)")
+    watch_list = load_rules(settings.rules_file).rules.fraud_intent.intents
+    head = train_fraud_head(
+        scorer.encoder.embed, scorer.multilingual.encoder.embed, data_dir or settings.data_dir, watch_list
+    )
+    save_head(head, out_dir or WEIGHTS_DIR, FRAUD_STEM, version=head.digest())
+    typer.echo(json.dumps({"version": head.digest(), "watch_list": list(watch_list)}))
 
 
 @model_app.command("train-intent")

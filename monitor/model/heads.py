@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -28,6 +30,37 @@ class Head:
     def probabilities(self, embeddings: torch.Tensor) -> torch.Tensor:
         logits = embeddings @ self.weight.T + self.bias
         return torch.softmax(logits / self.temperature, dim=-1)
+
+    def digest(self, suffix: str = "") -> str:
+        """A hash of the weights, the temperature and `suffix`: the head's part of `model_version`."""
+        digest = hashlib.sha256()
+        for tensor in (self.weight, self.bias):
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+        digest.update(f"{self.temperature:.6f}{suffix}".encode())
+        return digest.hexdigest()[:10]
+
+
+def save_head(head: Head, directory: Path, stem: str, **meta: object) -> None:
+    """Write one head as `<stem>.safetensors` (weight, bias) and `<stem>.json` (labels, temperature
+    and `meta`): the small heads that ship beside the shared ones (scope, fraud)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {"weight": head.weight.contiguous(), "bias": head.bias.contiguous()}
+    save_file(tensors, str(directory / f"{stem}.safetensors"))
+    described = {"labels": list(head.labels), "temperature": head.temperature, **meta}
+    (directory / f"{stem}.json").write_text(json.dumps(described, indent=2) + "\n")
+
+
+def load_head(directory: Path, stem: str, labels: tuple[str, ...]) -> tuple[Head, dict[str, Any]] | None:
+    """The head `save_head` wrote and its JSON, or None where none was trained; `labels` must be its."""
+    try:
+        tensors = load_file(str(directory / f"{stem}.safetensors"))
+        meta = json.loads((directory / f"{stem}.json").read_text())
+    except FileNotFoundError:
+        return None
+    head = Head(tuple(meta["labels"]), tensors["weight"].float(), tensors["bias"].float(), float(meta["temperature"]))
+    if head.labels != labels:
+        raise ModelError(f"the {stem} head's labels {head.labels} are not {labels}")
+    return head, meta
 
 
 def top_intents(

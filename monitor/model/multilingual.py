@@ -94,11 +94,6 @@ class E5Scorer:
             texts, sentiment, intents, replies=self.replies, triage=self.triage, customer_embeddings=customer_emb
         )
 
-    def intent_probabilities(self, texts: Sequence[str]) -> torch.Tensor:
-        """The intent head's probabilities over its labels, whatever the texts' language (the
-        English model's second opinion, `monitor.model.second_opinion`)."""
-        return self.heads.intent.probabilities(self.encoder.embed(texts)).float()
-
     def explain(
         self,
         texts: Sequence[str],

@@ -12,17 +12,13 @@ embedding (`zh_scope.*`, `monitor model train-zh-oos`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from monitor.errors import ModelError
-from monitor.model.heads import WEIGHTS_DIR, Head, top_intents
+from monitor.model.heads import WEIGHTS_DIR, Head, load_head, save_head, top_intents
 from monitor.records import OUT_OF_SCOPE
 
 SCOPE_LABELS = ("in_scope", "out_of_scope")
@@ -42,43 +38,19 @@ class ScopeHead:
     @property
     def version(self) -> str:
         """A hash of the weights, temperature and threshold: part of every row's `model_version`."""
-        digest = hashlib.sha256()
-        for tensor in (self.head.weight, self.head.bias):
-            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
-        digest.update(f"{self.head.temperature:.6f}/{self.threshold:.6f}".encode())
-        return digest.hexdigest()[:10]
+        return self.head.digest(f"/{self.threshold:.6f}")
 
     def save(self, directory: Path = WEIGHTS_DIR, stem: str = "scope") -> None:
         """Write `<stem>.safetensors` and `<stem>.json` (MiniLM's head is `scope`, e5's `zh_scope`)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file(
-            {"weight": self.head.weight.contiguous(), "bias": self.head.bias.contiguous()},
-            str(directory / f"{stem}.safetensors"),
-        )
-        meta = {
-            "labels": list(self.head.labels),
-            "temperature": self.head.temperature,
-            "threshold": self.threshold,
-            "version": self.version,
-        }
-        (directory / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        save_head(self.head, directory, stem, threshold=self.threshold, version=self.version)
 
     @classmethod
     def load(cls, directory: Path = WEIGHTS_DIR, stem: str = "scope") -> ScopeHead | None:
         """The shipped head, or None where none was trained (every message then counts as ours)."""
-        try:
-            tensors = load_file(str(directory / f"{stem}.safetensors"))
-            meta = json.loads((directory / f"{stem}.json").read_text())
-        except FileNotFoundError:
+        found = load_head(directory, stem, SCOPE_LABELS)
+        if found is None:
             return None
-        head = Head(
-            labels=tuple(meta["labels"]),
-            weight=tensors["weight"].float(),
-            bias=tensors["bias"].float(),
-            temperature=float(meta["temperature"]),
-        )
-        if head.labels != SCOPE_LABELS:
-            raise ModelError(f"scope head labels {head.labels} are not {SCOPE_LABELS}")
+        head, meta = found
         return cls(head, float(meta["threshold"]))
 
 

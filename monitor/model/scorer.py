@@ -27,7 +27,7 @@ from monitor.model.heads import WEIGHTS_DIR, Head, Heads, intent_to_explain
 from monitor.model.hf import HFClassifier
 from monitor.model.multilingual import E5Scorer, load_e5_scorer
 from monitor.model.scope import ScopeHead, scoped_intents
-from monitor.model.second_opinion import SecondOpinion
+from monitor.model.second_opinion import SecondOpinion, load_fraud_head
 from monitor.ports import Scorer
 from monitor.records import (
     OUT_OF_SCOPE,
@@ -140,7 +140,7 @@ class TransformerScorer:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
                 if self.second_opinion is not None:
-                    probs = self.second_opinion.revise([texts[i] for i in customers], probs)
+                    probs = self.second_opinion.revise([texts[i] for i in customers], probs, emb[customers])
             judged = scoped_intents(probs, self.intent_labels, self.scope, None if emb is None else emb[customers])
             intents = dict(zip(customers, judged, strict=True))
         customer_emb = emb[customers].numpy() if customers and emb is not None else None
@@ -320,7 +320,8 @@ def load_scorer(settings: Settings) -> Scorer:
     if settings.second_opinion and multilingual is not None and fraud.enabled:
         if multilingual.intent_labels == english_labels:
             second = SecondOpinion.over(
-                multilingual.intent_probabilities, english_labels, fraud.intents, multilingual.heads.version
+                multilingual.encoder.embed, multilingual.heads.intent, english_labels, fraud.intents,
+                multilingual.heads.version, fraud=load_fraud_head(),
             )
         else:
             log.warning(

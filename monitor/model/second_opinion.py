@@ -10,14 +10,23 @@ intent, its distribution rescaled to the averaged watch-list share. Averaging ra
 on two independent probes without more false alarms (docs/model.md, "third round"); averaging the
 watch-list share alone makes the same fraud decisions on every probe and keeps the English head's
 intents ("fourth round"). Everything else keeps the English head's verdict alone.
+
+A fraud head (`fraud.safetensors`, `monitor model train-fraud`) joins the two where it was trained:
+a two-class head on both encoders' embeddings of the message, fitted on the customers' own fraud
+reports and look-alike requests beside Banking77, answers only "is this a fraud report?", and its
+probability weighs `FRAUD_WEIGHT` of the watch-list share ("eighth round": the stolen phone then
+money sent, the SIM swap, the relative using the card, which no watch-list intent names).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from monitor.model.heads import WEIGHTS_DIR, Head, load_head
 
 ASK_FROM = 0.01
 """The English head's watch-list probability from which the second head is asked ..."""
@@ -33,37 +42,73 @@ the whole distributions, which let the weaker head move intents within and off t
 (Banking77 dev, the intent head's accuracy in scope: 0.9344 averaged, 0.9354 as the English head
 alone and with the watch-list share alone averaged)."""
 
+FRAUD_WEIGHT = 0.5
+"""The fraud head's part of the watch-list probability, the two intent heads' mean having the rest.
+Written down before the eighth round's figures; 0.33 and 0.67 caught as many dev reports within a
+few, 0.67 and 1.0 with more Banking77 queries alerted (docs/model.md, "eighth round")."""
+
+FRAUD_STEM = "fraud"
+"""The fraud head's files under `weights/`."""
+FRAUD_LABELS = ("ordinary", "fraud")
+
+
+def fraud_features(english: torch.Tensor, multilingual: torch.Tensor) -> torch.Tensor:
+    """What the fraud head reads: the two sentence embeddings side by side, at unit length."""
+    return torch.nn.functional.normalize(torch.cat([english, multilingual], dim=1), dim=1)
+
+
+def load_fraud_head(directory: Path = WEIGHTS_DIR) -> Head | None:
+    """The trained fraud head, or None where none was (the second opinion is then the intent heads')."""
+    found = load_head(directory, FRAUD_STEM, FRAUD_LABELS)
+    return None if found is None else found[0]
+
 
 @dataclass(frozen=True)
 class SecondOpinion:
-    read: Callable[[Sequence[str]], torch.Tensor]
-    """Texts -> the second head's intent probabilities, in the English head's label order."""
+    embed: Callable[[Sequence[str]], torch.Tensor]
+    """Texts -> the multilingual encoder's sentence embeddings."""
+    intent: Head
+    """The multilingual intent head, its labels in the English head's order."""
     watch: tuple[int, ...]
     """Columns of the watch-list intents (the `fraud_intent` rule's)."""
-    version: str
-    """The second head's model version, named in `model_version`."""
+    heads_version: str
+    """The multilingual heads' model version."""
+    fraud: Head | None = None
+    """Over `fraud_features`: the probability that the message reports fraud."""
     ask_from: float = ASK_FROM
     ask_below: float = ASK_BELOW
     weight: float = WEIGHT
+    fraud_weight: float = FRAUD_WEIGHT
 
     @classmethod
     def over(
-        cls, read: Callable[[Sequence[str]], torch.Tensor], labels: Sequence[str], watch_list: Collection[str],
-        version: str,
+        cls, embed: Callable[[Sequence[str]], torch.Tensor], intent: Head, labels: Sequence[str],
+        watch_list: Collection[str], heads_version: str, *, fraud: Head | None = None,
     ) -> SecondOpinion:
-        return cls(read, tuple(i for i, label in enumerate(labels) if label in watch_list), version)
+        watch = tuple(i for i, label in enumerate(labels) if label in watch_list)
+        return cls(embed, intent, watch, heads_version, fraud)
 
-    def revise(self, texts: Sequence[str], probabilities: torch.Tensor) -> torch.Tensor:
-        """`probabilities` (one row per text), the watch-list share of the rows worth a second
-        opinion moved toward the second head's, each intent's part within and off the list kept."""
+    @property
+    def version(self) -> str:
+        """Named in `model_version` after `second=`: the multilingual heads', and the fraud head's."""
+        return self.heads_version if self.fraud is None else f"{self.heads_version};fraud={self.fraud.digest()}"
+
+    def revise(self, texts: Sequence[str], probabilities: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """`probabilities` (one row per text; `embeddings`, the English encoder's, the same rows), the
+        watch-list share of the rows worth a second opinion moved toward the second heads', each
+        intent's part within and off the list kept."""
         watch = list(self.watch)
         watched = probabilities[:, watch].sum(dim=1)
         asked = ((watched >= self.ask_from) & (watched < self.ask_below)).nonzero().flatten().tolist()
         if not asked:
             return probabilities
-        theirs = self.read([texts[i] for i in asked])[:, watch].sum(dim=1).to(probabilities.dtype)
+        theirs = self.embed([texts[i] for i in asked])
         mine = watched[asked]
-        share = (1 - self.weight) * mine + self.weight * theirs
+        share = (1 - self.weight) * mine + self.weight * self.intent.probabilities(theirs)[:, watch].sum(dim=1)
+        if self.fraud is not None:
+            fraud = self.fraud.probabilities(fraud_features(embeddings[asked], theirs))[:, FRAUD_LABELS.index("fraud")]
+            share = (1 - self.fraud_weight) * share + self.fraud_weight * fraud
+        share = share.to(probabilities.dtype)
         on_list = torch.zeros(probabilities.shape[1], dtype=torch.bool, device=probabilities.device)
         on_list[watch] = True
         scale = torch.where(on_list, (share / mine)[:, None], ((1 - share) / (1 - mine))[:, None])

@@ -122,13 +122,13 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
 
 
 PLAIN_HALVES = {
-    "fourth": (20, 0), "ninth": (20, 0), "tenth": (20, 0), "twelfth": (20, 1),
-    "thirteenth": (21, 1), "fourteenth": (18, 1), "fifteenth": (17, 0), "sixteenth": (20, 0),
+    "fourth": (21, 0), "ninth": (21, 0), "tenth": (21, 0), "twelfth": (21, 1), "thirteenth": (21, 1),
+    "fourteenth": (20, 1), "fifteenth": (19, 0), "sixteenth": (21, 0), "seventeenth": (21, 1), "eighteenth": (19, 2),
 }
 """Probes no model trains on, their plain halves (24 reports, 24 plain requests): the reports each
 must alert at least, a little under what ships, and the requests it may alert at most, what ships
-(docs/model.md, "seventh round": 21, 22, 21, 21, 22, 20, 18, 21 reports; the plain requests
-alerted are each about a direct debit the customer manages)."""
+(docs/model.md, "eighth round": 22, 23, 23, 22, 23, 21, 20, 23, 23, 20 reports; the plain requests
+alerted are a direct debit the customer manages or a card lost with nothing spent)."""
 
 
 @pytest.mark.parametrize("probe", PLAIN_HALVES)

@@ -79,5 +79,8 @@ def test_no_probe_still_measuring_is_trained_on() -> None:
     texts = probe_messages(with_typos=False)[0] + situation_messages("all", with_typos=False)[0]
     assert len(measuring) > 400
     # Independent writers asked these plain requests in the same words (the PIN three times over, the
-    # council tax in the eighth probe, now training data, and the twelfth).
-    assert measuring & set(texts) <= {"How do I change my PIN?", "How do I set up a direct debit for my council tax?"}
+    # council tax in the eighth probe, now training data, the twelfth and the seventeenth).
+    assert measuring & set(texts) <= {
+        "How do I change my PIN?", "How do I set up a direct debit for my council tax?",
+        "how do i set up a direct debit for my council tax",
+    }

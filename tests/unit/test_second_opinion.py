@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pytest
 import torch
 
+from monitor.model.heads import Head
 from monitor.model.scorer import TransformerScorer
-from monitor.model.second_opinion import SecondOpinion
+from monitor.model.second_opinion import FRAUD_LABELS, SecondOpinion, fraud_features
 from tests.model_helpers import INTENTS, FixedEncoder, heads
 
 LABELS = ("card_arrival", "compromised_card", "card_payment_not_recognised", "top_up_failed")
@@ -19,19 +20,34 @@ SECOND = torch.tensor([0.0, 0.5, 0.5, 0.0])
 
 
 class Reader:
-    """The second head: the same `answer` for every text, and which texts it was asked about."""
+    """The multilingual encoder: for every text an embedding from which `identity` reads `answer`,
+    and which texts it was asked about."""
 
     def __init__(self, answer: torch.Tensor = SECOND) -> None:
-        self.answer = answer
+        self.embedding = answer.clamp_min(1e-12).log()
         self.asked: list[list[str]] = []
 
     def __call__(self, texts: Sequence[str]) -> torch.Tensor:
         self.asked.append(list(texts))
-        return self.answer.repeat(len(texts), 1)
+        return self.embedding.repeat(len(texts), 1)
 
 
-def opinion(reader: Reader) -> SecondOpinion:
-    return SecondOpinion.over(reader, LABELS, WATCH, "second-v1")
+def identity(labels: Sequence[str]) -> Head:
+    """The second intent head: the softmax of the embedding itself."""
+    return Head(tuple(labels), torch.eye(len(labels)), torch.zeros(len(labels)))
+
+
+def sure_of_fraud(p: float, width: int) -> Head:
+    """A fraud head that gives every message the probability `p` of reporting fraud."""
+    return Head(FRAUD_LABELS, torch.zeros((2, width)), torch.tensor([0.0, float(torch.tensor(p / (1 - p)).log())]))
+
+
+def opinion(reader: Reader, fraud: Head | None = None) -> SecondOpinion:
+    return SecondOpinion.over(reader, identity(LABELS), LABELS, WATCH, "second-v1", fraud=fraud)
+
+
+def english_embeddings(n: int) -> torch.Tensor:
+    return FixedEncoder().embed(["text"] * n)
 
 
 def test_only_messages_with_a_chance_of_fraud_are_read_again_and_their_watch_list_share_averaged() -> None:
@@ -43,7 +59,7 @@ def test_only_messages_with_a_chance_of_fraud_are_read_again_and_their_watch_lis
         [0.01, 0.60, 0.385, 0.005],  # watch list 0.985: an alert whatever the second head says
     ])
     texts = ["where is my card", "money gone from my account", "top up failed", "my card was stolen"]
-    revised = opinion(reader).revise(texts, english)
+    revised = opinion(reader).revise(texts, english, english_embeddings(4))
     assert reader.asked == [["money gone from my account"]]
     assert torch.equal(revised[[0, 2, 3]], english[[0, 2, 3]])
     # Watch list 0.25 and 1.0: 0.625, shared as the English head shares it (4:1); off the list 0.375,
@@ -58,15 +74,35 @@ def test_the_second_head_says_whether_fraud_not_which_intent() -> None:
     the second head moves only the watch list's share: the intents keep the English head's order."""
     reader = Reader(torch.tensor([0.0, 0.0, 0.8, 0.2]))
     english = torch.tensor([[0.50, 0.20, 0.00, 0.30]])
-    revised = opinion(reader).revise(["someone used my card"], english)[0]
+    revised = opinion(reader).revise(["someone used my card"], english, english_embeddings(1))[0]
     assert revised.tolist() == pytest.approx([0.3125, 0.5, 0.0, 0.1875])  # watch list 0.2 and 0.8: 0.5
 
 
 def test_a_batch_with_no_chance_of_fraud_asks_nothing() -> None:
     reader = Reader()
     english = torch.tensor([[0.99, 0.0, 0.0, 0.01]])
-    assert opinion(reader).revise(["when will my card arrive"], english) is english
+    assert opinion(reader).revise(["when will my card arrive"], english, english_embeddings(1)) is english
     assert reader.asked == []
+
+
+def test_the_fraud_head_weighs_half_of_the_watch_list_share_of_an_asked_message() -> None:
+    """The intent heads' mean (0.625, as above) and a fraud head sure at 0.9 of a report: 0.7625,
+    shared within and off the list as the English head shares it."""
+    reader = Reader()
+    english = torch.tensor([[0.98, 0.005, 0.004, 0.011], [0.70, 0.20, 0.05, 0.05]])
+    texts = ["where is my card", "money gone from my account"]
+    second = opinion(reader, sure_of_fraud(0.9, width=4 + len(LABELS)))
+    revised = second.revise(texts, english, english_embeddings(2))
+    assert reader.asked == [["money gone from my account"]]
+    assert torch.equal(revised[0], english[0])
+    assert revised[1].tolist() == pytest.approx([0.2375 * 0.70 / 0.75, 0.61, 0.1525, 0.2375 * 0.05 / 0.75])
+    assert second.version == f"second-v1;fraud={second.fraud.digest()}"  # type: ignore[union-attr]
+    assert opinion(reader).version == "second-v1"
+
+
+def test_the_fraud_head_reads_both_encoders_at_unit_length() -> None:
+    english, multilingual = torch.tensor([[3.0, 0.0]]), torch.tensor([[0.0, 4.0, 0.0]])
+    assert fraud_features(english, multilingual)[0].tolist() == pytest.approx([0.6, 0.0, 0.0, 0.8, 0.0])
 
 
 def test_the_watch_list_is_read_by_label() -> None:
@@ -77,7 +113,7 @@ def test_the_scorer_asks_about_customer_messages_only_and_names_the_second_head(
     sure = torch.zeros(len(INTENTS))
     sure[0] = 1.0  # the second head: certainly intent_00, which the English head gives 2.4%
     reader = Reader(sure)
-    second = SecondOpinion.over(reader, INTENTS, ("intent_00",), "second-v1")
+    second = SecondOpinion.over(reader, identity(INTENTS), INTENTS, ("intent_00",), "second-v1")
     scorer = TransformerScorer(FixedEncoder(), heads(), second_opinion=second)  # type: ignore[arg-type]
     news, customer = scorer.score(["a headline", "a customer"], ["news", "customer"])
     assert reader.asked == [["a customer"]]
