@@ -195,7 +195,7 @@ def model_train_fraud(
     from monitor.alerts.config import load_rules
     from monitor.model.heads import WEIGHTS_DIR, save_head
     from monitor.model.scorer import TransformerScorer, load_scorer
-    from monitor.model.second_opinion import FRAUD_STEM
+    from monitor.model.second_opinion import FRAUD_STEM, fraud_version
     from monitor.model.training.fraud_head import train_fraud_head
 
     settings = Settings()
@@ -207,8 +207,8 @@ def model_train_fraud(
     head = train_fraud_head(
         scorer.encoder.embed, scorer.multilingual.encoder.embed, data_dir or settings.data_dir, watch_list
     )
-    save_head(head, out_dir or WEIGHTS_DIR, FRAUD_STEM, version=head.digest())
-    typer.echo(json.dumps({"version": head.digest(), "watch_list": list(watch_list)}))
+    save_head(head, out_dir or WEIGHTS_DIR, FRAUD_STEM, version=fraud_version(head))
+    typer.echo(json.dumps({"version": fraud_version(head), "watch_list": list(watch_list)}))
 
 
 @model_app.command("train-intent")

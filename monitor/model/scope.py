@@ -55,13 +55,21 @@ class ScopeHead:
 
 
 def scoped_intents(
-    probabilities: torch.Tensor, labels: Sequence[str], scope: ScopeHead | None, embeddings: torch.Tensor | None
+    probabilities: torch.Tensor,
+    labels: Sequence[str],
+    scope: ScopeHead | None,
+    embeddings: torch.Tensor | None,
+    ours: Sequence[bool] | None = None,
 ) -> list[tuple[tuple[str, float], ...]]:
     """Each customer message's likeliest intents (`top_intents`), scaled by the probability that
-    it is ours and led by `out_of_scope` where the scope head (reading `embeddings`) says it is not."""
+    it is ours and led by `out_of_scope` where the scope head (reading `embeddings`) says it is not;
+    a row `ours` marks (the second opinion's fraud head is sure it reports fraud) is ours whatever
+    the scope head says."""
     outside: list[float | None] = [None] * len(probabilities)
     if scope is not None and embeddings is not None:
         outside = [p if p >= scope.threshold else None for p in scope.out_of_scope(embeddings).tolist()]
+    if ours is not None:
+        outside = [None if kept else p for p, kept in zip(outside, ours, strict=True)]
     guessed = top_intents(probabilities, labels, [1.0 if p is None else 1.0 - p for p in outside])
     return [
         guesses if p_out is None else ((OUT_OF_SCOPE, round(p_out, 6)), *guesses)

@@ -134,14 +134,18 @@ class TransformerScorer:
         sentiment = self._sentiment(texts, streams, emb)
         intents: dict[int, tuple[tuple[str, float], ...]] = {}
         if customers:
+            reports = None
             if self.intent_model is not None:
                 probs = self.intent_model.probabilities([texts[i] for i in customers])
             else:
                 assert emb is not None
                 probs = self.heads.intent.probabilities(emb[customers])
                 if self.second_opinion is not None:
-                    probs = self.second_opinion.revise([texts[i] for i in customers], probs, emb[customers])
-            judged = scoped_intents(probs, self.intent_labels, self.scope, None if emb is None else emb[customers])
+                    revision = self.second_opinion.revise([texts[i] for i in customers], probs, emb[customers])
+                    probs, reports = revision.probabilities, revision.reports
+            judged = scoped_intents(
+                probs, self.intent_labels, self.scope, None if emb is None else emb[customers], reports
+            )
             intents = dict(zip(customers, judged, strict=True))
         customer_emb = emb[customers].numpy() if customers and emb is not None else None
         return batch_scores(

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from monitor.model.heads import Head
-from monitor.model.scope import SCOPE_LABELS, ScopeHead
+from monitor.model.scope import SCOPE_LABELS, ScopeHead, scoped_intents
 from monitor.model.scorer import TransformerScorer
 from monitor.records import OUT_OF_SCOPE, Scores
 from monitor.replies import ReplyBook, parse_replies
@@ -73,6 +73,14 @@ def test_messages_in_scope_score_exactly_as_without_the_head() -> None:
     without = scorer(with_scope=False).score(texts, ["customer", "news"])
     assert with_head == without
     assert scorer().model_version == f"test-v1;scope={scope().version}"
+
+
+def test_a_message_the_fraud_head_is_sure_of_stays_ours_whatever_the_scope_head_says() -> None:
+    probabilities = torch.tensor([[0.3, 0.7], [0.3, 0.7]])
+    weather = TextEncoder().embed([WEATHER, WEATHER])
+    marked, kept = scoped_intents(probabilities, ("a", "b"), scope(), weather, ours=[False, True])
+    assert marked[0][0] == OUT_OF_SCOPE
+    assert kept == (("b", 0.7), ("a", 0.3))  # as if there were no scope head
 
 
 def test_the_scope_head_saves_and_loads(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from monitor.model.heads import Head
+from monitor.model.scope import SCOPE_LABELS, ScopeHead
 from monitor.model.scorer import TransformerScorer
-from monitor.model.second_opinion import FRAUD_LABELS, SecondOpinion, fraud_features
+from monitor.model.second_opinion import FRAUD_LABELS, KEEP_IN_SCOPE, SecondOpinion, fraud_features, fraud_version
+from monitor.records import OUT_OF_SCOPE
 from tests.model_helpers import INTENTS, FixedEncoder, heads
 
 LABELS = ("card_arrival", "compromised_card", "card_payment_not_recognised", "top_up_failed")
@@ -59,7 +61,7 @@ def test_only_messages_with_a_chance_of_fraud_are_read_again_and_their_watch_lis
         [0.01, 0.60, 0.385, 0.005],  # watch list 0.985: an alert whatever the second head says
     ])
     texts = ["where is my card", "money gone from my account", "top up failed", "my card was stolen"]
-    revised = opinion(reader).revise(texts, english, english_embeddings(4))
+    revised = opinion(reader).revise(texts, english, english_embeddings(4)).probabilities
     assert reader.asked == [["money gone from my account"]]
     assert torch.equal(revised[[0, 2, 3]], english[[0, 2, 3]])
     # Watch list 0.25 and 1.0: 0.625, shared as the English head shares it (4:1); off the list 0.375,
@@ -74,14 +76,15 @@ def test_the_second_head_says_whether_fraud_not_which_intent() -> None:
     the second head moves only the watch list's share: the intents keep the English head's order."""
     reader = Reader(torch.tensor([0.0, 0.0, 0.8, 0.2]))
     english = torch.tensor([[0.50, 0.20, 0.00, 0.30]])
-    revised = opinion(reader).revise(["someone used my card"], english, english_embeddings(1))[0]
+    revised = opinion(reader).revise(["someone used my card"], english, english_embeddings(1)).probabilities[0]
     assert revised.tolist() == pytest.approx([0.3125, 0.5, 0.0, 0.1875])  # watch list 0.2 and 0.8: 0.5
 
 
 def test_a_batch_with_no_chance_of_fraud_asks_nothing() -> None:
     reader = Reader()
     english = torch.tensor([[0.99, 0.0, 0.0, 0.01]])
-    assert opinion(reader).revise(["when will my card arrive"], english, english_embeddings(1)) is english
+    revision = opinion(reader).revise(["when will my card arrive"], english, english_embeddings(1))
+    assert revision.probabilities is english and revision.reports == [False]
     assert reader.asked == []
 
 
@@ -92,12 +95,33 @@ def test_the_fraud_head_weighs_half_of_the_watch_list_share_of_an_asked_message(
     english = torch.tensor([[0.98, 0.005, 0.004, 0.011], [0.70, 0.20, 0.05, 0.05]])
     texts = ["where is my card", "money gone from my account"]
     second = opinion(reader, sure_of_fraud(0.9, width=4 + len(LABELS)))
-    revised = second.revise(texts, english, english_embeddings(2))
+    revision = second.revise(texts, english, english_embeddings(2))
+    revised = revision.probabilities
     assert reader.asked == [["money gone from my account"]]
     assert torch.equal(revised[0], english[0])
     assert revised[1].tolist() == pytest.approx([0.2375 * 0.70 / 0.75, 0.61, 0.1525, 0.2375 * 0.05 / 0.75])
-    assert second.version == f"second-v1;fraud={second.fraud.digest()}"  # type: ignore[union-attr]
+    assert revision.reports == [False, False]  # 0.9: not sure enough to overrule the scope head
+    assert second.version == f"second-v1;fraud={fraud_version(second.fraud)}"  # type: ignore[arg-type]
     assert opinion(reader).version == "second-v1"
+
+
+def test_a_message_the_fraud_head_is_sure_of_is_a_report_whatever_the_scope_head_says() -> None:
+    """Sure at `KEEP_IN_SCOPE`, the fraud head keeps an asked message in scope: the scope head,
+    taught by airline customers, marks fraud told in a traveller's words out of scope."""
+    english = torch.tensor([[0.70, 0.20, 0.05, 0.05], [0.10, 0.00, 0.00, 0.90]])
+    texts = ["a charge from an airline, i never booked", "top up failed"]
+    for p, reports in ((KEEP_IN_SCOPE + 0.001, [True, False]), (KEEP_IN_SCOPE - 0.001, [False, False])):
+        sure = opinion(Reader(), sure_of_fraud(p, width=4 + len(LABELS)))
+        assert sure.revise(texts, english, english_embeddings(2)).reports == reports  # the second: not asked
+    scope = ScopeHead(Head(SCOPE_LABELS, torch.tensor([[0.0] * 4, [8.0, 0.0, 0.0, 0.0]]), torch.zeros(2)))
+    customer = TransformerScorer(FixedEncoder(), heads(), scope=scope)  # type: ignore[arg-type]
+    assert customer.score(["a customer"], ["customer"])[0].intent == OUT_OF_SCOPE
+    sure = SecondOpinion.over(
+        Reader(torch.ones(len(INTENTS)) / len(INTENTS)), identity(INTENTS), INTENTS, ("Refund_not_showing_up",),
+        "second-v1", fraud=sure_of_fraud(0.99, width=4 + len(INTENTS)),
+    )
+    customer = TransformerScorer(FixedEncoder(), heads(), scope=scope, second_opinion=sure)  # type: ignore[arg-type]
+    assert customer.score(["a customer"], ["customer"])[0].intent == "refund_not_showing_up"
 
 
 def test_the_fraud_head_reads_both_encoders_at_unit_length() -> None:
