@@ -124,12 +124,13 @@ def test_the_second_opinion_catches_fraud_told_in_everyday_words(
 PLAIN_HALVES = {
     "fourth": (21, 0), "ninth": (22, 0), "tenth": (21, 0), "twelfth": (21, 1), "thirteenth": (23, 1),
     "fourteenth": (20, 1), "fifteenth": (20, 0), "sixteenth": (23, 0), "seventeenth": (23, 1), "eighteenth": (20, 2),
-    "nineteenth": (23, 2), "twentieth": (22, 1),
+    "nineteenth": (23, 2), "twentieth": (22, 1), "twentyfirst": (20, 3), "twentysecond": (22, 4),
 }
 """Probes no model trains on, their plain halves (24 reports, 24 plain requests): the reports each
 must alert at least, one under what ships, and the requests it may alert at most, what ships
-(docs/model.md, "ninth round": 22, 23, 22, 22, 24, 21, 21, 24, 24, 21, 24, 23 reports; the plain
-requests alerted are a direct debit the customer manages or a card lost with nothing spent)."""
+(docs/model.md, "ninth round": 22, 23, 22, 22, 24, 21, 21, 24, 24, 21, 24, 23, 21, 23 reports; the
+plain requests alerted are a direct debit the customer manages or a card lost with nothing spent,
+which the last two probes were asked to include)."""
 
 
 @pytest.mark.parametrize("probe", PLAIN_HALVES)
