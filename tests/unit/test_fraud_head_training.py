@@ -36,7 +36,7 @@ def test_it_learns_from_banking77_and_the_customers_words_never_from_what_measur
     assert not labelled["How do I change my PIN?"]
     assert labelled["I was at work all day yesterday but my app says £250 was taken out at a cash machine in "
                     "Croydon. My card is in my purse, I haven't lent it to anyone."]
-    # Two plain requests were written in the same words by the probes' writers and the training's.
+    # Three plain requests were written in the same words by the probes' writers and the training's.
     assert len(measuring() & set(texts)) <= 3
 
 
